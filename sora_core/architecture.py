@@ -1,0 +1,135 @@
+"""Small Wan-format architectures: the bundled `sora-tiny` model and the tiny random checkpoints of the tests.
+
+Every component is a stock diffusers / transformers class; this file only chooses their sizes and
+writes them as a diffusers `WanPipeline` folder, so `WanPipeline.from_pretrained` loads the result too.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
+
+
+@dataclass
+class VAEConfig:
+    base_dim: int = 32
+    z_dim: int = 16
+    dim_mult: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
+    num_res_blocks: int = 1
+    temperal_downsample: list[bool] = field(default_factory=lambda: [False, True, True])
+
+
+@dataclass
+class DiTConfig:
+    num_layers: int = 6
+    num_attention_heads: int = 4
+    attention_head_dim: int = 48
+    ffn_dim: int = 768
+    freq_dim: int = 64
+
+
+@dataclass
+class TextConfig:
+    d_model: int = 128
+    d_kv: int = 32
+    d_ff: int = 256
+    num_layers: int = 2
+    num_heads: int = 4
+
+
+@dataclass
+class ArchitectureConfig:
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    flow_shift: float = 3.0
+
+
+ARCHITECTURES: dict[str, ArchitectureConfig] = {
+    "sora-tiny": ArchitectureConfig(),
+    # For tests: the smallest shapes the classes accept, so a whole pipeline runs in well under a second.
+    "test": ArchitectureConfig(
+        vae=VAEConfig(base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1),
+        dit=DiTConfig(num_layers=2, num_attention_heads=2, attention_head_dim=8, ffn_dim=32, freq_dim=16),
+        text=TextConfig(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
+    ),
+}
+
+
+def build_vae(config: VAEConfig) -> AutoencoderKLWan:
+    # Identity latent statistics until a trained VAE measures its own.
+    return AutoencoderKLWan(
+        base_dim=config.base_dim,
+        z_dim=config.z_dim,
+        dim_mult=list(config.dim_mult),
+        num_res_blocks=config.num_res_blocks,
+        temperal_downsample=list(config.temperal_downsample),
+        latents_mean=[0.0] * config.z_dim,
+        latents_std=[1.0] * config.z_dim,
+    )
+
+
+def build_text_encoder(config: TextConfig) -> tuple[ByT5Tokenizer, UMT5EncoderModel]:
+    tokenizer = ByT5Tokenizer()  # byte-level: no vocabulary file, nothing to download
+    encoder_config = UMT5Config(
+        vocab_size=len(tokenizer),
+        d_model=config.d_model,
+        d_kv=config.d_kv,
+        d_ff=config.d_ff,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        feed_forward_proj="gated-gelu",
+        is_encoder_decoder=False,
+    )
+    return tokenizer, UMT5EncoderModel(encoder_config)
+
+
+def build_transformer(config: DiTConfig, latent_channels: int, text_dim: int) -> WanTransformer3DModel:
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=config.num_attention_heads,
+        attention_head_dim=config.attention_head_dim,
+        in_channels=latent_channels,
+        out_channels=latent_channels,
+        text_dim=text_dim,
+        freq_dim=config.freq_dim,
+        ffn_dim=config.ffn_dim,
+        num_layers=config.num_layers,
+    )
+
+
+def build_scheduler(flow_shift: float) -> UniPCMultistepScheduler:
+    # The same scheduler family and settings as the Wan2.1 diffusers checkpoints.
+    return UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=flow_shift
+    )
+
+
+def build_components(config: ArchitectureConfig, seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    vae = build_vae(config.vae)
+    tokenizer, text_encoder = build_text_encoder(config.text)
+    transformer = build_transformer(config.dit, config.vae.z_dim, config.text.d_model)
+    scheduler = build_scheduler(config.flow_shift)
+    return dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler)
+
+
+def save_checkpoint(components: dict, folder, dtype=torch.float32, sora_config: dict | None = None) -> Path:
+    """Write a diffusers WanPipeline folder (safetensors weights) plus our optional `sora.json`."""
+    from diffusers import WanPipeline
+
+    folder = Path(folder)
+    pipe = WanPipeline(**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")})
+    pipe.to(dtype)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    pipe.to(torch.float32)
+    if sora_config is not None:
+        (folder / "sora.json").write_text(json.dumps(sora_config, indent=2) + "\n")
+    return folder
+
+
+def architecture_dict(config: ArchitectureConfig) -> dict:
+    return asdict(config)

@@ -1,0 +1,72 @@
+"""Known frames on the output timeline: the pixel <-> latent frame mapping shared by training and inference.
+
+Wan's causal VAE turns T = 4k+1 pixel frames into k+1 latent frames: latent 0 holds pixel frame 0,
+latent j >= 1 holds pixel frames 4j-3 .. 4j. A latent frame counts as known only when all of its
+pixel frames are known. Unknown pixel frames are filled with the nearest known frame before
+encoding, in training and at inference alike, so a known segment encodes the same way in both —
+which matters because each latent frame of a causal VAE depends on every frame before it.
+"""
+
+import numpy as np
+import torch
+
+
+def latent_frames(num_frames: int, stride: int = 4) -> int:
+    return (num_frames - 1) // stride + 1
+
+
+def pixel_span(latent_index: int, stride: int = 4) -> range:
+    """Pixel frames that latent frame `latent_index` covers."""
+    if latent_index == 0:
+        return range(0, 1)
+    return range(stride * latent_index - stride + 1, stride * latent_index + 1)
+
+
+def known_latent_frames(known_pixels: np.ndarray, stride: int = 4) -> torch.Tensor:
+    """(F,) bool: latent frames whose pixel frames are all known. known_pixels: (T,) bool."""
+    count = latent_frames(len(known_pixels), stride)
+    return torch.tensor([bool(known_pixels[list(pixel_span(j, stride))].all()) for j in range(count)])
+
+
+def known_pixel_frames(known_latents: torch.Tensor, num_frames: int, stride: int = 4) -> np.ndarray:
+    """(T,) bool: the pixel frames covered by the known latent frames."""
+    known = np.zeros(num_frames, bool)
+    for j in np.flatnonzero(known_latents.numpy()):
+        known[list(pixel_span(int(j), stride))] = True
+    return known
+
+
+def fill_unknown(frames, known_pixels: np.ndarray):
+    """Replace unknown frames (axis 0 of frames, or axis 1 of a (B, C, T, H, W) tensor) by the nearest known one."""
+    known_index = np.flatnonzero(known_pixels)
+    if len(known_index) == 0 or known_pixels.all():
+        return frames
+    positions = np.arange(len(known_pixels))
+    # Nearest known frame; ties go to the earlier frame, so a gap's first half copies what precedes it.
+    nearest = known_index[np.abs(positions[:, None] - known_index[None, :]).argmin(axis=1)]
+    if isinstance(frames, torch.Tensor):
+        return frames[:, :, torch.from_numpy(nearest)]
+    return frames[nearest]
+
+
+def random_known_latents(num_latent_frames: int, rng: np.random.Generator, p_none: float = 0.4) -> torch.Tensor:
+    """A Sora-style training mask over latent frames: none, first frame, first frames, last frames, or both ends."""
+    known = torch.zeros(num_latent_frames, dtype=torch.bool)
+    if num_latent_frames < 2 or rng.random() < p_none:
+        return known
+    kind = rng.choice(["first_frame", "first_frames", "last_frames", "both_ends"])
+    most = max(1, num_latent_frames // 2)
+    if kind == "first_frame":
+        known[0] = True
+    elif kind == "first_frames":
+        known[: rng.integers(1, most + 1)] = True
+    elif kind == "last_frames":
+        known[num_latent_frames - rng.integers(1, most + 1) :] = True
+    else:
+        head = rng.integers(1, max(2, num_latent_frames // 3 + 1))
+        tail = rng.integers(1, max(2, num_latent_frames // 3 + 1))
+        if head + tail >= num_latent_frames:
+            head, tail = 1, 1
+        known[:head] = True
+        known[num_latent_frames - tail :] = True
+    return known

@@ -1,0 +1,82 @@
+"""Training data: endless toy-world clips, or a folder of the user's own videos with `.txt` captions.
+
+Batches come from size buckets (height, width, frames): every clip in a batch shares one bucket, so
+the model sees many sizes, aspect ratios and durations, as the Sora report recommends.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import toyworld
+from .video import VIDEO_SUFFIXES, Video
+
+
+@dataclass(frozen=True)
+class Bucket:
+    height: int
+    width: int
+    num_frames: int
+
+
+def to_pixels(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
+class ToyWorldData:
+    def __init__(self, buckets: list[Bucket], seed: int):
+        self.buckets = buckets
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
+        bucket = self.buckets[self.rng.integers(len(self.buckets))]
+        clips, captions = [], []
+        for _ in range(batch_size):
+            frames, caption, _ = toyworld.sample_clip(self.rng, bucket.height, bucket.width, bucket.num_frames)
+            clips.append(to_pixels(frames))
+            captions.append(caption)
+        return torch.stack(clips), captions  # (B, 3, T, H, W)
+
+
+class FolderData:
+    """Videos (or images) in a folder, each with a caption in a `.txt` file of the same name."""
+
+    def __init__(self, folder, buckets: list[Bucket], seed: int):
+        self.items = []
+        for path in sorted(Path(folder).rglob("*")):
+            caption_file = path.with_suffix(".txt")
+            if path.suffix.lower() in VIDEO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp"} and caption_file.exists():
+                self.items.append((path, caption_file.read_text().strip()))
+        if not self.items:
+            raise ValueError(f"{folder} holds no videos with a .txt caption beside them.")
+        self.buckets = buckets
+        self.rng = np.random.default_rng(seed)
+        self.cache: dict[Path, np.ndarray] = {}
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
+        bucket = self.buckets[self.rng.integers(len(self.buckets))]
+        clips, captions = [], []
+        for index in self.rng.integers(len(self.items), size=batch_size):
+            path, caption = self.items[index]
+            if path not in self.cache:
+                self.cache[path] = Video.load(path).frames
+            clips.append(to_pixels(self.crop(self.cache[path], bucket)))
+            captions.append(caption)
+        return torch.stack(clips), captions
+
+    def crop(self, frames: np.ndarray, bucket: Bucket) -> np.ndarray:
+        """A random window of the bucket's size; short or small videos repeat their edges."""
+        t, h, w = frames.shape[:3]
+        pad = ((0, max(0, bucket.num_frames - t)), (0, max(0, bucket.height - h)), (0, max(0, bucket.width - w)))
+        frames = np.pad(frames, (*pad, (0, 0)), mode="edge")
+        t, h, w = frames.shape[:3]
+        t0 = self.rng.integers(t - bucket.num_frames + 1)
+        y0, x0 = self.rng.integers(h - bucket.height + 1), self.rng.integers(w - bucket.width + 1)
+        return frames[t0 : t0 + bucket.num_frames, y0 : y0 + bucket.height, x0 : x0 + bucket.width]
+
+
+def make_data(source: str, buckets: list[Bucket], seed: int):
+    return ToyWorldData(buckets, seed) if source == "toyworld" else FolderData(source, buckets, seed)

@@ -1,0 +1,66 @@
+"""Finding a checkpoint on disk: a local folder, or a Hub snapshot at a pinned revision.
+
+Only configs, tokenizer files and safetensors are downloaded (no pickles, no remote code), and
+`HF_HUB_OFFLINE` is honoured by huggingface_hub itself.
+"""
+
+from pathlib import Path
+
+import psutil
+
+from .presets import Preset
+
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+COMPONENTS = ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")
+
+
+class ModelLoadError(RuntimeError):
+    """A checkpoint that cannot be found or loaded; the message is one line saying what to do."""
+
+
+def check_memory(preset: Preset, device: str, force: bool = False):
+    """Refuse up front a float32 model that cannot fit in this machine's memory."""
+    if force or device != "cpu" or preset.cpu_memory_gb <= 0:
+        return
+    total_gb = psutil.virtual_memory().total / 2**30
+    if preset.cpu_memory_gb > total_gb:
+        raise ModelLoadError(
+            f"{preset.name} needs about {preset.cpu_memory_gb:.0f} GB of memory in float32 on the CPU, and this "
+            f"machine has {total_gb:.0f} GB; run it on a GPU, choose sora-tiny, or pass force=True (--force)."
+        )
+
+
+def resolve_folder(source: str, revision: str | None = None) -> Path:
+    """A local folder holding a diffusers Wan pipeline, downloading it from the Hub if needed."""
+    path = Path(source).expanduser()
+    if path.exists() or source.startswith((".", "/", "~")):
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(f"{source} is not a diffusers pipeline folder (model_index.json is missing).")
+        return path
+    if source.count("/") != 1:
+        raise ModelLoadError(f"Unknown model '{source}': give a preset name, a Hub repo id (owner/name) or a folder.")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        folder = snapshot_download(source, revision=revision, allow_patterns=ALLOW_PATTERNS)
+    except LocalEntryNotFoundError:
+        raise ModelLoadError(
+            f"{source} is not in the local Hugging Face cache and the Hub cannot be reached (offline); "
+            f"connect to the internet once or run `hf download {source}`, or choose sora-tiny."
+        ) from None
+    except (RepositoryNotFoundError, RevisionNotFoundError):
+        raise ModelLoadError(f"{source} (revision {revision}) does not exist on the Hub.") from None
+    except OSError as error:
+        raise ModelLoadError(f"Could not download {source}: {str(error).splitlines()[0]}") from None
+    return Path(folder)
+
+
+def check_folder(folder: Path):
+    """Every component is present, and weights come only as safetensors."""
+    for name in COMPONENTS:
+        if not (folder / name).is_dir():
+            raise ModelLoadError(f"{folder.name} has no '{name}' folder: not a Wan pipeline checkpoint.")
+    for name in ("vae", "text_encoder", "transformer"):
+        if not list((folder / name).glob("*.safetensors")):
+            raise ModelLoadError(f"{folder.name}/{name} has no .safetensors weights (other formats are refused).")

@@ -1,0 +1,99 @@
+"""Model presets: where a checkpoint lives and the defaults it is meant to run with.
+
+A preset is plain data. `SoraPipeline.from_pretrained` accepts a preset name, a Hub repo id or a
+local folder; the last two run with `DEFAULTS` unless they match a preset.
+"""
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+# Wan's own negative prompt (from the Wan2.1 release), used for the Hub preset.
+WAN_NEGATIVE_PROMPT = (
+    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, "
+    "overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly "
+    "drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy "
+    "background, three legs, many people in the background, walking backwards"
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    source: str  # a local folder or a Hub repo id
+    revision: str | None = None  # Hub revision; pinned to a commit where one is known
+    height: int = 128
+    width: int = 128
+    num_frames: int = 33
+    fps: float = 8.0
+    steps: int = 20
+    guidance: float = 5.0
+    flow_shift: float | None = None  # None keeps the checkpoint's scheduler as it is
+    negative_prompt: str = ""
+    cuda_dtype: str = "bfloat16"  # the CPU always runs float32
+    max_sequence_length: int = 512
+    # Conditioning on known frames: "clean" (per-token t=0, needs a model trained for it) or
+    # "replace" (training-free: known latents re-noised to the current level every step).
+    conditioning: str = "replace"
+    cpu_memory_gb: float = 4.0  # float32 footprint of all components, for the up-front memory check
+    max_height: int = 1280
+    max_width: int = 1280
+    max_frames: int = 129
+
+
+PRESETS: dict[str, Preset] = {
+    "sora-tiny": Preset(
+        name="sora-tiny",
+        source=str(ASSETS_DIR / "sora-tiny"),
+        height=128,
+        width=128,
+        num_frames=33,
+        fps=8.0,
+        steps=20,
+        guidance=4.0,
+        flow_shift=3.0,
+        negative_prompt="",
+        cuda_dtype="float32",
+        max_sequence_length=128,
+        conditioning="clean",
+        cpu_memory_gb=0.5,
+        max_height=256,
+        max_width=256,
+        max_frames=65,
+    ),
+    "wan2.1-t2v-1.3b": Preset(
+        name="wan2.1-t2v-1.3b",
+        source="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        # No commit hash of this repo could be looked up offline; the branch name stays until one is pinned.
+        revision="main",
+        height=480,
+        width=832,
+        num_frames=81,
+        fps=16.0,
+        steps=50,
+        guidance=5.0,
+        flow_shift=3.0,  # Wan's value for 480p
+        negative_prompt=WAN_NEGATIVE_PROMPT,
+        cuda_dtype="bfloat16",
+        max_sequence_length=512,
+        conditioning="replace",
+        cpu_memory_gb=29.0,  # umT5-XXL encoder ~23 GB + DiT ~5.7 GB in float32
+        max_height=720,
+        max_width=1280,
+        max_frames=81,
+    ),
+}
+
+DEFAULT_PRESET = "sora-tiny"
+
+
+def preset_for(name_or_path: str) -> Preset:
+    """The preset named, or one for an arbitrary repo id / folder with generic defaults."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]
+    for preset in PRESETS.values():
+        if preset.source == name_or_path:
+            return preset
+    # Unknown checkpoints keep their own scheduler and WanPipeline's defaults for text length.
+    return replace(Preset(name=name_or_path, source=name_or_path), cpu_memory_gb=0.0)

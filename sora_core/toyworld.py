@@ -1,0 +1,207 @@
+"""The toy world: procedural, captioned clips of flat-coloured shapes moving on plain backgrounds.
+
+It is the bundled model's whole training set and the ground truth of its evaluation: every clip is
+described exactly by a `Scene`, so what a generated clip shows can be read back and compared.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COLORS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 190, 60),
+    "blue": (40, 70, 230),
+    "yellow": (240, 220, 40),
+    "purple": (150, 50, 200),
+    "orange": (250, 140, 20),
+    "white": (245, 245, 245),
+}
+BACKGROUNDS: dict[str, tuple[int, int, int]] = {
+    "black": (10, 10, 10),
+    "gray": (128, 128, 128),
+    "white": (245, 245, 245),
+}
+SHAPES = ("ball", "square", "triangle")
+MOTIONS = ("moving left", "moving right", "moving up", "moving down", "bouncing", "standing still")
+VOCABULARY = {"colors": tuple(COLORS), "shapes": SHAPES, "motions": MOTIONS, "backgrounds": tuple(BACKGROUNDS)}
+
+CAPTION_TEMPLATES = (
+    "{object} on a {background} background",
+    "{object} against a {background} background",
+    "{object}, {background} background",
+    "on a {background} background, {object}",
+    "{object} in front of a plain {background} background",
+)
+GRAVITY = 0.6  # pixels / frame^2 at 128 pixels of height; scaled with the frame height
+SPEED = 2.5  # pixels / frame at 128 pixels; scaled with the frame size
+
+
+@dataclass(frozen=True)
+class Thing:
+    shape: str
+    color: str
+    motion: str
+
+    def describe(self) -> str:
+        article = "an" if self.color[0] in "aeiou" else "a"
+        return f"{article} {self.color} {self.shape} {self.motion}"
+
+
+@dataclass(frozen=True)
+class Scene:
+    things: tuple[Thing, ...]
+    background: str
+    template: int = 0
+
+    def caption(self) -> str:
+        objects = " and ".join(t.describe() for t in self.things)
+        return CAPTION_TEMPLATES[self.template % len(CAPTION_TEMPLATES)].format(
+            object=objects, background=self.background
+        )
+
+
+def combination(thing: Thing, background: str) -> tuple[str, str, str, str]:
+    return (thing.color, thing.shape, thing.motion, background)
+
+
+def is_held_out(thing: Thing, background: str) -> bool:
+    """About one combination in ten of colour, shape, motion and background never appears in training."""
+    key = "|".join(combination(thing, background))
+    return sum(key.encode()) * 2654435761 % 97 < 10
+
+
+def valid(thing: Thing, background: str) -> bool:
+    return COLORS[thing.color] != BACKGROUNDS[background]
+
+
+def all_combinations(held_out: bool | None = None) -> list[tuple[Thing, str]]:
+    """Every valid single-object combination; held_out=True / False keeps only that split."""
+    out = []
+    for color in COLORS:
+        for shape in SHAPES:
+            for motion in MOTIONS:
+                for background in BACKGROUNDS:
+                    thing = Thing(shape, color, motion)
+                    if valid(thing, background) and (held_out is None or is_held_out(thing, background) == held_out):
+                        out.append((thing, background))
+    return out
+
+
+def random_scene(rng: np.random.Generator, second_object_p: float = 0.2, split: str = "train") -> Scene:
+    """A random scene; its main object's combination is drawn from the training (or held-out) split."""
+    pool = _POOLS[split]
+    thing, background = pool[rng.integers(len(pool))]
+    things = [thing]
+    if rng.random() < second_object_p:
+        for _ in range(10):
+            other = Thing(rng.choice(SHAPES), rng.choice(list(COLORS)), rng.choice(MOTIONS))
+            if valid(other, background) and other.color != thing.color:
+                things.append(other)
+                break
+    return Scene(tuple(things), background, template=int(rng.integers(len(CAPTION_TEMPLATES))))
+
+
+@dataclass
+class Track:
+    """Where each thing is in each frame: centres (T, 2) as (x, y) and a radius in pixels."""
+
+    centers: list[np.ndarray] = field(default_factory=list)
+    radii: list[float] = field(default_factory=list)
+
+
+def render(
+    scene: Scene, height: int, width: int, num_frames: int, rng: np.random.Generator
+) -> tuple[np.ndarray, Track]:
+    """Frames (T, H, W, 3) uint8 and the objects' tracks."""
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    frames[:] = BACKGROUNDS[scene.background]
+    track = Track()
+    scale = min(height, width) / 128
+    for thing in scene.things:
+        radius = float(rng.uniform(9, 15) * scale)
+        centers = _trajectory(thing.motion, height, width, num_frames, radius, rng)
+        track.centers.append(centers)
+        track.radii.append(radius)
+    for t in range(num_frames):
+        for thing, centers, radius in zip(scene.things, track.centers, track.radii):
+            _draw(frames[t], thing.shape, COLORS[thing.color], centers[t], radius)
+    return frames, track
+
+
+def _trajectory(motion: str, height: int, width: int, num_frames: int, radius: float, rng) -> np.ndarray:
+    scale = min(height, width) / 128
+    speed = SPEED * scale * rng.uniform(0.8, 1.25)
+    margin = radius + 1
+    steps = np.arange(num_frames, dtype=np.float64)
+    span_x = speed * (num_frames - 1)
+    span_y = span_x
+    x = rng.uniform(margin, width - margin)
+    y = rng.uniform(margin, height - margin)
+    if motion in ("moving left", "moving right"):
+        lo, hi = margin, max(margin, width - margin - span_x)
+        start = rng.uniform(lo, hi) if hi > lo else margin
+        xs = start + speed * steps if motion == "moving right" else (width - start) - speed * steps
+        return np.stack([xs, np.full(num_frames, y)], 1)
+    if motion in ("moving up", "moving down"):
+        lo, hi = margin, max(margin, height - margin - span_y)
+        start = rng.uniform(lo, hi) if hi > lo else margin
+        ys = start + speed * steps if motion == "moving down" else (height - start) - speed * steps
+        return np.stack([np.full(num_frames, x), ys], 1)
+    if motion == "bouncing":
+        return np.stack([np.full(num_frames, x), _bounce(height, num_frames, radius, rng)], 1)
+    return np.stack([np.full(num_frames, x), np.full(num_frames, y)], 1)  # standing still
+
+
+def _bounce(height: int, num_frames: int, radius: float, rng) -> np.ndarray:
+    """Height under gravity, reflected elastically at the floor (y grows downwards)."""
+    gravity = GRAVITY * height / 128
+    floor = height - radius - 1
+    y = rng.uniform(radius + 1, floor - height * 0.3)
+    vy = rng.uniform(-1.0, 1.0) * gravity * 2
+    ys = np.empty(num_frames)
+    for t in range(num_frames):
+        ys[t] = y
+        vy += gravity
+        y += vy
+        if y > floor:
+            y = 2 * floor - y
+            vy = -abs(vy)
+    return ys
+
+
+def _draw(frame: np.ndarray, shape: str, color, center, radius: float, supersample: int = 2):
+    """Draw one shape with anti-aliased edges (coverage from a supersampled mask)."""
+    height, width = frame.shape[:2]
+    cx, cy = center
+    x0, x1 = int(max(0, np.floor(cx - radius - 1))), int(min(width, np.ceil(cx + radius + 2)))
+    y0, y1 = int(max(0, np.floor(cy - radius - 1))), int(min(height, np.ceil(cy + radius + 2)))
+    if x1 <= x0 or y1 <= y0:
+        return
+    offsets = (np.arange(supersample) + 0.5) / supersample
+    ys = (np.arange(y0, y1)[:, None] + offsets[None]).reshape(-1)[:, None]
+    xs = (np.arange(x0, x1)[:, None] + offsets[None]).reshape(-1)[None, :]
+    dx, dy = xs - cx, ys - cy
+    if shape == "ball":
+        inside = dx**2 + dy**2 <= radius**2
+    elif shape == "square":
+        half = radius * 0.85
+        inside = (np.abs(dx) <= half) & (np.abs(dy) <= half)
+    else:  # triangle, apex up
+        top, bottom = -radius, radius * 0.75
+        half_width = (dy - top) / (bottom - top) * radius
+        inside = (dy >= top) & (dy <= bottom) & (np.abs(dx) <= half_width)
+    coverage = inside.reshape(y1 - y0, supersample, x1 - x0, supersample).mean(axis=(1, 3))[..., None]
+    patch = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.round(patch * (1 - coverage) + np.float32(color) * coverage).astype(np.uint8)
+
+
+def sample_clip(
+    rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train"
+) -> tuple[np.ndarray, str, Scene]:
+    scene = random_scene(rng, split=split)
+    frames, _ = render(scene, height, width, num_frames, rng)
+    return frames, scene.caption(), scene
+
+
+_POOLS = {"train": all_combinations(held_out=False), "held_out": all_combinations(held_out=True)}

@@ -1,0 +1,305 @@
+"""Train the bundled model (or your own) with accelerate: one script for a CPU, a GPU, or many machines.
+
+    stage 1  python -m sora_core.train --stage vae --out runs/tiny
+    stage 2  python -m sora_core.train --stage dit --out runs/tiny
+    export   python -m sora_core.train --stage export --out runs/tiny --export-to assets/sora-tiny
+
+Interrupted runs resume from `<out>/<stage>/state` when started again with the same command.
+Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `accelerate launch`.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm import tqdm
+
+from .architecture import ARCHITECTURES, build_components, build_vae, save_checkpoint
+from .conditioning import fill_unknown, known_pixel_frames, random_known_latents
+from .data import Bucket, make_data
+from .presets import PRESETS
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "vae"  # "vae", "dit", "export", or "init" (an untrained checkpoint)
+    out: str = "runs/sora-tiny"
+    data: str = "toyworld"  # or a folder of videos with .txt captions
+    architecture: str = "sora-tiny"
+    steps: int = 3000
+    batch_size: int = 4
+    lr: float = 1e-3
+    warmup: int = 50
+    clip: float = 1.0
+    kl_weight: float = 1e-6
+    caption_dropout: float = 0.1
+    seed: int = 0
+    threads: int = 2
+    save_every: int = 100
+    log_every: int = 10
+    buckets: list[tuple[int, int, int]] = field(default_factory=list)  # (height, width, frames)
+    export_to: str = ""
+
+
+DEFAULT_BUCKETS = {
+    "vae": [(64, 64, 9), (64, 64, 5), (48, 80, 9), (80, 48, 9)],
+    "dit": [(128, 128, 17), (128, 128, 33), (96, 160, 17), (160, 96, 17), (128, 128, 1), (64, 64, 33)],
+}
+
+
+# --------------------------------------------------------------------------------- trainable wrappers
+# DDP synchronises gradients in `forward`, so each stage's whole loss is one module's forward.
+
+
+class VAELoss(torch.nn.Module):
+    def __init__(self, vae, kl_weight: float):
+        super().__init__()
+        self.vae, self.kl_weight = vae, kl_weight
+
+    def forward(self, pixels):  # (B, 3, T, H, W) in [-1, 1]
+        posterior = self.vae.encode(pixels).latent_dist
+        recon = self.vae.decode(posterior.sample()).sample
+        error = recon - pixels
+        recon_loss = error.abs().mean() + error.pow(2).mean()
+        return recon_loss + self.kl_weight * posterior.kl().mean(), error.pow(2).mean()
+
+
+class FlowLoss(torch.nn.Module):
+    """Flow matching (t=1 noise, t=0 data): predict noise - x0; known latent frames sit at t=0, unscored."""
+
+    def __init__(self, transformer, text_encoder):
+        super().__init__()
+        self.transformer, self.text_encoder = transformer, text_encoder
+
+    def forward(self, latents, known, input_ids, attention_mask, t):
+        # latents (B, C, F, h, w) clean; known (B, F) bool; t (B,) in (0, 1)
+        hidden = self.text_encoder(input_ids, attention_mask).last_hidden_state
+        text_embeds = hidden * attention_mask.unsqueeze(-1)  # zero past the prompt, as at inference
+        noise = torch.randn_like(latents)
+        t_frames = torch.where(known, torch.zeros_like(t)[:, None], t[:, None])  # (B, F)
+        t_grid = t_frames[:, None, :, None, None]
+        noisy = (1 - t_grid) * latents + t_grid * noise
+        h, w = latents.shape[-2:]
+        p = self.transformer.config.patch_size
+        t_tokens = t_frames.repeat_interleave((h // p[1]) * (w // p[2]), dim=1) * 1000  # (B, tokens)
+        velocity = self.transformer(noisy, t_tokens, text_embeds, return_dict=False)[0]
+        weight = (~known)[:, None, :, None, None].float().expand_as(latents)
+        return ((velocity.float() - (noise - latents)) ** 2 * weight).sum() / weight.sum().clamp(min=1)
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def sample_t(batch: int, generator: np.random.Generator, shift: float = 3.0) -> torch.Tensor:
+    """Logit-normal t, shifted towards noise like the sampler's schedule."""
+    u = 1 / (1 + np.exp(-generator.normal(size=batch)))
+    return torch.tensor(shift * u / (1 + (shift - 1) * u), dtype=torch.float32)
+
+
+def load_vae(folder: Path):
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan.from_pretrained(folder, dtype=torch.float32)
+
+
+@torch.no_grad()
+def measure_latent_stats(vae, data, batches: int = 8) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the latents, so that normalised latents are ~N(0, 1) for the DiT."""
+    samples = []
+    for _ in range(batches):
+        pixels, _ = data.batch(4)
+        latents = vae.encode(pixels).latent_dist.mode()  # (B, C, F, h, w)
+        samples.append(latents.transpose(0, 1).flatten(1))
+    latents = torch.cat(samples, 1)
+    return latents.mean(1).tolist(), latents.std(1).clamp(min=1e-3).tolist()
+
+
+class Run:
+    """Step counter, loss log and resumable accelerate state of one stage."""
+
+    def __init__(self, accelerator: Accelerator, folder: Path):
+        self.accelerator, self.folder = accelerator, folder
+        self.state_dir, self.log_path = folder / "state", folder / "loss.csv"
+        self.step, self.seconds = 0, 0.0
+        progress = folder / "progress.json"
+        if (self.state_dir / "progress.json").exists():
+            accelerator.load_state(str(self.state_dir))
+            saved = json.loads((self.state_dir / "progress.json").read_text())
+            self.step, self.seconds = saved["step"], saved["seconds"]
+            accelerator.print(f"resumed {folder.name} at step {self.step}")
+        self.progress_path = progress
+
+    def log(self, **values):
+        if self.accelerator.is_main_process:
+            new = not self.log_path.exists()
+            with self.log_path.open("a") as f:
+                if new:
+                    f.write(",".join(["step", "seconds", *values]) + "\n")
+                f.write(
+                    ",".join([str(self.step), f"{self.seconds:.1f}", *(f"{v:.6g}" for v in values.values())]) + "\n"
+                )
+
+    def save(self):
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(self.state_dir))
+        if self.accelerator.is_main_process:
+            (self.state_dir / "progress.json").write_text(json.dumps({"step": self.step, "seconds": self.seconds}))
+
+
+def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, folder: Path, batch_loss):
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    module, optimizer = accelerator.prepare(module, optimizer)
+    run = Run(accelerator, folder)
+    bar = tqdm(total=config.steps, initial=run.step, disable=not accelerator.is_main_process, desc=config.stage)
+    while run.step < config.steps:
+        started = time.time()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(run.step, config)
+        losses = batch_loss(module, run.step)
+        accelerator.backward(losses["loss"])
+        grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        run.step += 1
+        run.seconds += time.time() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['loss'].item():.4f}")
+        if run.step % config.log_every == 0:
+            run.log(**{k: v.item() for k, v in losses.items()}, grad_norm=float(grad_norm), lr=lr_at(run.step, config))
+        if run.step % config.save_every == 0 or run.step == config.steps:
+            run.save()
+    bar.close()
+    return accelerator.unwrap_model(module), run
+
+
+def buckets_of(config: TrainConfig) -> list[Bucket]:
+    return [Bucket(*b) for b in (config.buckets or DEFAULT_BUCKETS[config.stage])]
+
+
+def train_vae(config: TrainConfig, accelerator: Accelerator):
+    folder = Path(config.out) / "vae"
+    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index)
+    vae = build_vae(ARCHITECTURES[config.architecture].vae)
+    module = VAELoss(vae, config.kl_weight)
+
+    def batch_loss(module, step):
+        pixels, _ = data.batch(config.batch_size)
+        loss, mse = module(pixels.to(accelerator.device))
+        return {"loss": loss, "psnr": -10 * torch.log10(mse.detach() / 4)}  # pixels span 2: peak^2 = 4
+
+    module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
+    if accelerator.is_main_process:
+        vae = module.vae.eval()
+        mean, std = measure_latent_stats(vae, make_data(config.data, buckets_of(config), config.seed + 7))
+        vae.register_to_config(latents_mean=mean, latents_std=std)
+        vae.save_pretrained(folder / "model")
+
+
+def train_dit(config: TrainConfig, accelerator: Accelerator):
+    folder = Path(config.out) / "dit"
+    vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
+    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(accelerator.device)
+    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(accelerator.device)
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    tokenizer = components["tokenizer"]
+    module = FlowLoss(components["transformer"], components["text_encoder"])
+    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index)
+    rng = np.random.default_rng(config.seed + 77 + 1000 * accelerator.process_index)
+    max_length = PRESETS["sora-tiny"].max_sequence_length
+    stride = vae.config.scale_factor_temporal
+
+    @torch.no_grad()
+    def encode(pixels):
+        return (vae.encode(pixels).latent_dist.mode() - mean) / std
+
+    def batch_loss(module, step):
+        pixels, captions = data.batch(config.batch_size)
+        pixels = pixels.to(accelerator.device)
+        latents = encode(pixels)  # (B, C, F, h, w)
+        known = torch.stack([random_known_latents(latents.shape[2], rng) for _ in captions])  # (B, F)
+        for b in range(len(captions)):  # known segments are encoded from a filled timeline, as at inference
+            if known[b].any() and not known[b].all():
+                known_pixels = known_pixel_frames(known[b], pixels.shape[2], stride)
+                filled = encode(fill_unknown(pixels[b : b + 1], known_pixels))
+                latents[b, :, known[b]] = filled[0, :, known[b]]
+        captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
+        tokens = tokenizer(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt")
+        t = sample_t(len(captions), rng).to(accelerator.device)
+        loss = module(
+            latents, known.to(accelerator.device), tokens.input_ids.to(accelerator.device),
+            tokens.attention_mask.to(accelerator.device), t,
+        )  # fmt: skip
+        return {"loss": loss}
+
+    module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
+    if accelerator.is_main_process:
+        components.update(transformer=module.transformer.eval(), text_encoder=module.text_encoder.eval())
+        torch.save({"transformer": components["transformer"].state_dict(),
+                    "text_encoder": components["text_encoder"].state_dict()}, folder / "weights.pt")  # fmt: skip
+
+
+def export(config: TrainConfig):
+    """Write the trained stages as a half-precision diffusers WanPipeline folder."""
+    out = Path(config.out)
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    components["vae"] = load_vae(out / "vae" / "model")
+    weights = torch.load(out / "dit" / "weights.pt", map_location="cpu")
+    components["transformer"].load_state_dict(weights["transformer"])
+    components["text_encoder"].load_state_dict(weights["text_encoder"])
+    sora = {"trained": True, "defaults": {"conditioning": "clean"}, "train_config": asdict(config)}
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    print(f"exported to {config.export_to}")
+
+
+def init_untrained(config: TrainConfig):
+    """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    sora = {"trained": False, "defaults": {"conditioning": "clean"}}
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
+
+
+def parse_args(argv=None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig()
+    for name, value in asdict(defaults).items():
+        flag = "--" + name.replace("_", "-")
+        if name == "buckets":
+            parser.add_argument(flag, nargs="*", default=[], help="HxWxT, e.g. 64x64x9")
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
+    args = parser.parse_args(argv)
+    args.buckets = [tuple(int(v) for v in b.split("x")) for b in args.buckets]
+    return TrainConfig(**vars(args))
+
+
+def main(argv=None):
+    config = parse_args(argv)
+    torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
+    if config.stage in ("export", "init"):
+        return (export if config.stage == "export" else init_untrained)(config)
+    accelerator = Accelerator()
+    set_seed(config.seed + accelerator.process_index)
+    Path(config.out, config.stage).mkdir(parents=True, exist_ok=True)
+    {"vae": train_vae, "dit": train_dit}[config.stage](config, accelerator)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()

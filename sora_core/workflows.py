@@ -1,0 +1,207 @@
+"""Sora's applications on one sampler: extend (both ways, image-to-video), transition, loop, restyle.
+
+Every workflow places the user's frames on the output timeline, marks them known, samples, and
+pastes the user's frames back unchanged; only the new frames come from the decoder, shifted in colour
+to meet their neighbouring source frames. Timelines (pixel frames, 4 per latent frame after the first):
+    forward  : [context 4a+1 | new 4b]          backward : [new 4b+1 | context 4a]
+    transition: [A context 4a+1 | bridge 4m | B context 4c]
+"""
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .conditioning import fill_unknown, known_latent_frames
+from .sampling import Conditioning
+from .video import Video
+
+DEFAULT_STRENGTH = 0.6
+MAX_CONTEXT_LATENTS = 2  # context frames beyond this add cost but little information
+
+
+# ------------------------------------------------------------------------------------ fitting inputs
+
+
+def grid_size(pipe, video: Video, height: int | None, width: int | None) -> tuple[int, int]:
+    """The output size: as asked, else the input's own when it is on the grid, else its aspect ratio at the
+    preset's area."""
+    stride, preset = pipe.spatial_stride, pipe.preset
+    if height is not None and width is not None:
+        return height, width
+    h, w = video.height, video.width
+    if h % stride == 0 and w % stride == 0 and h <= preset.max_height and w <= preset.max_width:
+        return h, w
+    area = preset.height * preset.width
+    scale = (area / (h * w)) ** 0.5
+    fit_h = int(np.clip(round(h * scale / stride) * stride, stride, preset.max_height))
+    fit_w = int(np.clip(round(w * scale / stride) * stride, stride, preset.max_width))
+    return fit_h, fit_w
+
+
+def fit(video: Video, height: int, width: int, fps: float) -> np.ndarray:
+    """Frames at the model's fps (nearest frame) and size (scale to cover, centre crop); untouched if already so."""
+    frames = video.frames
+    if video.num_frames > 1 and abs(video.fps - fps) > 0.01 * fps:
+        count = max(1, int(round(video.num_frames * fps / video.fps)))
+        index = np.minimum(np.round(np.arange(count) * video.fps / fps).astype(int), video.num_frames - 1)
+        frames = frames[index]
+    if frames.shape[1:3] == (height, width):
+        return frames
+    h, w = frames.shape[1:3]
+    scale = max(height / h, width / w)
+    new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    resized = [np.asarray(Image.fromarray(f).resize((new_w, new_h), Image.BICUBIC)) for f in frames]
+    return np.stack(resized)[:, top : top + height, left : left + width]
+
+
+# ------------------------------------------------------------------------------------ the shared core
+
+
+def match_colour(new: np.ndarray, decoded_known: dict[int, np.ndarray], source_known: dict[int, np.ndarray],
+                 positions: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Shift each new frame by the per-channel colour error the decoder made on the nearest known frames,
+    interpolated across a gap between two seams, so new frames meet the source without a jump."""
+    anchors = sorted(decoded_known)
+    offsets = {i: source_known[i].reshape(-1, 3).mean(0) - decoded_known[i].reshape(-1, 3).mean(0) for i in anchors}
+    out = new.astype(np.float32)
+    for k, position in enumerate(positions):
+        before = [a for a in anchors if a < position]
+        after = [a for a in anchors if a > position]
+        if before and after:
+            a, b = before[-1], after[0]
+            weight = (position - a) / (b - a)
+            offset = (1 - weight) * offsets[a] + weight * offsets[b]
+        else:
+            offset = offsets[before[-1] if before else after[0]]
+        out[k] += offset
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def sample_with_known(pipe, prompt: str, timeline: np.ndarray, known_pixels: np.ndarray, settings: dict, seed: int,
+                      progress=None, should_stop=None) -> np.ndarray:  # fmt: skip
+    """Sample a timeline (T, H, W, 3) whose `known_pixels` frames are given; returns decoded frames, colour-matched,
+    with the given frames pasted back exactly."""
+    filled = fill_unknown(timeline, known_pixels)
+    known_frames = known_latent_frames(known_pixels, pipe.temporal_stride)
+    known_latents = pipe.encode_frames(filled)
+    conditioning = Conditioning(known_latents, known_frames.to(pipe.device), pipe.preset.conditioning)
+    decoded = pipe.sample(prompt, settings, seed, conditioning=conditioning, progress=progress, should_stop=should_stop)
+    given = np.flatnonzero(known_pixels)
+    new = np.flatnonzero(~known_pixels)
+    # Colour anchors: the given frames right beside each gap.
+    anchors = sorted({int(g) for g in given if (g - 1 in new) or (g + 1 in new)})
+    out = timeline.copy()
+    out[new] = match_colour(decoded[new], {a: decoded[a] for a in anchors}, {a: timeline[a] for a in anchors}, new)
+    return out
+
+
+def _settings(pipe, num_frames: int, height: int, width: int, kwargs: dict) -> dict:
+    return pipe.settings(kwargs.get("negative_prompt"), num_frames, height, width, kwargs.get("steps"),
+                         kwargs.get("guidance"))  # fmt: skip
+
+
+def new_frame_count(pipe, num_frames: int | None, plus_one: bool) -> int:
+    """About `num_frames` new frames, rounded to the frame rule: 4b (forward, bridges) or 4b+1 (backward)."""
+    k = pipe.temporal_stride
+    if num_frames is None:
+        num_frames = pipe.preset.num_frames - 1
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
+        raise ValueError(f"num_frames must be a positive whole number; got {num_frames}.")
+    blocks = max(1, int(round(num_frames / k)))
+    return blocks * k + (1 if plus_one else 0)
+
+
+def _context_latents(pipe, available: int, new: int, extra_latents: int = 0) -> int:
+    """How many latent frames of context fit beside `new` frames within the preset's length."""
+    k = pipe.temporal_stride
+    room = (pipe.preset.max_frames - 1 - new) // k - extra_latents
+    if room < 0:
+        raise ValueError(f"At most {pipe.preset.max_frames - 1 - k} new frames fit in one call; ask for fewer.")
+    return max(0, min(MAX_CONTEXT_LATENTS, room, available))
+
+
+# ------------------------------------------------------------------------------------ workflows
+
+
+def extend(pipe, video: Video, prompt: str, num_frames=None, direction: str = "forward", seed: int = 0,
+           height=None, width=None, progress=None, should_stop=None, **kwargs) -> Video:  # fmt: skip
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward'; got {direction!r}.")
+    height, width = grid_size(pipe, video, height, width)
+    source = fit(video, height, width, pipe.preset.fps)
+    k, n = pipe.temporal_stride, len(source)
+    if direction == "forward":
+        new = new_frame_count(pipe, num_frames, plus_one=False)
+        a = _context_latents(pipe, (n - 1) // k, new)
+        context = source[n - (a * k + 1) :]  # 4a+1 frames
+        timeline = np.concatenate([context, np.zeros((new, height, width, 3), np.uint8)])
+        known = np.arange(len(timeline)) < len(context)
+    else:
+        new = new_frame_count(pipe, num_frames, plus_one=True)
+        a = max(1, _context_latents(pipe, n // k, new, extra_latents=0))
+        context = source[: a * k]
+        if len(context) < a * k:  # a short input (an image): repeat its last frame to fill one latent frame
+            context = np.concatenate([context, np.repeat(context[-1:], a * k - len(context), 0)])
+        timeline = np.concatenate([np.zeros((new, height, width, 3), np.uint8), context])
+        known = np.arange(len(timeline)) >= new
+    settings = _settings(pipe, len(timeline), height, width, kwargs)
+    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop)
+    frames = np.concatenate([source, result[~known]] if direction == "forward" else [result[~known], source])
+    return pipe.make_video(frames, prompt, seed, settings, task=f"extend {direction}", new_frames=int(new))
+
+
+def transition(pipe, video_a: Video, video_b: Video, prompt: str, num_frames=None, seed: int = 0, height=None,
+               width=None, progress=None, should_stop=None, _loop: bool = False, **kwargs) -> Video:  # fmt: skip
+    height, width = grid_size(pipe, video_a, height, width)
+    source_a = fit(video_a, height, width, pipe.preset.fps)
+    source_b = fit(video_b, height, width, pipe.preset.fps)
+    k = pipe.temporal_stride
+    bridge = new_frame_count(pipe, num_frames, plus_one=False)
+    c = max(1, min(MAX_CONTEXT_LATENTS, len(source_b) // k))
+    a = _context_latents(pipe, (len(source_a) - 1) // k, bridge, extra_latents=c)
+    context_a = source_a[len(source_a) - (a * k + 1) :]
+    context_b = source_b[: c * k]
+    if len(context_b) < c * k:
+        context_b = np.concatenate([context_b, np.repeat(context_b[-1:], c * k - len(context_b), 0)])
+    gap = np.zeros((bridge, height, width, 3), np.uint8)
+    timeline = np.concatenate([context_a, gap, context_b])
+    known = np.ones(len(timeline), bool)
+    known[len(context_a) : len(context_a) + bridge] = False
+    settings = _settings(pipe, len(timeline), height, width, kwargs)
+    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop)
+    parts = [source_a, result[~known]] + ([] if _loop else [source_b])
+    task = "loop" if _loop else "transition"
+    return pipe.make_video(np.concatenate(parts), prompt, seed, settings, task=task, new_frames=int(bridge))
+
+
+def loop(pipe, video: Video, prompt: str, num_frames=None, seed: int = 0, **kwargs) -> Video:
+    """The video, then a bridge from its last frame back to its first: it plays seamlessly on repeat."""
+    return transition(pipe, video, video, prompt, num_frames, seed, _loop=True, **kwargs)
+
+
+def restyle(pipe, video: Video, prompt: str, strength=None, seed: int = 0, height=None, width=None,
+            progress=None, should_stop=None, **kwargs) -> Video:  # fmt: skip
+    """SDEdit: noise the input's latents to t = strength, then denoise under the new prompt."""
+    strength = DEFAULT_STRENGTH if strength is None else strength
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+        raise ValueError(f"strength must be a number from 0 to 1; got {strength}.")
+    height, width = grid_size(pipe, video, height, width)
+    source = fit(video, height, width, pipe.preset.fps)
+    n, k = len(source), pipe.temporal_stride
+    if n > pipe.preset.max_frames:
+        raise ValueError(f"Restyle takes at most {pipe.preset.max_frames} frames at {pipe.preset.fps:g} fps.")
+    length = -(-(n - 1) // k) * k + 1  # pad to 4k+1 with the last frame, cut back after
+    padded = np.concatenate([source, np.repeat(source[-1:], length - n, 0)])
+    settings = _settings(pipe, length, height, width, kwargs)
+    if strength == 0:
+        return pipe.make_video(source, prompt, seed, settings, task="restyle", strength=0.0)
+    scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    scheduler.set_timesteps(settings["steps"])
+    # First step whose t is at most `strength`; strength 1 starts from pure noise (plain generation).
+    start_step = int(torch.count_nonzero(scheduler.sigmas[: settings["steps"]] > strength + 1e-6))
+    start_step = min(start_step, settings["steps"] - 1)
+    start_latents = pipe.encode_frames(padded) if strength < 1 else None
+    frames = pipe.sample(prompt, settings, seed, start_latents=start_latents, start_step=start_step,
+                         progress=progress, should_stop=should_stop)  # fmt: skip
+    return pipe.make_video(frames[:n], prompt, seed, settings, task="restyle", strength=float(strength))

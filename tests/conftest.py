@@ -1,0 +1,41 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sora_core.architecture import ARCHITECTURES, build_components, save_checkpoint  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random Wan-format pipeline folder, built here (nothing downloaded)."""
+    folder = tmp_path_factory.mktemp("tiny") / "tiny-wan"
+    save_checkpoint(build_components(ARCHITECTURES["test"], seed=0), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_checkpoint):
+    from sora_core import SoraPipeline
+
+    return SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
+
+
+def random_frames(num_frames, height, width, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+
+
+def smooth_frames(num_frames, height, width, seed=0) -> np.ndarray:
+    """A moving gradient: compresses well, so codec round trips can be checked tightly."""
+    y, x = np.mgrid[0:height, 0:width]
+    frames = [
+        np.stack([(x * 4 + t * 3 + seed) % 256, (y * 4) % 256, np.full_like(x, 128)], -1) for t in range(num_frames)
+    ]
+    return np.stack(frames).astype(np.uint8)

@@ -1,0 +1,94 @@
+"""Loading from the Hub cache offline, the offline-and-not-cached error, memory refusal, broken checkpoints."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sora_core import ModelLoadError, SoraPipeline
+from sora_core.hub import check_memory
+from sora_core.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def fill_cache(cache: Path, repo_id: str, checkpoint: Path) -> Path:
+    """Lay a checkpoint out as huggingface_hub's cache does: snapshots/<commit> and refs/main."""
+    repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
+    shutil.copytree(checkpoint, repo_dir / "snapshots" / COMMIT)
+    (repo_dir / "refs").mkdir(parents=True)
+    (repo_dir / "refs" / "main").write_text(COMMIT)
+    return repo_dir
+
+
+def run_python(code: str, cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_hub_repo_loads_from_prefilled_cache_offline(tmp_path, tiny_checkpoint):
+    fill_cache(tmp_path / "cache", "someone/tiny-wan", tiny_checkpoint)
+    code = (
+        "from sora_core import SoraPipeline\n"
+        "pipe = SoraPipeline.from_pretrained('someone/tiny-wan', device='cpu')\n"
+        "video = pipe.generate('a ball', num_frames=5, height=32, width=32, steps=2)\n"
+        "print('frames', video.frames.shape)\n"
+    )
+    result = run_python(code, tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "frames (5, 32, 32, 3)" in result.stdout
+
+
+def test_offline_and_not_cached_is_one_clear_line(tmp_path):
+    code = (
+        "from sora_core import SoraPipeline, ModelLoadError\n"
+        "try:\n    SoraPipeline.from_pretrained('someone/not-cached', device='cpu')\n"
+        "except ModelLoadError as error:\n    print('ERROR:', error)\n"
+    )
+    result = run_python(code, tmp_path / "empty-cache")
+    line = [x for x in result.stdout.splitlines() if x.startswith("ERROR:")]
+    assert len(line) == 1 and "someone/not-cached" in line[0] and "offline" in line[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_cli_offline_error_has_no_traceback(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sora_core", "generate", "--prompt", "x", "--out", str(tmp_path / "o.mp4"),
+         "--model", "someone/not-cached"], capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: someone/not-cached")
+    assert "Traceback" not in result.stderr and not (tmp_path / "o.mp4").exists()
+
+
+def test_too_big_for_cpu_is_refused_unless_forced():
+    preset = PRESETS["wan2.1-t2v-1.3b"]
+    big = type(preset)(**{**preset.__dict__, "cpu_memory_gb": 10_000.0})
+    with pytest.raises(ModelLoadError, match="needs about 10000 GB"):
+        check_memory(big, "cpu")
+    check_memory(big, "cpu", force=True)
+    check_memory(big, "cuda")
+
+
+@pytest.mark.parametrize("damage", ["missing_transformer", "corrupt_weights", "pickle_only", "not_a_folder"])
+def test_broken_checkpoints_give_clear_errors(tmp_path, tiny_checkpoint, damage):
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, folder)
+    weights = folder / "transformer" / "diffusion_pytorch_model.safetensors"
+    if damage == "missing_transformer":
+        shutil.rmtree(folder / "transformer")
+    elif damage == "corrupt_weights":
+        weights.write_bytes(b"\x00" * 100)
+    elif damage == "pickle_only":
+        weights.rename(weights.with_suffix(".bin"))
+    else:
+        (folder / "model_index.json").unlink()
+    with pytest.raises(ModelLoadError) as error:
+        SoraPipeline.from_pretrained(str(folder), device="cpu")
+    message = str(error.value)
+    assert "\n" not in message and "Traceback" not in message
