@@ -70,9 +70,15 @@ def main():
         ours.generate(prompt, negative_prompt=negative, steps=args.steps, guidance=args.guidance, seed=0, **size)
 
     def run_theirs():
-        theirs(prompt, negative_prompt=negative, num_inference_steps=args.steps, guidance_scale=args.guidance,
-               generator=torch.Generator().manual_seed(0), max_sequence_length=ours.preset.max_sequence_length,
-               **size)  # fmt: skip
+        theirs(
+            prompt,
+            negative_prompt=negative,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            generator=torch.Generator().manual_seed(0),
+            max_sequence_length=ours.preset.max_sequence_length,
+            **size,
+        )
 
     times = {"SoraPipeline": [], "WanPipeline": []}
     peaks = {"SoraPipeline": [], "WanPipeline": []}
@@ -84,11 +90,12 @@ def main():
                 fn()
                 times[name].append(time.perf_counter() - started)
             peaks[name].append(peak.mb)
-    print(f"model {args.model}: {args.frames} frames x {args.size} x {args.size}, {args.steps} steps, "
-          f"guidance {args.guidance}, {args.threads} threads, {args.runs} interleaved runs")  # fmt: skip
+    print(
+        f"model {args.model}: {args.frames} frames x {args.size} x {args.size}, {args.steps} steps, "
+        f"guidance {args.guidance}, {args.threads} threads, {args.runs} interleaved runs"
+    )
     for name in times:
-        print(f"{name:13s} median {statistics.median(times[name]):6.2f} s/video   "
-              f"peak +{max(peaks[name]):7.1f} MB")  # fmt: skip
+        print(f"{name:13s} median {statistics.median(times[name]):6.2f} s/video   peak +{max(peaks[name]):7.1f} MB")
     ratio = statistics.median(times["SoraPipeline"]) / statistics.median(times["WanPipeline"])
     print(f"ratio (ours / WanPipeline): {ratio:.3f}")
 

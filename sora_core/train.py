@@ -241,16 +241,24 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
         tokens = tokenizer(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt")
         t = sample_t(len(captions), rng).to(accelerator.device)
         loss = module(
-            latents, known.to(accelerator.device), tokens.input_ids.to(accelerator.device),
-            tokens.attention_mask.to(accelerator.device), t,
-        )  # fmt: skip
+            latents,
+            known.to(accelerator.device),
+            tokens.input_ids.to(accelerator.device),
+            tokens.attention_mask.to(accelerator.device),
+            t,
+        )
         return {"loss": loss}
 
     module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
     if accelerator.is_main_process:
         components.update(transformer=module.transformer.eval(), text_encoder=module.text_encoder.eval())
-        torch.save({"transformer": components["transformer"].state_dict(),
-                    "text_encoder": components["text_encoder"].state_dict()}, folder / "weights.pt")  # fmt: skip
+        torch.save(
+            {
+                "transformer": components["transformer"].state_dict(),
+                "text_encoder": components["text_encoder"].state_dict(),
+            },
+            folder / "weights.pt",
+        )
 
 
 def export(config: TrainConfig):

@@ -58,8 +58,9 @@ def fit(video: Video, height: int, width: int, fps: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------ the shared core
 
 
-def match_colour(new: np.ndarray, decoded_known: dict[int, np.ndarray], source_known: dict[int, np.ndarray],
-                 positions: np.ndarray) -> np.ndarray:  # fmt: skip
+def match_colour(
+    new: np.ndarray, decoded_known: dict[int, np.ndarray], source_known: dict[int, np.ndarray], positions: np.ndarray
+) -> np.ndarray:
     """Shift each new frame by the per-channel colour error the decoder made on the nearest known frames,
     interpolated across a gap between two seams, so new frames meet the source without a jump."""
     anchors = sorted(decoded_known)
@@ -78,8 +79,16 @@ def match_colour(new: np.ndarray, decoded_known: dict[int, np.ndarray], source_k
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def sample_with_known(pipe, prompt: str, timeline: np.ndarray, known_pixels: np.ndarray, settings: dict, seed: int,
-                      progress=None, should_stop=None) -> np.ndarray:  # fmt: skip
+def sample_with_known(
+    pipe,
+    prompt: str,
+    timeline: np.ndarray,
+    known_pixels: np.ndarray,
+    settings: dict,
+    seed: int,
+    progress=None,
+    should_stop=None,
+) -> np.ndarray:
     """Sample a timeline (T, H, W, 3) whose `known_pixels` frames are given; returns decoded frames, colour-matched,
     with the given frames pasted back exactly."""
     filled = fill_unknown(timeline, known_pixels)
@@ -97,8 +106,9 @@ def sample_with_known(pipe, prompt: str, timeline: np.ndarray, known_pixels: np.
 
 
 def _settings(pipe, num_frames: int, height: int, width: int, kwargs: dict) -> dict:
-    return pipe.settings(kwargs.get("negative_prompt"), num_frames, height, width, kwargs.get("steps"),
-                         kwargs.get("guidance"))  # fmt: skip
+    return pipe.settings(
+        kwargs.get("negative_prompt"), num_frames, height, width, kwargs.get("steps"), kwargs.get("guidance")
+    )
 
 
 def new_frame_count(pipe, num_frames: int | None, plus_one: bool) -> int:
@@ -124,8 +134,19 @@ def _context_latents(pipe, available: int, new: int, extra_latents: int = 0) -> 
 # ------------------------------------------------------------------------------------ workflows
 
 
-def extend(pipe, video: Video, prompt: str, num_frames=None, direction: str = "forward", seed: int = 0,
-           height=None, width=None, progress=None, should_stop=None, **kwargs) -> Video:  # fmt: skip
+def extend(
+    pipe,
+    video: Video,
+    prompt: str,
+    num_frames=None,
+    direction: str = "forward",
+    seed: int = 0,
+    height=None,
+    width=None,
+    progress=None,
+    should_stop=None,
+    **kwargs,
+) -> Video:
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward'; got {direction!r}.")
     height, width = grid_size(pipe, video, height, width)
@@ -151,8 +172,20 @@ def extend(pipe, video: Video, prompt: str, num_frames=None, direction: str = "f
     return pipe.make_video(frames, prompt, seed, settings, task=f"extend {direction}", new_frames=int(new))
 
 
-def transition(pipe, video_a: Video, video_b: Video, prompt: str, num_frames=None, seed: int = 0, height=None,
-               width=None, progress=None, should_stop=None, _loop: bool = False, **kwargs) -> Video:  # fmt: skip
+def transition(
+    pipe,
+    video_a: Video,
+    video_b: Video,
+    prompt: str,
+    num_frames=None,
+    seed: int = 0,
+    height=None,
+    width=None,
+    progress=None,
+    should_stop=None,
+    _loop: bool = False,
+    **kwargs,
+) -> Video:
     height, width = grid_size(pipe, video_a, height, width)
     source_a = fit(video_a, height, width, pipe.preset.fps)
     source_b = fit(video_b, height, width, pipe.preset.fps)
@@ -180,8 +213,18 @@ def loop(pipe, video: Video, prompt: str, num_frames=None, seed: int = 0, **kwar
     return transition(pipe, video, video, prompt, num_frames, seed, _loop=True, **kwargs)
 
 
-def restyle(pipe, video: Video, prompt: str, strength=None, seed: int = 0, height=None, width=None,
-            progress=None, should_stop=None, **kwargs) -> Video:  # fmt: skip
+def restyle(
+    pipe,
+    video: Video,
+    prompt: str,
+    strength=None,
+    seed: int = 0,
+    height=None,
+    width=None,
+    progress=None,
+    should_stop=None,
+    **kwargs,
+) -> Video:
     """SDEdit: noise the input's latents to t = strength, then denoise under the new prompt."""
     strength = DEFAULT_STRENGTH if strength is None else strength
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
@@ -202,6 +245,13 @@ def restyle(pipe, video: Video, prompt: str, strength=None, seed: int = 0, heigh
     start_step = int(torch.count_nonzero(scheduler.sigmas[: settings["steps"]] > strength + 1e-6))
     start_step = min(start_step, settings["steps"] - 1)
     start_latents = pipe.encode_frames(padded) if strength < 1 else None
-    frames = pipe.sample(prompt, settings, seed, start_latents=start_latents, start_step=start_step,
-                         progress=progress, should_stop=should_stop)  # fmt: skip
+    frames = pipe.sample(
+        prompt,
+        settings,
+        seed,
+        start_latents=start_latents,
+        start_step=start_step,
+        progress=progress,
+        should_stop=should_stop,
+    )
     return pipe.make_video(frames[:n], prompt, seed, settings, task="restyle", strength=float(strength))

@@ -14,14 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def cli(*args, timeout=600):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "sora_core", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "sora_core", *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
+    )
 
 
 def test_generate_bundled_default_writes_h264_mp4(tmp_path):
     out = tmp_path / "out.mp4"
-    result = cli("generate", "--prompt", "a red ball bouncing on a black background", "--out", str(out),
-                 "--frames", "9", "--steps", "2", "--seed", "3")  # fmt: skip
+    result = cli(
+        "generate",
+        "--prompt",
+        "a red ball bouncing on a black background",
+        "--out",
+        str(out),
+        "--frames",
+        "9",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     info = ffmpeg_info(out)
     assert "Video: h264" in info and "yuv420p" in info
@@ -30,8 +42,21 @@ def test_generate_bundled_default_writes_h264_mp4(tmp_path):
 
 def test_png_out_gives_an_image(tmp_path, tiny_checkpoint):
     out = tmp_path / "still.png"
-    result = cli("generate", "--prompt", "x", "--out", str(out), "--model", str(tiny_checkpoint), "--steps", "2",
-                 "--height", "32", "--width", "32")  # fmt: skip
+    result = cli(
+        "generate",
+        "--prompt",
+        "x",
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_checkpoint),
+        "--steps",
+        "2",
+        "--height",
+        "32",
+        "--width",
+        "32",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert Video.load(out).frames.shape == (1, 32, 32, 3)
 
@@ -40,10 +65,12 @@ def test_workflow_subcommands(tmp_path, tiny_checkpoint):
     source = tmp_path / "src.mp4"
     Video(__import__("conftest").smooth_frames(9, 32, 32), fps=8).save(source)
     common = ["--prompt", "x", "--model", str(tiny_checkpoint), "--steps", "2"]
-    for command, extra in [("extend", ["--video", str(source), "--frames", "8", "--direction", "backward"]),
-                           ("transition", ["--video", str(source), "--video-b", str(source), "--frames", "4"]),
-                           ("loop", ["--video", str(source), "--frames", "4"]),
-                           ("restyle", ["--video", str(source), "--strength", "0.5"])]:  # fmt: skip
+    for command, extra in [
+        ("extend", ["--video", str(source), "--frames", "8", "--direction", "backward"]),
+        ("transition", ["--video", str(source), "--video-b", str(source), "--frames", "4"]),
+        ("loop", ["--video", str(source), "--frames", "4"]),
+        ("restyle", ["--video", str(source), "--strength", "0.5"]),
+    ]:
         out = tmp_path / f"{command}.mp4"
         result = cli(command, *common, *extra, "--out", str(out))
         assert result.returncode == 0, result.stderr[-2000:]

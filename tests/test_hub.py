@@ -58,9 +58,23 @@ def test_offline_and_not_cached_is_one_clear_line(tmp_path):
 def test_cli_offline_error_has_no_traceback(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "sora_core", "generate", "--prompt", "x", "--out", str(tmp_path / "o.mp4"),
-         "--model", "someone/not-cached"], capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "sora_core",
+            "generate",
+            "--prompt",
+            "x",
+            "--out",
+            str(tmp_path / "o.mp4"),
+            "--model",
+            "someone/not-cached",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: someone/not-cached")
     assert "Traceback" not in result.stderr and not (tmp_path / "o.mp4").exists()

@@ -41,9 +41,15 @@ def reference(folder, prompt, negative, frames, height, width, steps, guidance, 
 )
 def test_matches_wan_pipeline(tiny_checkpoint, tiny_pipe, frames, height, width, steps, guidance):
     ours = tiny_pipe.generate(
-        "a red ball bouncing", negative_prompt="blurry", num_frames=frames, height=height, width=width,
-        steps=steps, guidance=guidance, seed=7,
-    )  # fmt: skip
+        "a red ball bouncing",
+        negative_prompt="blurry",
+        num_frames=frames,
+        height=height,
+        width=width,
+        steps=steps,
+        guidance=guidance,
+        seed=7,
+    )
     theirs = reference(tiny_checkpoint, "a red ball bouncing", "blurry", frames, height, width, steps, guidance, 7)
     assert ours.frames.shape == theirs.shape
     assert np.abs(ours.frames / 255.0 - theirs).max() <= 1 / 255

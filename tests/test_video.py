@@ -12,8 +12,9 @@ from sora_core.video import Video, VideoError, probe
 
 
 def ffmpeg_info(path) -> str:
-    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                          capture_output=True, text=True).stderr  # fmt: skip
+    return subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
+    ).stderr
 
 
 def test_mp4_is_h264_yuv420p_faststart_with_metadata(tmp_path):
@@ -62,8 +63,21 @@ def test_exif_rotation_is_honoured(tmp_path):
 def test_rotation_metadata_is_honoured(tmp_path):
     src = Video(smooth_frames(5, 32, 64), fps=8).save(tmp_path / "flat.mp4")
     rotated = tmp_path / "rotated.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-display_rotation", "90", "-i", str(src),
-                    "-c", "copy", str(rotated)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-display_rotation",
+            "90",
+            "-i",
+            str(src),
+            "-c",
+            "copy",
+            str(rotated),
+        ],
+        check=True,
+    )
     assert probe(rotated)["rotation"] in (90, 270)
     assert Video.load(rotated).frames.shape == (5, 64, 32, 3)
 

@@ -1,0 +1,69 @@
+"""What a request may ask for, in the units people use (seconds, aspect ratios), and what it will cost.
+
+Pure functions of a preset: the app validates with them before any GPU work, and asks ZeroGPU for
+`gpu_seconds(...)` of GPU time. Nothing here depends on Gradio or `spaces`.
+"""
+
+import math
+
+from .presets import Preset
+
+MAX_PROMPT_CHARS = 2000  # the pipeline enforces the same bound
+ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
+
+# GPU time model, calibrated to Wan2.1-1.3B on an A100 in bfloat16 at 480 x 832 x 81 frames with guidance
+# (65,520 tokens a step, about 4.5 s a step, about 4 minutes for 50 steps):
+#   seconds = LOAD + steps * STEP * ktokens * model_scale + DECODE * frames * Mpixels (+ ENHANCE), times SAFETY,
+# where model_scale is the model's size relative to Wan2.1-1.3B (its float32 footprint, 29 GB).
+GPU_LOAD_SECONDS = 10.0
+GPU_STEP_SECONDS_PER_KTOKEN = 0.07
+GPU_DECODE_SECONDS_PER_MPIXEL_FRAME = 0.08
+GPU_ENHANCE_SECONDS = 15.0  # a 1.5B instruct model writing one caption
+GPU_SAFETY = 1.5
+GPU_MAX_SECONDS = 300  # the longest call the ZeroGPU tier grants
+
+
+def frames_for_seconds(preset: Preset, seconds: float, plus_one: bool = True, stride: int = 4) -> int:
+    """A length in seconds as a frame count of the model's rule: 4k+1 (a clip), or 4k (frames added to one).
+    0 seconds is a single frame (an image)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"seconds must be a number of 0 or more; got {seconds}.")
+    blocks = round(seconds * preset.fps / stride)
+    if not plus_one:
+        blocks = max(1, blocks)
+    frames = blocks * stride + (1 if plus_one else 0)
+    limit = preset.max_frames - (0 if plus_one else 1)
+    if frames > limit:
+        most = (limit - (1 if plus_one else 0)) / preset.fps
+        raise ValueError(f"At most {most:g} seconds at {preset.fps:g} fps; got {seconds:g}.")
+    return frames
+
+
+def max_seconds(preset: Preset) -> float:
+    return (preset.max_frames - 1) / preset.fps
+
+
+def size_choices(preset: Preset, stride: int = 16) -> dict[str, tuple[int, int]]:
+    """ "W×H (ratio)" -> (height, width): each aspect ratio at about the preset's default area, on the grid."""
+    area = preset.height * preset.width
+    choices = {f"{preset.width}×{preset.height} (default)": (preset.height, preset.width)}
+    for name, (rw, rh) in ASPECT_RATIOS.items():
+        width = max(stride, round(math.sqrt(area * rw / rh) / stride) * stride)
+        height = max(stride, round(math.sqrt(area * rh / rw) / stride) * stride)
+        if height <= preset.max_height and width <= preset.max_width and (height, width) not in choices.values():
+            choices[f"{width}×{height} ({name})"] = (height, width)
+    return choices
+
+
+def gpu_seconds(
+    preset: Preset, num_frames: int, height: int, width: int, steps: int, enhance: bool = False, guidance: bool = True
+) -> int:
+    """GPU seconds to request for one call, capped at the tier's maximum."""
+    latent_frames = (num_frames - 1) // 4 + 1
+    ktokens = latent_frames * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
+    model_scale = max(preset.cpu_memory_gb, 0.5) / 29.0
+    seconds = GPU_LOAD_SECONDS + steps * GPU_STEP_SECONDS_PER_KTOKEN * ktokens * model_scale
+    seconds += GPU_DECODE_SECONDS_PER_MPIXEL_FRAME * num_frames * height * width / 1e6
+    if enhance:
+        seconds += GPU_ENHANCE_SECONDS
+    return int(min(GPU_MAX_SECONDS, math.ceil(seconds * GPU_SAFETY)))
