@@ -1,0 +1,121 @@
+"""The Space end to end: every named endpoint through gradio_client, and the page in a real browser."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from app_server import ROOT, running_app
+from gradio_client import Client, handle_file
+from test_video import ffmpeg_info
+
+from sora_core import Video
+
+EXAMPLES = ROOT / "assets" / "examples"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def client(tiny_checkpoint, tmp_path_factory):
+    with running_app(str(tiny_checkpoint), tmp_path_factory.mktemp("app") / "app.log") as url:
+        yield Client(url, verbose=False)
+
+
+def check_mp4(path, num_frames):
+    info = ffmpeg_info(path)
+    assert "Video: h264" in info and "yuv420p" in info
+    assert Video.load(path).num_frames == num_frames
+
+
+def test_api_lists_the_named_endpoints_with_defaults(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(endpoints) == {"/generate", "/image", "/extend", "/transition", "/loop", "/restyle"}
+    for name, endpoint in endpoints.items():
+        for parameter in endpoint["parameters"]:
+            required = parameter["parameter_name"] in ("prompt", "video", "video_a", "video_b")
+            assert parameter["parameter_has_default"] != required, (name, parameter["parameter_name"])
+    generate = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
+    assert generate == ["prompt", "negative_prompt", "height", "width", "seconds", "steps", "guidance", "seed"]
+
+
+def test_generate_and_image(client):
+    path, seed, prompt = client.predict(prompt="a red ball", height=32, width=48, seconds=1, steps=2, seed=5,
+                                        api_name="/generate")  # fmt: skip
+    check_mp4(path, 9)  # 1 s at 8 fps, rounded to 4k+1
+    assert seed == 5 and prompt == "a red ball"
+    assert '"seed": 5' in ffmpeg_info(path) and '"prompt": "a red ball"' in ffmpeg_info(path)
+    path, _, _ = client.predict(prompt="a red ball", height=32, width=32, steps=2, api_name="/image")
+    assert Path(path).suffix == ".png" and Video.load(path).frames.shape == (1, 32, 32, 3)
+
+
+def test_workflow_endpoints(client):
+    clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))  # 17 frames, 128 x 128
+    path, _, _ = client.predict(video=clip, prompt="x", seconds=1, steps=2, api_name="/extend")
+    check_mp4(path, 17 + 8)
+    path, _, _ = client.predict(video=clip, prompt="x", direction="backward", seconds=1, steps=2, api_name="/extend")
+    check_mp4(path, 9 + 17)
+    still = handle_file(str(EXAMPLES / "green_triangle.png"))
+    path, _, _ = client.predict(video_a=clip, video_b=still, prompt="x", seconds=1, steps=2, api_name="/transition")
+    check_mp4(path, 17 + 8 + 1)
+    path, _, _ = client.predict(video=clip, prompt="x", seconds=1, steps=2, api_name="/loop")
+    check_mp4(path, 17 + 8)
+    path, _, _ = client.predict(video=clip, prompt="x", strength=0.5, steps=2, api_name="/restyle")
+    check_mp4(path, 17)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(prompt=""), "Please enter a prompt"),
+        (dict(prompt="x" * 3000), "the limit is 2,000"),
+        (dict(prompt="x", steps=0), "steps must be|less than minimum value 1"),
+        (dict(prompt="x", steps=2.5), "steps must be"),
+        (dict(prompt="x", height=33), "height must be"),
+        (dict(prompt="x", seconds=-1), "seconds must be|less than minimum value 0"),
+        (dict(prompt="x", seconds=1000), "seconds must be|greater than maximum value"),
+        (dict(prompt="x", guidance=1e9), "guidance must be|greater than maximum value 20"),
+        (dict(prompt="x", seed=-3), "seed must be|less than minimum value 0"),
+    ],
+)
+def test_bad_parameters_are_refused_with_one_sentence(client, kwargs, message):
+    with pytest.raises(Exception) as error:
+        client.predict(**kwargs, api_name="/generate")
+    text = str(error.value)
+    assert re.search(message, text) and "Traceback" not in text and "\n" not in text.strip()
+
+
+def test_bad_upload_and_choice_are_refused(client, tmp_path):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("<html>not a video</html>")
+    with pytest.raises(Exception) as error:
+        client.predict(video=handle_file(str(fake)), prompt="x", api_name="/extend")
+    assert "no video stream" in str(error.value) and str(tmp_path) not in str(error.value)
+    clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))
+    with pytest.raises(Exception, match="direction must be|not in the list of choices"):
+        client.predict(video=clip, prompt="x", direction="sideways", api_name="/extend")
+
+
+def test_browser_generates_and_screenshots_every_tab(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed for the browser test (.ci/run installs it)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_app("sora-tiny", tmp_path / "app.log") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(url)
+        page.get_by_label("Prompt", exact=True).first.fill("a red ball bouncing on a black background")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        video = page.locator(".sora-media video[src]").first
+        video.wait_for(timeout=180_000)
+        assert video.get_attribute("src")
+        page.screenshot(path=str(ARTIFACTS / "tab-generate.png"), full_page=True)
+        for tab in ("Extend", "Transition", "Restyle"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / f"tab-{tab.lower()}.png"), full_page=True)
+        browser.close()
+    assert all((ARTIFACTS / f"tab-{t}.png").stat().st_size > 0 for t in ("generate", "extend", "transition", "restyle"))
