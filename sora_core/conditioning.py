@@ -54,7 +54,8 @@ def random_known_latents(num_latent_frames: int, rng: np.random.Generator, p_non
     known = torch.zeros(num_latent_frames, dtype=torch.bool)
     if num_latent_frames < 2 or rng.random() < p_none:
         return known
-    kind = rng.choice(["first_frame", "first_frames", "last_frames", "both_ends"])
+    kinds = ["first_frame", "first_frames", "last_frames", "both_ends"]
+    kind = rng.choice(kinds if num_latent_frames >= 3 else kinds[:3])  # both ends need a frame between them
     most = max(1, num_latent_frames // 2)
     if kind == "first_frame":
         known[0] = True

@@ -1,0 +1,105 @@
+"""Extend, transition, loop and restyle on a tiny random checkpoint: timelines, exact source frames, limits."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import smooth_frames
+
+from sora_core import Video
+from sora_core.sampling import Conditioning
+from sora_core.workflows import fit, grid_size, match_colour
+
+STEPS = dict(steps=2)
+
+
+@pytest.fixture(params=["clean", "replace"])
+def pipe(request, tiny_pipe):
+    tiny_pipe.preset = type(tiny_pipe.preset)(**{**tiny_pipe.preset.__dict__, "conditioning": request.param})
+    return tiny_pipe
+
+
+def test_extend_forward_and_backward_keep_source_exactly(pipe):
+    source = Video(smooth_frames(9, 32, 48), fps=8)
+    forward = pipe.extend(source, "x", num_frames=8, direction="forward", **STEPS)
+    assert forward.num_frames == 17 and np.array_equal(forward.frames[:9], source.frames)
+    backward = pipe.extend(source, "x", num_frames=8, direction="backward", **STEPS)
+    assert backward.num_frames == 9 + 9 and np.array_equal(backward.frames[-9:], source.frames)
+
+
+def test_image_to_video_both_ways(pipe):
+    image = Video(smooth_frames(1, 32, 32), fps=1)
+    forward = pipe.extend(image, "x", num_frames=8, **STEPS)
+    assert forward.num_frames == 9 and np.array_equal(forward.frames[0], image.frames[0])
+    backward = pipe.extend(image, "x", num_frames=8, direction="backward", **STEPS)
+    assert np.array_equal(backward.frames[-1], image.frames[0])
+
+
+def test_transition_and_loop_keep_both_clips(pipe):
+    a, b = Video(smooth_frames(9, 32, 32, seed=0), fps=8), Video(smooth_frames(5, 32, 32, seed=90), fps=8)
+    out = pipe.transition(a, b, "x", num_frames=8, **STEPS)
+    assert out.num_frames == 9 + 8 + 5
+    assert np.array_equal(out.frames[:9], a.frames) and np.array_equal(out.frames[-5:], b.frames)
+    looped = pipe.loop(a, "x", num_frames=4, **STEPS)
+    assert looped.num_frames == 9 + 4 and np.array_equal(looped.frames[:9], a.frames)
+
+
+def test_known_latents_are_held_through_sampling(tiny_pipe, monkeypatch):
+    """The sampler returns the known latent frames exactly, in both conditioning modes."""
+    settings = tiny_pipe.settings(None, 9, 32, 32, 3, 3.0)
+    known = torch.randn(1, 4, 3, 4, 4)
+    frames = torch.tensor([True, False, True])
+    decoded = []
+    original = tiny_pipe.decode_latents
+
+    def record(latents):
+        decoded.append(latents)
+        return original(latents)
+
+    monkeypatch.setattr(tiny_pipe, "decode_latents", record)
+    for mode in ("clean", "replace"):
+        tiny_pipe.sample("x", settings, 0, conditioning=Conditioning(known, frames, mode))
+        assert torch.equal(decoded[-1][:, :, frames], known[:, :, frames])
+        assert not torch.equal(decoded[-1][:, :, 1], known[:, :, 1])
+
+
+def test_restyle_limits(pipe):
+    source = Video(smooth_frames(7, 32, 32), fps=8)  # not 4k+1: padded inside, cut back
+    assert np.array_equal(pipe.restyle(source, "y", strength=0, **STEPS).frames, source.frames)
+    half = pipe.restyle(source, "y", strength=0.5, **STEPS)
+    assert half.frames.shape == source.frames.shape
+    source9 = Video(smooth_frames(9, 32, 32), fps=8)
+    full = pipe.restyle(source9, "y", strength=1, seed=3, **STEPS)
+    plain = pipe.generate("y", num_frames=9, height=32, width=32, seed=3, **STEPS)
+    assert np.array_equal(full.frames, plain.frames)
+    with pytest.raises(ValueError, match="strength must be"):
+        pipe.restyle(source, "y", strength=1.5)
+
+
+def test_inputs_are_fitted_to_the_grid(tiny_pipe):
+    odd = Video(smooth_frames(24, 50, 70), fps=24)
+    height, width = grid_size(tiny_pipe, odd, None, None)
+    assert height % 16 == 0 and width % 16 == 0 and width > height
+    fitted = fit(odd, height, width, 8)
+    assert fitted.shape == (8, height, width, 3)  # 24 frames at 24 fps -> 8 at 8 fps
+    on_grid = Video(smooth_frames(5, 32, 48), fps=8)
+    assert fit(on_grid, 32, 48, 8) is on_grid.frames  # untouched
+    out = tiny_pipe.extend(odd, "x", num_frames=4, **STEPS)
+    assert np.array_equal(out.frames[:8], fitted)
+
+
+def test_bad_workflow_arguments(tiny_pipe):
+    source = Video(smooth_frames(5, 32, 32), fps=8)
+    with pytest.raises(ValueError, match="direction"):
+        tiny_pipe.extend(source, "x", direction="sideways")
+    with pytest.raises(ValueError, match="num_frames must be a positive"):
+        tiny_pipe.extend(source, "x", num_frames=0)
+    with pytest.raises(ValueError, match="new frames fit"):
+        tiny_pipe.extend(source, "x", num_frames=10_000)
+
+
+def test_match_colour_removes_the_decoder_offset_at_a_seam():
+    decoded = {0: np.full((2, 2, 3), 100, np.uint8), 5: np.full((2, 2, 3), 100, np.uint8)}
+    source = {0: np.full((2, 2, 3), 110, np.uint8), 5: np.full((2, 2, 3), 90, np.uint8)}
+    new = np.full((4, 2, 2, 3), 100, np.uint8)
+    out = match_colour(new, decoded, source, np.array([1, 2, 3, 4]))
+    assert out[0, 0, 0, 0] == 106 and out[-1, 0, 0, 0] == 94  # interpolated between +10 and -10
