@@ -184,7 +184,14 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
         if run.step % config.save_every == 0 or run.step == config.steps:
             run.save()
     bar.close()
+    write_checksum(accelerator, accelerator.unwrap_model(module), folder)
     return accelerator.unwrap_model(module), run
+
+
+def write_checksum(accelerator: Accelerator, module, folder: Path):
+    """Each process records a checksum of its weights: data-parallel copies must end identical."""
+    total = sum(float(p.detach().double().abs().sum()) for p in module.parameters())
+    (folder / f"checksum-rank{accelerator.process_index}.txt").write_text(f"{total:.10e}\n")
 
 
 def buckets_of(config: TrainConfig) -> list[Bucket]:
@@ -301,12 +308,14 @@ def main(argv=None):
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())  # cpu=True is what enables multi-process gloo
     set_seed(config.seed + accelerator.process_index)
     Path(config.out, config.stage).mkdir(parents=True, exist_ok=True)
     {"vae": train_vae, "dit": train_dit}[config.stage](config, accelerator)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # a clean gloo shutdown, so every process exits 0
 
 
 if __name__ == "__main__":

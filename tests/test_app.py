@@ -39,8 +39,9 @@ def test_api_lists_the_named_endpoints_with_defaults(client):
 
 
 def test_generate_and_image(client):
-    path, seed, prompt = client.predict(prompt="a red ball", height=32, width=48, seconds=1, steps=2, seed=5,
-                                        api_name="/generate")  # fmt: skip
+    path, seed, prompt = client.predict(
+        prompt="a red ball", height=32, width=48, seconds=1, steps=2, seed=5, api_name="/generate"
+    )
     check_mp4(path, 9)  # 1 s at 8 fps, rounded to 4k+1
     assert seed == 5 and prompt == "a red ball"
     assert '"seed": 5' in ffmpeg_info(path) and '"prompt": "a red ball"' in ffmpeg_info(path)
@@ -102,9 +103,18 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
     assert chromium, "Debian's chromium is needed for the browser test (.ci/run installs it)"
     ARTIFACTS.mkdir(exist_ok=True)
     with running_app("sora-tiny", tmp_path / "app.log") as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto(url)
         page.get_by_label("Prompt", exact=True).first.fill("a red ball bouncing on a black background")

@@ -1,0 +1,70 @@
+"""The toy world: vocabulary, captions, motion that matches the words, gravity, and the held-out split."""
+
+import numpy as np
+import pytest
+
+from sora_core import toyworld as tw
+
+
+def centroid(frame: np.ndarray, background) -> tuple[float, float]:
+    mask = np.abs(frame.astype(int) - background).sum(-1) > 60
+    ys, xs = np.nonzero(mask)
+    return xs.mean(), ys.mean()
+
+
+def test_vocabulary_constants():
+    assert {"red", "green", "blue", "yellow", "purple", "orange", "white"} <= set(tw.COLORS)
+    assert {"black", "gray", "white"} <= set(tw.BACKGROUNDS)
+    assert set(tw.SHAPES) == {"ball", "square", "triangle"}
+    assert {"moving left", "moving right", "moving up", "moving down", "bouncing", "standing still"} == set(tw.MOTIONS)
+
+
+@pytest.mark.parametrize(
+    "motion,axis,sign",
+    [
+        ("moving left", 0, -1),
+        ("moving right", 0, 1),
+        ("moving up", 1, -1),
+        ("moving down", 1, 1),
+        ("standing still", 0, 0),
+    ],
+)
+def test_motion_matches_caption(motion, axis, sign):
+    rng = np.random.default_rng(1)
+    scene = tw.Scene((tw.Thing("ball", "red", motion),), "black")
+    frames, _ = tw.render(scene, 128, 96, 17, rng)
+    start, end = centroid(frames[0], tw.BACKGROUNDS["black"]), centroid(frames[-1], tw.BACKGROUNDS["black"])
+    moved = end[axis] - start[axis]
+    assert (moved > 10) if sign > 0 else (moved < -10) if sign < 0 else abs(moved) < 0.5
+    assert "a red ball " + motion in scene.caption()
+
+
+def test_bouncing_falls_with_gravity():
+    rng = np.random.default_rng(2)
+    scene = tw.Scene((tw.Thing("ball", "yellow", "bouncing"),), "gray")
+    _, track = tw.render(scene, 128, 128, 33, rng)
+    ys = track.centers[0][:, 1]
+    acceleration = np.diff(ys, 2)
+    assert np.median(acceleration) > 0  # y grows downwards: accelerating towards the floor
+    assert ys.max() <= 128
+
+
+def test_sizes_shapes_and_colours():
+    rng = np.random.default_rng(3)
+    frames, caption, scene = tw.sample_clip(rng, 48, 80, 5)
+    assert frames.shape == (5, 48, 80, 3) and frames.dtype == np.uint8
+    assert scene.background in caption
+    assert (frames[0, 0, 0] == tw.BACKGROUNDS[scene.background]).all()
+
+
+def test_held_out_split_is_disjoint_and_never_sampled_for_training():
+    train, held = tw.all_combinations(held_out=False), tw.all_combinations(held_out=True)
+    assert held and not set(train) & set(held)
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        scene = tw.random_scene(rng)
+        assert not tw.is_held_out(scene.things[0], scene.background)
+
+
+def test_captions_use_articles():
+    assert tw.Scene((tw.Thing("ball", "orange", "bouncing"),), "black").caption().startswith("an orange ball")
