@@ -12,11 +12,13 @@ import os
 import random
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import torch
 
-from sora_core import ModelLoadError, SoraPipeline, limits
+from sora_core import ModelLoadError, SoraPipeline, enhance_prompt, limits, toyworld
+from sora_core.enhance import rewrite_for_toyworld
 from sora_core.presets import DEFAULT_PRESET
 from sora_core.service import MAX_SEED, MAX_STEPS, Service
 from sora_core.workflows import DEFAULT_STRENGTH
@@ -55,14 +57,19 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
 
     @gpu
     def run(budget: int, request, progress, stop: dict):
+        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used)."""
         started = time.time()
 
         def report(step, total):
             left = (time.time() - started) / step * (total - step)
             progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
 
-        method = getattr(pipe, request.task)
-        return method(*request.args, **request.kwargs, progress=report, should_stop=lambda: stop.get("stop", False))
+        prompt = request.prompt
+        if request.enhance:
+            progress(0, desc="Enhancing the prompt")
+            prompt = enhance_prompt(prompt, preset, request.seed, device=str(pipe.device))
+        video = request.run(pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
+        return video, prompt
 
     def serve(task: str, progress, stop: dict | None, **params):
         """Check, run on the GPU, save: (file, seed, prompt used). Every failure is one plain sentence."""
@@ -70,8 +77,8 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         try:
             request = service.request(task, **params)
             stop["stop"] = False
-            video = run(request.gpu_seconds, request, progress, stop)
-            return service.save(video), request.seed, request.prompt
+            video, prompt_used = run(request.gpu_seconds, request, progress, stop)
+            return service.save(video), request.seed, prompt_used
         except InterruptedError:
             raise gr.Error("Stopped.") from None
         except torch.OutOfMemoryError:
@@ -94,6 +101,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -108,6 +116,8 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps; more is slower and finer.
             guidance: Classifier-free guidance scale; higher follows the prompt more closely.
             seed: Random seed; the same seed and settings give the same video.
+            enhance: Rewrite the prompt into a detailed caption first (off by default, so that an API call and the
+                Python API give the same result for the same seed).
         """
         return serve(
             "generate",
@@ -121,6 +131,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     def image(
@@ -131,6 +142,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -144,6 +156,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps.
             guidance: Classifier-free guidance scale.
             seed: Random seed.
+            enhance: Rewrite the prompt into a detailed caption first (off by default).
         """
         return serve(
             "image",
@@ -156,6 +169,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     def extend(
@@ -167,6 +181,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -181,6 +196,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps.
             guidance: Classifier-free guidance scale.
             seed: Random seed.
+            enhance: Rewrite the prompt into a detailed caption first (off by default).
         """
         return serve(
             "extend",
@@ -194,6 +210,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     def transition(
@@ -205,6 +222,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -219,6 +237,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps.
             guidance: Classifier-free guidance scale.
             seed: Random seed.
+            enhance: Rewrite the prompt into a detailed caption first (off by default).
         """
         return serve(
             "transition",
@@ -231,6 +250,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     def loop(
@@ -241,6 +261,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -254,6 +275,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps.
             guidance: Classifier-free guidance scale.
             seed: Random seed.
+            enhance: Rewrite the prompt into a detailed caption first (off by default).
         """
         return serve(
             "loop",
@@ -266,6 +288,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     def restyle(
@@ -276,6 +299,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         steps: int = preset.steps,
         guidance: float = preset.guidance,
         seed: int = 0,
+        enhance: bool = False,
         stop=None,
         progress=gr.Progress(),
     ):
@@ -289,6 +313,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps: Denoising steps.
             guidance: Classifier-free guidance scale.
             seed: Random seed.
+            enhance: Rewrite the prompt into a detailed caption first (off by default).
         """
         return serve(
             "restyle",
@@ -301,45 +326,59 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            enhance=enhance,
         )
 
     # ------------------------------------------------------------------ the page
-    def prompt_box(label="Prompt"):
-        return gr.Textbox(
-            label=label,
+    def vocabulary_note() -> str:
+        if preset.enhancer != "toyworld":
+            return ""
+        words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
+        return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
+
+    def unplaced_note(prompt, enhance) -> str:
+        if preset.enhancer != "toyworld" or not enhance or not isinstance(prompt, str):
+            return ""
+        unplaced = rewrite_for_toyworld(prompt).unplaced
+        return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
+
+    def controls(prompt_label="Prompt"):
+        """The controls every tab shares; the tab's own inputs go in between by the caller."""
+        tab = SimpleNamespace()
+        tab.prompt = gr.Textbox(
+            label=prompt_label,
             lines=2,
             max_length=limits.MAX_PROMPT_CHARS,
             placeholder="a red ball bouncing on a black background",
         )
+        tab.enhance = gr.Checkbox(True, label="Enhance prompt")
+        if vocabulary_note():
+            gr.Markdown(vocabulary_note())
+        return tab
 
-    def advanced():
+    def advanced(tab):
         with gr.Accordion("Advanced", open=False):
-            negative_box = gr.Textbox(negative, label="Negative prompt", max_length=limits.MAX_PROMPT_CHARS)
-            steps = gr.Slider(1, MAX_STEPS, value=preset.steps, step=1, label="Steps")
-            guidance = gr.Slider(0, 20, value=preset.guidance, step=0.5, label="Guidance")
+            tab.negative = gr.Textbox(negative, label="Negative prompt", max_length=limits.MAX_PROMPT_CHARS)
+            tab.steps = gr.Slider(1, MAX_STEPS, value=preset.steps, step=1, label="Steps")
+            tab.guidance = gr.Slider(0, 20, value=preset.guidance, step=0.5, label="Guidance")
             with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
-                randomize = gr.Checkbox(True, label="Randomise seed")
-        return negative_box, steps, guidance, seed, randomize
-
-    def buttons(label):
+                tab.seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                tab.randomize = gr.Checkbox(True, label="Randomise seed")
         with gr.Row():
-            return gr.Button(label, variant="primary"), gr.Button("Stop", variant="stop")
+            tab.run, tab.stop = gr.Button(tab.label, variant="primary"), gr.Button("Stop", variant="stop")
 
-    def results(kind="video"):
-        media = (
-            gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
-            if kind == "video"
-            else gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
-        )
-        return media
-
-    def used():
+    def results(tab):
+        tab.out = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
         with gr.Row():
-            return gr.Number(label="Seed used", interactive=False), gr.Textbox(label="Prompt used", interactive=False)
+            tab.seed_used = gr.Number(label="Seed used", interactive=False)
+            tab.prompt_used = gr.Textbox(label="Prompt used", interactive=False)
+        tab.note = gr.Markdown()
 
-    def upload_box(label):
+    def upload(label):
         return gr.File(label=label, file_types=["video", "image"], type="filepath")
+
+    def clip(name):
+        return str(EXAMPLES / name)
 
     with gr.Blocks(title="Sora Space", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
@@ -348,27 +387,28 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             f"({preset.fps:g} fps).\n\n*{DISCLAIMER}*"
         )
         stop_flag, last_result, history = gr.State({}), gr.State(None), gr.State([])
+        api_enhance = gr.Checkbox(False, visible=False)  # the API's default: off, unlike the UI's
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
                     with gr.Column():
-                        g_prompt = prompt_box()
-                        g_size = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
-                        g_seconds = gr.Slider(
+                        g = controls()
+                        g.label = "Generate"
+                        g.size = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
+                        g.seconds = gr.Slider(
                             0, longest, value=clip_seconds, step=block, label="Duration in seconds (0 gives an image)"
                         )
-                        g_negative, g_steps, g_guidance, g_seed, g_random = advanced()
                         with gr.Row(visible=False):
-                            g_height = gr.Number(preset.height, label="Height", precision=0)
-                            g_width = gr.Number(preset.width, label="Width", precision=0)
-                        g_run, g_stop = buttons("Generate")
+                            g.height = gr.Number(preset.height, label="Height", precision=0)
+                            g.width = gr.Number(preset.width, label="Width", precision=0)
+                        advanced(g)
                     with gr.Column():
-                        g_video, g_image = results(), results("image")
-                        g_seed_used, g_prompt_used = used()
+                        results(g)
+                        g.image = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
                 gr.Examples(
                     [["a red ball bouncing on a black background"], ["a blue square moving left on a gray background"]],
-                    inputs=[g_prompt],
-                    outputs=[g_video, g_seed_used, g_prompt_used],
+                    inputs=[g.prompt],
+                    outputs=[g.out, g.seed_used, g.prompt_used],
                     fn=generate,
                     cache_examples=True,
                     cache_mode="lazy",
@@ -376,21 +416,21 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             with gr.Tab("Extend", id="extend"):
                 with gr.Row():
                     with gr.Column():
-                        e_video, e_prompt = upload_box("Video or image"), prompt_box()
-                        e_direction = gr.Radio(["forward", "backward"], value="forward", label="Direction")
-                        e_seconds = gr.Slider(block, longest / 2, value=add_seconds, step=block, label="Seconds to add")
-                        e_negative, e_steps, e_guidance, e_seed, e_random = advanced()
-                        e_run, e_stop = buttons("Extend")
+                        e_video = upload("Video or image")
+                        e = controls()
+                        e.label = "Extend"
+                        e.direction = gr.Radio(["forward", "backward"], value="forward", label="Direction")
+                        e.seconds = gr.Slider(block, longest / 2, value=add_seconds, step=block, label="Seconds to add")
+                        advanced(e)
                     with gr.Column():
-                        e_out = results()
-                        e_seed_used, e_prompt_used = used()
+                        results(e)
                 gr.Examples(
                     [
-                        [str(EXAMPLES / "red_ball_right.mp4"), "a red ball moving right on a black background"],
-                        [str(EXAMPLES / "green_triangle.png"), "a green triangle moving down on a white background"],
+                        [clip("red_ball_right.mp4"), "a red ball moving right on a black background"],
+                        [clip("green_triangle.png"), "a green triangle moving down on a white background"],
                     ],
-                    inputs=[e_video, e_prompt],
-                    outputs=[e_out, e_seed_used, e_prompt_used],
+                    inputs=[e_video, e.prompt],
+                    outputs=[e.out, e.seed_used, e.prompt_used],
                     fn=extend,
                     cache_examples=True,
                     cache_mode="lazy",
@@ -400,26 +440,25 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                     with gr.Column():
                         t_loop = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
                         with gr.Row():
-                            t_a, t_b = upload_box("Clip A"), upload_box("Clip B")
-                        t_prompt = prompt_box()
-                        t_seconds = gr.Slider(
+                            t_a, t_b = upload("Clip A"), upload("Clip B")
+                        t = controls()
+                        t.label = "Connect"
+                        t.seconds = gr.Slider(
                             block, longest / 2, value=add_seconds, step=block, label="Bridge length in seconds"
                         )
-                        t_negative, t_steps, t_guidance, t_seed, t_random = advanced()
-                        t_run, t_stop = buttons("Connect")
+                        advanced(t)
                     with gr.Column():
-                        t_out = results()
-                        t_seed_used, t_prompt_used = used()
+                        results(t)
                 gr.Examples(
                     [
                         [
-                            str(EXAMPLES / "red_ball_right.mp4"),
-                            str(EXAMPLES / "blue_square_left.mp4"),
+                            clip("red_ball_right.mp4"),
+                            clip("blue_square_left.mp4"),
                             "a ball moving right on a black background",
                         ]
                     ],
-                    inputs=[t_a, t_b, t_prompt],
-                    outputs=[t_out, t_seed_used, t_prompt_used],
+                    inputs=[t_a, t_b, t.prompt],
+                    outputs=[t.out, t.seed_used, t.prompt_used],
                     fn=transition,
                     cache_examples=True,
                     cache_mode="lazy",
@@ -427,19 +466,19 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             with gr.Tab("Restyle", id="restyle"):
                 with gr.Row():
                     with gr.Column():
-                        r_video, r_prompt = upload_box("Video"), prompt_box("New prompt")
-                        r_strength = gr.Slider(
+                        r_video = upload("Video")
+                        r = controls("New prompt")
+                        r.label = "Restyle"
+                        r.strength = gr.Slider(
                             0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Strength (0 keeps the input, 1 ignores it)"
                         )
-                        r_negative, r_steps, r_guidance, r_seed, r_random = advanced()
-                        r_run, r_stop = buttons("Restyle")
+                        advanced(r)
                     with gr.Column():
-                        r_out = results()
-                        r_seed_used, r_prompt_used = used()
+                        results(r)
                 gr.Examples(
-                    [[str(EXAMPLES / "red_ball_right.mp4"), "a blue ball moving right on a black background"]],
-                    inputs=[r_video, r_prompt],
-                    outputs=[r_out, r_seed_used, r_prompt_used],
+                    [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]],
+                    inputs=[r_video, r.prompt],
+                    outputs=[r.out, r.seed_used, r.prompt_used],
                     fn=restyle,
                     cache_examples=True,
                     cache_mode="lazy",
@@ -450,172 +489,123 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         gallery = gr.Gallery(label="This session's results", columns=6, height=220, elem_classes="sora-media")
 
         # ------------------------------------------------------------------ API endpoints (hidden triggers)
+        def shared(tab):
+            return [tab.negative, tab.steps, tab.guidance, tab.seed, api_enhance]
+
+        def outputs(tab):
+            return [tab.out, tab.seed_used, tab.prompt_used]
+
         api = gr.Button(visible=False)
-        g_api = [g_prompt, g_negative, g_height, g_width]
         api.click(
             generate,
-            [*g_api, g_seconds, g_steps, g_guidance, g_seed],
-            [g_video, g_seed_used, g_prompt_used],
+            [g.prompt, g.negative, g.height, g.width, g.seconds, *shared(g)[1:]],
+            outputs(g),
             api_name="generate",
         )
-        api.click(image, [*g_api, g_steps, g_guidance, g_seed], [g_image, g_seed_used, g_prompt_used], api_name="image")
         api.click(
-            extend,
-            [e_video, e_prompt, e_direction, e_seconds, e_negative, e_steps, e_guidance, e_seed],
-            [e_out, e_seed_used, e_prompt_used],
-            api_name="extend",
+            image,
+            [g.prompt, g.negative, g.height, g.width, *shared(g)[1:]],
+            [g.image, g.seed_used, g.prompt_used],
+            api_name="image",
         )
-        api.click(
-            transition,
-            [t_a, t_b, t_prompt, t_seconds, t_negative, t_steps, t_guidance, t_seed],
-            [t_out, t_seed_used, t_prompt_used],
-            api_name="transition",
-        )
-        api.click(
-            loop,
-            [t_a, t_prompt, t_seconds, t_negative, t_steps, t_guidance, t_seed],
-            [t_out, t_seed_used, t_prompt_used],
-            api_name="loop",
-        )
-        api.click(
-            restyle,
-            [r_video, r_prompt, r_strength, r_negative, r_steps, r_guidance, r_seed],
-            [r_out, r_seed_used, r_prompt_used],
-            api_name="restyle",
-        )
+        api.click(extend, [e_video, e.prompt, e.direction, e.seconds, *shared(e)], outputs(e), api_name="extend")
+        api.click(transition, [t_a, t_b, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="transition")
+        api.click(loop, [t_a, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="loop")
+        api.click(restyle, [r_video, r.prompt, r.strength, *shared(r)], outputs(r), api_name="restyle")
 
         # ------------------------------------------------------------------ the UI's own events
-        def seed_of(randomize, seed):
-            return random.randint(0, MAX_SEED) if randomize else seed
+        def generate_or_image(seconds, height, width, **common):
+            if service.frames_for(seconds, plus_one=True) == 1:
+                return image(height=height, width=width, **common)
+            return generate(seconds=seconds, height=height, width=width, **common)
 
-        def kept(result, past):
-            past = [*past, result[0]][-24:]
-            return (*result, result[0], past, past)
-
-        def ui_generate(
-            prompt, negative_prompt, size, seconds, steps, guidance, seed, randomize, stop, past, progress=gr.Progress()
-        ):
-            height, width = sizes.get(size, (preset.height, preset.width))
-            seed = seed_of(randomize, seed)
-            try:
-                wants_image = service.frames_for(seconds, plus_one=True) == 1
-            except ValueError as error:
-                raise gr.Error(str(error)) from None
-            if wants_image:
-                result = image(prompt, negative_prompt, height, width, steps, guidance, seed, stop, progress)
-                return gr.update(visible=False), gr.update(value=result[0], visible=True), *kept(result, past)[1:]
-            result = generate(prompt, negative_prompt, height, width, seconds, steps, guidance, seed, stop, progress)
-            return gr.update(value=result[0], visible=True), gr.update(visible=False), *kept(result, past)[1:]
-
-        def ui_extend(
-            video,
-            prompt,
-            direction,
-            seconds,
-            negative_prompt,
-            steps,
-            guidance,
-            seed,
-            randomize,
-            stop,
-            past,
-            progress=gr.Progress(),
-        ):
-            seed = seed_of(randomize, seed)
-            return kept(
-                extend(video, prompt, direction, seconds, negative_prompt, steps, guidance, seed, stop, progress), past
-            )
-
-        def ui_transition(
-            is_loop,
-            video_a,
-            video_b,
-            prompt,
-            seconds,
-            negative_prompt,
-            steps,
-            guidance,
-            seed,
-            randomize,
-            stop,
-            past,
-            progress=gr.Progress(),
-        ):
-            seed = seed_of(randomize, seed)
+        def transition_or_loop(is_loop, video_a, video_b, **common):
             if is_loop:
-                result = loop(
-                    video_a or video_b, prompt, seconds, negative_prompt, steps, guidance, seed, stop, progress
-                )
-            else:
-                result = transition(
-                    video_a, video_b, prompt, seconds, negative_prompt, steps, guidance, seed, stop, progress
-                )
-            return kept(result, past)
+                return loop(video=video_a or video_b, **common)
+            return transition(video_a=video_a, video_b=video_b, **common)
 
-        def ui_restyle(
-            video,
-            prompt,
-            strength,
-            negative_prompt,
-            steps,
-            guidance,
-            seed,
-            randomize,
-            stop,
-            past,
-            progress=gr.Progress(),
-        ):
-            seed = seed_of(randomize, seed)
-            return kept(restyle(video, prompt, strength, negative_prompt, steps, guidance, seed, stop, progress), past)
+        def wire(tab, endpoint, own: dict):
+            """A tab's button: the endpoint with the tab's inputs, then the session's history and gallery."""
+            inputs = {
+                *own.values(),
+                tab.prompt,
+                tab.negative,
+                tab.steps,
+                tab.guidance,
+                tab.seed,
+                tab.randomize,
+                tab.enhance,
+                stop_flag,
+                history,
+            }
+            outs = [tab.out, tab.seed_used, tab.prompt_used, tab.note, last_result, history, gallery]
+            if tab is g:
+                outs.append(g.image)
 
-        tail = [stop_flag, history]
-        keep_outputs = [last_result, history, gallery]
-        private = dict(api_visibility="private")
-        events = {
-            g_stop: g_run.click(
-                ui_generate,
-                [g_prompt, g_negative, g_size, g_seconds, g_steps, g_guidance, g_seed, g_random, *tail],
-                [g_video, g_image, g_seed_used, g_prompt_used, *keep_outputs],
-                **private,
-            ),
-            e_stop: e_run.click(
-                ui_extend,
-                [e_video, e_prompt, e_direction, e_seconds, e_negative, e_steps, e_guidance, e_seed, e_random, *tail],
-                [e_out, e_seed_used, e_prompt_used, *keep_outputs],
-                **private,
-            ),
-            t_stop: t_run.click(
-                ui_transition,
-                [t_loop, t_a, t_b, t_prompt, t_seconds, t_negative, t_steps, t_guidance, t_seed, t_random, *tail],
-                [t_out, t_seed_used, t_prompt_used, *keep_outputs],
-                **private,
-            ),
-            r_stop: r_run.click(
-                ui_restyle,
-                [r_video, r_prompt, r_strength, r_negative, r_steps, r_guidance, r_seed, r_random, *tail],
-                [r_out, r_seed_used, r_prompt_used, *keep_outputs],
-                **private,
-            ),
-        }
-        for stop_button, event in events.items():
-            stop_button.click(
-                lambda flag: flag.update(stop=True), stop_flag, None, cancels=[event], queue=False, **private
+            def handler(data, progress=gr.Progress()):
+                seed = random.randint(0, MAX_SEED) if data[tab.randomize] else data[tab.seed]
+                try:
+                    path, seed, prompt_used = endpoint(
+                        prompt=data[tab.prompt],
+                        negative_prompt=data[tab.negative],
+                        steps=data[tab.steps],
+                        guidance=data[tab.guidance],
+                        seed=seed,
+                        enhance=data[tab.enhance],
+                        stop=data[stop_flag],
+                        progress=progress,
+                        **{name: data[c] for name, c in own.items()},
+                    )
+                except ValueError as error:
+                    raise gr.Error(str(error)) from None
+                past = [*data[history], path][-24:]
+                update = {
+                    tab.out: path,
+                    tab.seed_used: seed,
+                    tab.prompt_used: prompt_used,
+                    last_result: path,
+                    tab.note: unplaced_note(data[tab.prompt], data[tab.enhance]),
+                    history: past,
+                    gallery: past,
+                }
+                if tab is g:
+                    is_image = path.endswith(".png")
+                    update[g.out] = gr.update(value=None if is_image else path, visible=not is_image)
+                    update[g.image] = gr.update(value=path if is_image else None, visible=is_image)
+                return update
+
+            event = tab.run.click(handler, inputs, outs, api_visibility="private")
+            tab.stop.click(
+                lambda flag: flag.update(stop=True),
+                stop_flag,
+                None,
+                cancels=[event],
+                queue=False,
+                api_visibility="private",
             )
-        g_size.change(lambda size: sizes[size], g_size, [g_height, g_width], **private)
-        t_loop.change(lambda is_loop: gr.update(visible=not is_loop), t_loop, t_b, **private)
 
-        def send(tab):
+        wire(g, generate_or_image, {"seconds": g.seconds, "height": g.height, "width": g.width})
+        wire(e, extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds})
+        wire(t, transition_or_loop, {"is_loop": t_loop, "video_a": t_a, "video_b": t_b, "seconds": t.seconds})
+        wire(r, restyle, {"video": r_video, "strength": r.strength})
+        g.size.change(lambda size: sizes[size], g.size, [g.height, g.width], api_visibility="private")
+        t_loop.change(lambda is_loop: gr.update(visible=not is_loop), t_loop, t_b, api_visibility="private")
+
+        def send(tab_id):
             def to(path):
                 if not path:
                     raise gr.Error("Make a video first: there is no result to send yet.")
-                return path, gr.Tabs(selected=tab)
+                return path, gr.Tabs(selected=tab_id)
 
             return to
 
-        send_extend.click(send("extend"), last_result, [e_video, tabs], **private)
-        send_restyle.click(send("restyle"), last_result, [r_video, tabs], **private)
-        send_a.click(send("transition"), last_result, [t_a, tabs], **private)
-        send_b.click(send("transition"), last_result, [t_b, tabs], **private)
+        for button, target, tab_id in (
+            (send_extend, e_video, "extend"),
+            (send_restyle, r_video, "restyle"),
+            (send_a, t_a, "transition"),
+            (send_b, t_b, "transition"),
+        ):
+            button.click(send(tab_id), last_result, [target, tabs], api_visibility="private")
     return demo
 
 

@@ -37,6 +37,8 @@ class Preset:
     # "replace" (training-free: known latents re-noised to the current level every step).
     conditioning: str = "replace"
     cpu_memory_gb: float = 4.0  # float32 footprint of all components, for the up-front memory check
+    enhancer: str = ""  # "toyworld" (offline rewriter), a Hub instruct-model repo id, or "" for none
+    enhancer_revision: str = "main"
     max_height: int = 1280
     max_width: int = 1280
     max_frames: int = 129
@@ -57,6 +59,7 @@ PRESETS: dict[str, Preset] = {
         cuda_dtype="float32",
         max_sequence_length=128,
         conditioning="clean",
+        enhancer="toyworld",
         cpu_memory_gb=0.5,
         max_height=256,
         max_width=256,
@@ -78,6 +81,9 @@ PRESETS: dict[str, Preset] = {
         cuda_dtype="bfloat16",
         max_sequence_length=512,
         conditioning="replace",
+        # An instruct model for prompt expansion; its revision is the branch until a commit hash is pinned.
+        enhancer="Qwen/Qwen2.5-1.5B-Instruct",
+        enhancer_revision="main",
         cpu_memory_gb=29.0,  # umT5-XXL encoder ~23 GB + DiT ~5.7 GB in float32
         max_height=720,
         max_width=1280,

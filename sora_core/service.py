@@ -8,7 +8,7 @@ import math
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import limits
@@ -25,13 +25,16 @@ OUTPUT_TTL_SECONDS = 3600
 class Request:
     """A checked request: the pipeline method, its arguments, and the GPU seconds it needs."""
 
-    task: str
+    task: str  # the SoraPipeline method
     prompt: str
     seed: int
-    args: tuple
+    sources: tuple  # input Videos, before the prompt in the method's arguments
     kwargs: dict
     gpu_seconds: int
-    summary: dict = field(default_factory=dict)
+    enhance: bool = False  # rewrite the prompt first (inside the GPU call, for language-model enhancers)
+
+    def run(self, pipe, prompt: str, **callbacks):
+        return getattr(pipe, self.task)(*self.sources, prompt, **self.kwargs, **callbacks)
 
 
 def text(value, name: str = "prompt", required: bool = True) -> str:
@@ -139,7 +142,7 @@ class Service:
             self.preset, max(1, min(frames, self.preset.max_frames)), height, width, steps, enhance
         )
         method = "generate" if task == "image" else task
-        return Request(method, prompt, seed, (*videos, prompt), kwargs, budget, dict(kwargs, task=task))
+        return Request(method, prompt, seed, videos, kwargs, budget, bool(enhance))
 
     def save(self, video: Video) -> str:
         """Write a result under a fresh random name; results older than an hour are removed."""

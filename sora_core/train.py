@@ -276,7 +276,11 @@ def export(config: TrainConfig):
     weights = torch.load(out / "dit" / "weights.pt", map_location="cpu")
     components["transformer"].load_state_dict(weights["transformer"])
     components["text_encoder"].load_state_dict(weights["text_encoder"])
-    sora = {"trained": True, "defaults": {"conditioning": "clean"}, "train_config": asdict(config)}
+    sora = {
+        "trained": True,
+        "defaults": {"conditioning": "clean", "enhancer": "toyworld"},
+        "train_config": asdict(config),
+    }
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"exported to {config.export_to}")
 
@@ -284,7 +288,7 @@ def export(config: TrainConfig):
 def init_untrained(config: TrainConfig):
     """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
     components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
-    sora = {"trained": False, "defaults": {"conditioning": "clean"}}
+    sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
 

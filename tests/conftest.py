@@ -17,7 +17,10 @@ torch.set_num_threads(2)
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random Wan-format pipeline folder, built here (nothing downloaded)."""
     folder = tmp_path_factory.mktemp("tiny") / "tiny-wan"
-    save_checkpoint(build_components(ARCHITECTURES["test"], seed=0), folder)
+    # Trained-on-the-toy-world defaults, as `train.py` writes them: the offline prompt rewriter applies.
+    save_checkpoint(
+        build_components(ARCHITECTURES["test"], seed=0), folder, sora_config={"defaults": {"enhancer": "toyworld"}}
+    )
     return folder
 
 

@@ -35,7 +35,32 @@ def test_api_lists_the_named_endpoints_with_defaults(client):
             required = parameter["parameter_name"] in ("prompt", "video", "video_a", "video_b")
             assert parameter["parameter_has_default"] != required, (name, parameter["parameter_name"])
     generate = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
-    assert generate == ["prompt", "negative_prompt", "height", "width", "seconds", "steps", "guidance", "seed"]
+    assert generate == [
+        "prompt",
+        "negative_prompt",
+        "height",
+        "width",
+        "seconds",
+        "steps",
+        "guidance",
+        "seed",
+        "enhance",
+    ]
+    enhance = [p for p in endpoints["/extend"]["parameters"] if p["parameter_name"] == "enhance"][0]
+    assert enhance["parameter_default"] is False  # off for the API, so it matches the Python API for a seed
+
+
+def test_enhance_rewrites_the_prompt_used(client):
+    _, _, used = client.predict(
+        prompt="a crimson sphere drifting leftwards over a dark backdrop",
+        height=32,
+        width=32,
+        seconds=0.5,
+        steps=1,
+        enhance=True,
+        api_name="/generate",
+    )
+    assert used == "a red ball moving left on a black background"
 
 
 def test_generate_and_image(client):

@@ -1,0 +1,119 @@
+"""Prompt enhancement: the offline rewriter's paraphrase table, and the language-model path with a tiny local model."""
+
+import logging
+
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from sora_core import enhance_prompt
+from sora_core.enhance import enhance_with_language_model, rewrite_for_toyworld
+
+PARAPHRASES = [
+    ("a crimson sphere drifting leftwards over a dark backdrop", "a red ball moving left on a black background"),
+    ("golden cube rising against a grey wall", "a yellow square moving up on a gray background"),
+    ("a violet pyramid that keeps bouncing on a black background", "a purple triangle bouncing on a black background"),
+    ("an azure orb falling on a white background", "a blue ball moving down on a white background"),
+    ("emerald disc, stationary, charcoal backdrop", "a green ball standing still on a gray background"),
+    ("a tangerine box moves right over a pale backdrop", "an orange square moving right on a white background"),
+    ("a bouncing scarlet ball on a gray background", "a red ball bouncing on a gray background"),
+    ("A RED BALL MOVING RIGHT ON A BLACK BACKGROUND", "a red ball moving right on a black background"),
+    (
+        "a red ball moving right and a green square bouncing on a gray background",
+        "a red ball moving right and a green square bouncing on a gray background",
+    ),
+]
+
+
+@pytest.mark.parametrize("prompt,expected", PARAPHRASES)
+def test_rewriter_maps_paraphrases_into_the_vocabulary(prompt, expected):
+    assert rewrite_for_toyworld(prompt).prompt == expected
+    assert enhance_prompt(prompt, model="sora-tiny") == expected
+
+
+def test_rewriter_reports_what_it_could_not_place_and_fills_gaps():
+    result = rewrite_for_toyworld("a fluffy cat chasing a crimson sphere")
+    assert result.unplaced == ["fluffy", "cat", "chasing"]
+    assert result.prompt == "a red ball standing still on a black background"
+    assert "motion: standing still" in result.filled_in and "background: black" in result.filled_in
+
+
+def test_unknown_models_keep_the_prompt():
+    assert enhance_prompt("a dog on a beach", model="some/other-model") == "a dog on a beach"
+
+
+def tiny_chat_model():
+    """A random GPT-2 and a word-level tokenizer with a chat template, built here: nothing is downloaded."""
+    words = [
+        "<pad>",
+        "<eos>",
+        "<unk>",
+        "system",
+        "user",
+        "assistant",
+        "a",
+        "red",
+        "ball",
+        "bouncing",
+        "slowly",
+        "on",
+        "black",
+        "background",
+        "the",
+        "camera",
+        "light",
+        "soft",
+        "wide",
+        "shot",
+        "moves",
+        "scene",
+    ]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}{% if add_generation_prompt %}"
+        "assistant {% endif %}"
+    )
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(words),
+        n_positions=512,
+        n_embd=16,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=1,
+        eos_token_id=1,
+        pad_token_id=0,
+    )
+    return GPT2LMHeadModel(config).eval(), tokenizer
+
+
+def test_language_model_path_is_deterministic_for_a_seed():
+    model, tokenizer = tiny_chat_model()
+    first = enhance_with_language_model("a red ball", model, tokenizer, seed=3, max_new_tokens=20)
+    again = enhance_with_language_model("a red ball", model, tokenizer, seed=3, max_new_tokens=20)
+    assert first == again
+    other = [enhance_with_language_model("a red ball", model, tokenizer, seed=s, max_new_tokens=20) for s in range(4)]
+    assert len(set(other)) > 1  # the seed matters
+
+
+def test_language_model_failure_returns_the_prompt_and_logs(caplog):
+    model, tokenizer = tiny_chat_model()
+
+    def broken(**kwargs):
+        raise RuntimeError("CUDA error: out of memory")
+
+    model.generate = broken
+    with caplog.at_level(logging.WARNING):
+        assert enhance_with_language_model("a red ball", model, tokenizer) == "a red ball"
+    assert "prompt enhancement failed" in caplog.text
+
+
+def test_refusals_are_not_used():
+    model, tokenizer = tiny_chat_model()
+    model.generate = lambda input_ids, **kwargs: torch.cat([input_ids, torch.tensor([[2, 2]])], 1)  # "<unk> <unk>"
+    assert enhance_with_language_model("a red ball bouncing", model, tokenizer) == "a red ball bouncing"
