@@ -154,11 +154,13 @@ def _trajectory(motion: str, height: int, width: int, num_frames: int, radius: f
 
 
 def _bounce(height: int, num_frames: int, radius: float, rng) -> np.ndarray:
-    """Height under gravity, reflected elastically at the floor (y grows downwards)."""
+    """Height under gravity, reflected elastically at the floor (y grows downwards). The ball starts low
+    enough to hit the floor within the first 60% of the clip, so every "bouncing" clip shows a bounce."""
     gravity = GRAVITY * height / 128
     floor = height - radius - 1
-    y = rng.uniform(radius + 1, floor - height * 0.3)
-    vy = rng.uniform(-1.0, 1.0) * gravity * 2
+    max_drop = min(0.5 * gravity * (0.6 * max(1, num_frames - 1)) ** 2, floor - radius - 1)
+    y = floor - rng.uniform(0.3, 1.0) * max_drop
+    vy = rng.uniform(0.0, 0.5) * gravity
     ys = np.empty(num_frames)
     for t in range(num_frames):
         ys[t] = y

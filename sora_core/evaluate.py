@@ -1,0 +1,240 @@
+"""Measure a toy-world model: does it follow prompts, are its seams invisible, does it obey gravity?
+
+    python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--enhance]
+
+A detector reads colour, shape and motion back from generated frames (the toy world has flat colours on
+plain backgrounds, so simple pixel statistics suffice); the same detector measures seams.
+"""
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import toyworld
+
+FOREGROUND_THRESHOLD = 60  # summed |RGB difference| from the background colour
+
+
+@dataclass
+class Reading:
+    color: str | None
+    shape: str | None
+    motion: str | None
+    background: str
+    centers: np.ndarray  # (T, 2) x, y per frame; NaN where nothing was seen
+    object_rgb: np.ndarray  # (T, 3) mean colour of the object per frame
+    background_rgb: np.ndarray  # (T, 3) mean colour of the background per frame
+
+
+def nearest(rgb, table: dict) -> str:
+    return min(table, key=lambda name: np.abs(np.float32(table[name]) - rgb).sum())
+
+
+def read(frames: np.ndarray) -> Reading:
+    """Colour, shape and motion of the (main) object in uint8 frames (T, H, W, 3)."""
+    frames = frames.astype(np.float32)
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1)
+    background_rgb = np.median(border.reshape(-1, 3), axis=0)
+    masks = np.abs(frames - background_rgb).sum(-1) > FOREGROUND_THRESHOLD  # (T, H, W)
+    count = len(frames)
+    centers = np.full((count, 2), np.nan)
+    object_rgb = np.full((count, 3), np.nan)
+    bg_rgb = np.zeros((count, 3))
+    fills = []
+    for t in range(count):
+        bg_rgb[t] = frames[t][~masks[t]].mean(0) if (~masks[t]).any() else background_rgb
+        ys, xs = np.nonzero(masks[t])
+        if len(xs) < 6:
+            continue
+        centers[t] = xs.mean(), ys.mean()
+        object_rgb[t] = frames[t][masks[t]].mean(0)
+        box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+        touches_edge = (
+            xs.min() == 0 or ys.min() == 0 or xs.max() == frames.shape[2] - 1 or ys.max() == frames.shape[1] - 1
+        )
+        if not touches_edge:
+            fills.append(len(xs) / box)
+    seen = ~np.isnan(centers[:, 0])
+    color = nearest(np.nanmedian(object_rgb[seen], axis=0), toyworld.COLORS) if seen.any() else None
+    shape = None
+    if fills:
+        fill = float(np.median(fills))
+        shape = "square" if fill > 0.9 else "ball" if fill > 0.64 else "triangle"
+    return Reading(
+        color,
+        shape,
+        _motion(centers[seen]) if seen.sum() >= 2 else None,
+        nearest(background_rgb, toyworld.BACKGROUNDS),
+        centers,
+        object_rgb,
+        bg_rgb,
+    )
+
+
+def _motion(centers: np.ndarray) -> str:
+    dx, dy = centers[-1] - centers[0]
+    vy = np.diff(centers[:, 1])
+    if np.abs(centers - centers[0]).max() < 3:
+        return "standing still"
+    # A bounce: falling (y grows), then rising after hitting the floor.
+    if len(vy) > 3 and (vy > 0.5).any() and (vy < -0.5).any() and np.argmax(vy > 0.5) < len(vy) - 1:
+        first_down = np.argmax(vy > 0.5)
+        if (vy[first_down:] < -0.5).any() and abs(dx) < 0.5 * np.abs(np.diff(centers[:, 1])).sum():
+            return "bouncing"
+    if abs(dx) >= abs(dy):
+        return "moving right" if dx > 0 else "moving left"
+    return "moving down" if dy > 0 else "moving up"
+
+
+def falls_with_gravity(reading: Reading) -> bool:
+    """Between bounces a ball speeds up downwards: the median vertical acceleration is positive."""
+    ys = reading.centers[:, 1]
+    ys = ys[~np.isnan(ys)]
+    return len(ys) >= 4 and float(np.median(np.diff(ys, 2))) > 0
+
+
+@dataclass
+class Seam:
+    jump: float  # object movement across the seam, pixels
+    bound: float  # 2 x the median step between neighbouring frames + 2 pixels
+    object_change: float  # max per-channel change of the object's mean colour across the seam, 0-255
+    background_change: float
+
+    @property
+    def ok(self) -> bool:
+        return self.jump <= self.bound and self.object_change <= 6 and self.background_change <= 6
+
+
+def seam(frames: np.ndarray, index: int) -> Seam:
+    """Continuity between frames index-1 and index of a clip."""
+    reading = read(frames)
+    steps = np.linalg.norm(np.diff(reading.centers, axis=0), axis=1)
+    steps = steps[~np.isnan(steps)]
+    median = float(np.median(steps)) if len(steps) else 0.0
+    jump = float(np.linalg.norm(reading.centers[index] - reading.centers[index - 1]))
+    object_change = float(np.abs(reading.object_rgb[index] - reading.object_rgb[index - 1]).max())
+    background_change = float(np.abs(reading.background_rgb[index] - reading.background_rgb[index - 1]).max())
+    return Seam(
+        np.nan_to_num(jump, nan=np.inf), 2 * median + 2, np.nan_to_num(object_change, nan=255.0), background_change
+    )
+
+
+# ------------------------------------------------------------------------------------------ the report
+
+
+def adherence(pipe, clips: int, steps: int, enhance: bool, seed: int = 0) -> dict:
+    """Generate clips for held-out combinations; the share with colour, shape and motion all right."""
+    from .enhance import rewrite_for_toyworld
+
+    rng = np.random.default_rng(seed)
+    pool = toyworld.all_combinations(held_out=True)
+    right = {"color": 0, "shape": 0, "motion": 0, "all": 0}
+    gravity = []
+    for i in range(clips):
+        thing, background = pool[rng.integers(len(pool))]
+        prompt = toyworld.Scene((thing,), background).caption()
+        if enhance:
+            prompt = rewrite_for_toyworld(prompt).prompt
+        video = pipe.generate(prompt, steps=steps, seed=seed + i)
+        reading = read(video.frames)
+        hits = {
+            "color": reading.color == thing.color,
+            "shape": reading.shape == thing.shape,
+            "motion": reading.motion == thing.motion,
+        }
+        for key, hit in hits.items():
+            right[key] += hit
+        right["all"] += all(hits.values())
+        if thing.motion == "bouncing":
+            gravity.append(falls_with_gravity(reading))
+    result = {key: value / clips for key, value in right.items()}
+    result["gravity"] = float(np.mean(gravity)) if gravity else float("nan")
+    return result
+
+
+def seams(pipe, steps: int, seed: int = 0) -> dict[str, Seam]:
+    """Extend both ways, bridge two clips and loop one; measure every seam."""
+    from .video import Video
+
+    rng = np.random.default_rng(seed)
+    red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
+    blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
+    clip_a = Video(toyworld.render(red, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
+    clip_b = Video(toyworld.render(blue, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
+    caption = red.caption()
+    out = {}
+    forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", steps=steps, seed=seed)
+    out["extend forward"] = seam(forward.frames, 17)
+    backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", steps=steps, seed=seed)
+    out["extend backward"] = seam(backward.frames, backward.num_frames - 17)
+    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, steps=steps, seed=seed)
+    out["transition A->bridge"] = seam(bridge.frames[: 17 + 16], 17)
+    out["transition bridge->B"] = seam(bridge.frames[17:], 16)
+    looped = pipe.loop(clip_a, caption, num_frames=16, steps=steps, seed=seed)
+    out["loop"] = seam(np.concatenate([looped.frames[17:], looped.frames[:17]]), 16)
+    return out
+
+
+def drift(pipe, steps: int, times: int = 4, seed: int = 0) -> list[float]:
+    """Background colour after each of `times` chained forward extensions, minus the source's (levels)."""
+    from .video import Video
+
+    rng = np.random.default_rng(seed)
+    scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "gray")
+    video = Video(toyworld.render(scene, pipe.preset.height, pipe.preset.width, 9, rng)[0], fps=pipe.preset.fps)
+    start = read(video.frames).background_rgb[0]
+    changes = []
+    for i in range(times):
+        video = pipe.extend(
+            Video(video.frames[-9:], fps=video.fps), scene.caption(), num_frames=8, steps=steps, seed=seed + i
+        )
+        changes.append(float(np.abs(read(video.frames).background_rgb[-1] - start).max()))
+    return changes
+
+
+def restyle_check(pipe, steps: int, seed: int = 0) -> dict:
+    from .video import Video
+
+    rng = np.random.default_rng(seed)
+    scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
+    source = Video(toyworld.render(scene, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
+    out = pipe.restyle(source, "a blue ball moving right on a black background", steps=steps, seed=seed)
+    before, after = read(source.frames), read(out.frames)
+    xs_before, xs_after = before.centers[:, 0], after.centers[:, 0]
+    both = ~np.isnan(xs_before) & ~np.isnan(xs_after)
+    correlation = float(np.corrcoef(xs_before[both], xs_after[both])[0, 1]) if both.sum() > 2 else float("nan")
+    return {"color": after.color, "x_correlation": correlation}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a toy-world model.")
+    parser.add_argument("--model", default="sora-tiny")
+    parser.add_argument("--clips", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--enhance", action="store_true", help="rewrite prompts with the offline enhancer first")
+    args = parser.parse_args(argv)
+    from .pipeline import SoraPipeline
+
+    pipe = SoraPipeline.from_pretrained(args.model)
+    scores = adherence(pipe, args.clips, args.steps, args.enhance)
+    print(f"| prompt adherence ({args.clips} held-out clips) | colour | shape | motion | all three | gravity |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| {args.model}{' + enhance' if args.enhance else ''} | {scores['color']:.0%} | {scores['shape']:.0%} | "
+        f"{scores['motion']:.0%} | {scores['all']:.0%} | {scores['gravity']:.0%} |"
+    )
+    print("\n| seam | jump px | bound px | object Δ | background Δ | ok |\n|---|---|---|---|---|---|")
+    for name, s in seams(pipe, args.steps).items():
+        print(
+            f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
+            f"{'yes' if s.ok else 'no'} |"
+        )
+    changes = drift(pipe, args.steps)
+    print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
+    restyled = restyle_check(pipe, args.steps)
+    print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
