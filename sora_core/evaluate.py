@@ -123,7 +123,7 @@ def seam(frames: np.ndarray, index: int) -> Seam:
 # ------------------------------------------------------------------------------------------ the report
 
 
-def adherence(pipe, clips: int, steps: int, enhance: bool, seed: int = 0) -> dict:
+def adherence(pipe, clips: int, steps: int, enhance: bool, size: tuple[int, int], seed: int = 0) -> dict:
     """Generate clips for held-out combinations; the share with colour, shape and motion all right."""
     from .enhance import rewrite_for_toyworld
 
@@ -136,7 +136,7 @@ def adherence(pipe, clips: int, steps: int, enhance: bool, seed: int = 0) -> dic
         prompt = toyworld.Scene((thing,), background).caption()
         if enhance:
             prompt = rewrite_for_toyworld(prompt).prompt
-        video = pipe.generate(prompt, steps=steps, seed=seed + i)
+        video = pipe.generate(prompt, height=size[0], width=size[1], steps=steps, seed=seed + i)
         reading = read(video.frames)
         hits = {
             "color": reading.color == thing.color,
@@ -153,15 +153,15 @@ def adherence(pipe, clips: int, steps: int, enhance: bool, seed: int = 0) -> dic
     return result
 
 
-def seams(pipe, steps: int, seed: int = 0) -> dict[str, Seam]:
+def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, Seam]:
     """Extend both ways, bridge two clips and loop one; measure every seam."""
     from .video import Video
 
     rng = np.random.default_rng(seed)
     red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
     blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
-    clip_a = Video(toyworld.render(red, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
-    clip_b = Video(toyworld.render(blue, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
+    clip_a = Video(toyworld.render(red, *size, 17, rng)[0], fps=pipe.preset.fps)
+    clip_b = Video(toyworld.render(blue, *size, 17, rng)[0], fps=pipe.preset.fps)
     caption = red.caption()
     out = {}
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", steps=steps, seed=seed)
@@ -176,13 +176,13 @@ def seams(pipe, steps: int, seed: int = 0) -> dict[str, Seam]:
     return out
 
 
-def drift(pipe, steps: int, times: int = 4, seed: int = 0) -> list[float]:
+def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0) -> list[float]:
     """Background colour after each of `times` chained forward extensions, minus the source's (levels)."""
     from .video import Video
 
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "gray")
-    video = Video(toyworld.render(scene, pipe.preset.height, pipe.preset.width, 9, rng)[0], fps=pipe.preset.fps)
+    video = Video(toyworld.render(scene, *size, 9, rng)[0], fps=pipe.preset.fps)
     start = read(video.frames).background_rgb[0]
     changes = []
     for i in range(times):
@@ -193,12 +193,12 @@ def drift(pipe, steps: int, times: int = 4, seed: int = 0) -> list[float]:
     return changes
 
 
-def restyle_check(pipe, steps: int, seed: int = 0) -> dict:
+def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict:
     from .video import Video
 
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
-    source = Video(toyworld.render(scene, pipe.preset.height, pipe.preset.width, 17, rng)[0], fps=pipe.preset.fps)
+    source = Video(toyworld.render(scene, *size, 17, rng)[0], fps=pipe.preset.fps)
     out = pipe.restyle(source, "a blue ball moving right on a black background", steps=steps, seed=seed)
     before, after = read(source.frames), read(out.frames)
     xs_before, xs_after = before.centers[:, 0], after.centers[:, 0]
@@ -212,12 +212,14 @@ def main(argv=None):
     parser.add_argument("--model", default="sora-tiny")
     parser.add_argument("--clips", type=int, default=30)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"))
     parser.add_argument("--enhance", action="store_true", help="rewrite prompts with the offline enhancer first")
     args = parser.parse_args(argv)
     from .pipeline import SoraPipeline
 
     pipe = SoraPipeline.from_pretrained(args.model)
-    scores = adherence(pipe, args.clips, args.steps, args.enhance)
+    size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
+    scores = adherence(pipe, args.clips, args.steps, args.enhance, size)
     print(f"| prompt adherence ({args.clips} held-out clips) | colour | shape | motion | all three | gravity |")
     print("|---|---|---|---|---|---|")
     print(
@@ -225,14 +227,14 @@ def main(argv=None):
         f"{scores['motion']:.0%} | {scores['all']:.0%} | {scores['gravity']:.0%} |"
     )
     print("\n| seam | jump px | bound px | object Δ | background Δ | ok |\n|---|---|---|---|---|---|")
-    for name, s in seams(pipe, args.steps).items():
+    for name, s in seams(pipe, args.steps, size).items():
         print(
             f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
             f"{'yes' if s.ok else 'no'} |"
         )
-    changes = drift(pipe, args.steps)
+    changes = drift(pipe, args.steps, size)
     print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
-    restyled = restyle_check(pipe, args.steps)
+    restyled = restyle_check(pipe, args.steps, size)
     print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
 
 

@@ -38,6 +38,6 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
 
 
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
-    main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1"])
+    main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48"])
     printed = capsys.readouterr().out
     assert "prompt adherence" in printed and "extend backward" in printed and "restyle red -> blue" in printed
