@@ -1,8 +1,9 @@
 """Train the bundled model (or your own) with accelerate: one script for a CPU, a GPU, or many machines.
 
-    stage 1  python -m sora_core.train --stage vae --out runs/tiny
-    stage 2  python -m sora_core.train --stage dit --out runs/tiny
-    export   python -m sora_core.train --stage export --out runs/tiny --export-to assets/sora-tiny
+    everything  python -m sora_core.train --stage all --out runs/sora-tiny --export-to assets/sora-tiny
+    stage 1     python -m sora_core.train --stage vae --out runs/sora-tiny
+    stage 2     python -m sora_core.train --stage dit --out runs/sora-tiny
+    export      python -m sora_core.train --stage export --out runs/sora-tiny --export-to assets/sora-tiny
 
 Interrupted runs resume from `<out>/<stage>/state` when started again with the same command.
 Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `accelerate launch`.
@@ -11,6 +12,7 @@ Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `acce
 import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,11 +31,12 @@ from .presets import PRESETS
 
 @dataclass
 class TrainConfig:
-    stage: str = "vae"  # "vae", "dit", "export", or "init" (an untrained checkpoint)
+    stage: str = "vae"  # "vae", "dit", "export", "all" (the three in turn), or "init" (an untrained checkpoint)
     out: str = "runs/sora-tiny"
     data: str = "toyworld"  # or a folder of videos with .txt captions
     architecture: str = "sora-tiny"
     steps: int = 3000
+    vae_steps: int = 3000  # stage 1's length when --stage all runs both
     batch_size: int = 4
     lr: float = 1e-3
     warmup: int = 50
@@ -308,7 +311,12 @@ def parse_args(argv=None) -> TrainConfig:
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     config = parse_args(argv)
+    if config.stage == "all":  # each stage resumes or skips what is already done
+        for stage, steps in (("vae", config.vae_steps), ("dit", config.steps)):
+            main([*argv, "--stage", stage, "--steps", str(steps)])
+        return main([*argv, "--stage", "export"])
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageSequence
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif"}
@@ -103,7 +103,9 @@ class Video:
             raise VideoError(f"No such file: {path.name}.")
         if path.stat().st_size == 0:
             raise VideoError(f"{path.name} is empty.")
-        if path.suffix.lower() in IMAGE_SUFFIXES and not _is_animated(path):
+        if path.suffix.lower() in IMAGE_SUFFIXES | {".gif"} and _is_animated(path):
+            return _load_animation(path, max_seconds, max_pixels)  # ffmpeg cannot decode animated WebP
+        if path.suffix.lower() in IMAGE_SUFFIXES:
             return _load_image(path, max_pixels)
         return _load_video(path, max_seconds, max_pixels)
 
@@ -146,6 +148,23 @@ def _load_image(path: Path, max_pixels: int) -> Video:
     except Exception:
         raise VideoError(f"{path.name} is not a readable image (PNG, JPEG or WebP).") from None
     return Video(frames, fps=1.0)
+
+
+def _load_animation(path: Path, max_seconds: float, max_pixels: int) -> Video:
+    """An animated WebP or GIF, frame by frame with Pillow; fps from the first frame's duration."""
+    try:
+        with Image.open(path) as image:
+            _check_size(*image.size, max_pixels, path.name)
+            duration_ms = image.info.get("duration") or 100
+            fps = min(60.0, 1000.0 / max(duration_ms, 1))
+            if image.n_frames / fps > max_seconds:
+                raise VideoError(f"{path.name} lasts {image.n_frames / fps:.0f} s; the limit is {max_seconds:.0f} s.")
+            frames = [np.asarray(frame.convert("RGB"), dtype=np.uint8) for frame in ImageSequence.Iterator(image)]
+    except VideoError:
+        raise
+    except Exception:
+        raise VideoError(f"{path.name} is not a readable animation.") from None
+    return Video(np.stack(frames), fps=fps)
 
 
 def probe(path: Path) -> dict:

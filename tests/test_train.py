@@ -46,6 +46,13 @@ def test_both_stages_resume_and_export(tmp_path):
     assert plain.transformer.dtype == torch.float32
 
 
+def test_one_command_runs_every_stage(tmp_path):
+    out, export = str(tmp_path / "run"), tmp_path / "exported"
+    main(["--stage", "all", "--out", out, "--export-to", str(export), "--vae-steps", "1", "--steps", "1", *TINY])
+    assert progress(tmp_path / "run" / "vae")["step"] == 1 and progress(tmp_path / "run" / "dit")["step"] == 1
+    assert (export / "model_index.json").exists()
+
+
 def test_trains_from_a_folder_of_videos(tmp_path):
     from sora_core import Video
 
