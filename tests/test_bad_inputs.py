@@ -42,12 +42,14 @@ def make(kind: str, folder):
     elif kind == "strip_1000x16":
         ffmpeg("-f", "lavfi", "-i", "testsrc=size=1000x16:rate=8:duration=1", "-pix_fmt", "yuv420p", str(path))
     elif kind == "variable_frame_rate":
-        ffmpeg(*source, "-vf", "setpts='if(gte(N,8),PTS+0.5/TB,PTS)'", "-fps_mode", "vfr", "-pix_fmt", "yuv420p",
-               str(path))  # fmt: skip
+        ffmpeg(
+            *source, "-vf", "setpts='if(gte(N,8),PTS+0.5/TB,PTS)'", "-fps_mode", "vfr", "-pix_fmt", "yuv420p", str(path)
+        )
     elif kind == "alpha":
         path = folder / "alpha.mov"
-        ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=8:duration=1", "-vf", "format=rgba", "-c:v", "png",
-               str(path))  # fmt: skip
+        ffmpeg(
+            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=8:duration=1", "-vf", "format=rgba", "-c:v", "png", str(path)
+        )
     elif kind == "ten_bit":
         ffmpeg(*source, "-pix_fmt", "yuv420p10le", "-c:v", "libx264", str(path))
     elif kind == "grayscale":

@@ -1,0 +1,101 @@
+"""Faults and attacks against a running app: injected out-of-memory and NaN, file routes, URLs in file inputs."""
+
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+from app_server import ROOT, free_port
+from gradio_client import Client, handle_file
+
+from app import create_demo
+from sora_core import SoraPipeline
+
+CLIP = str(ROOT / "assets" / "examples" / "red_ball_right.mp4")
+SMALL = dict(height=32, width=32, seconds=0.5, steps=1)
+
+
+@pytest.fixture(scope="module")
+def app(tiny_checkpoint):
+    pipe = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
+    faults = {"sample": None, "decode": None}
+    forward, decode = pipe.transformer.forward, pipe.vae.decode
+
+    def faulty_forward(*args, **kwargs):
+        fault, faults["sample"] = faults["sample"], None
+        if fault == "oom":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        output = forward(*args, **kwargs)
+        return (output[0] * float("nan"),) if fault == "nan" else output
+
+    def faulty_decode(*args, **kwargs):
+        fault, faults["decode"] = faults["decode"], None
+        if fault == "oom":
+            raise torch.OutOfMemoryError("CUDA out of memory while decoding")
+        return decode(*args, **kwargs)
+
+    pipe.transformer.forward, pipe.vae.decode = faulty_forward, faulty_decode
+    demo = create_demo(pipe)
+    demo.queue(default_concurrency_limit=1, max_size=20)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield url, Client(url, verbose=False), faults
+    demo.close()
+
+
+@pytest.mark.parametrize(
+    "where,fault,message",
+    [
+        ("sample", "oom", "ran out of memory"),
+        ("decode", "oom", "ran out of memory"),
+        ("sample", "nan", "invalid values"),
+    ],
+)
+def test_fault_gives_a_clear_error_and_the_next_request_works(app, where, fault, message):
+    _, client, faults = app
+    faults[where] = fault
+    with pytest.raises(Exception) as error:
+        client.predict(prompt="a red ball", **SMALL, api_name="/generate")
+    assert message in str(error.value) and "Traceback" not in str(error.value)
+    path, _, _ = client.predict(prompt="a red ball", **SMALL, api_name="/generate")
+    assert path.endswith(".mp4")
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "..%2f..%2f..%2fetc%2fpasswd",
+        "%2fetc%2fpasswd",
+        str(ROOT / "assets" / "sora-tiny" / "model_index.json"),
+        str(ROOT / "app.py"),
+    ],
+)
+def test_file_routes_serve_nothing_outside_the_cache(app, route):
+    url = app[0]
+    for prefix in ("gradio_api/file=", "file="):
+        try:
+            with urllib.request.urlopen(url + prefix + route, timeout=10) as response:
+                body = response.read()
+        except urllib.error.HTTPError as error:
+            assert error.code in (400, 403, 404, 405)
+            continue
+        assert b"root:" not in body and b"WanPipeline" not in body and b"create_demo" not in body
+
+
+def test_urls_in_file_inputs_are_refused(app):
+    _, client, _ = app
+    remote = {
+        "path": "http://127.0.0.1:9/clip.mp4",
+        "url": "http://127.0.0.1:9/clip.mp4",
+        "meta": {"_type": "gradio.FileData"},
+    }
+    with pytest.raises(Exception) as error:
+        client.predict(video=remote, prompt="x", api_name="/extend")
+    assert "Traceback" not in str(error.value)
+    with pytest.raises(Exception):
+        client.predict(
+            video={"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, prompt="x", api_name="/extend"
+        )
+    path, _, _ = client.predict(video=handle_file(CLIP), prompt="x", seconds=0.5, steps=1, api_name="/extend")
+    assert path.endswith(".mp4")
