@@ -46,6 +46,49 @@ def gpu(function):
     return spaces.GPU(duration=lambda budget, *args, **kwargs: budget)(function)
 
 
+ARGS = {
+    "prompt": 'What the result shows, e.g. "a red ball bouncing on a black background".',
+    "negative_prompt": "What the result should not show.",
+    "height": "Height in pixels, a multiple of 16.",
+    "width": "Width in pixels, a multiple of 16.",
+    "steps": "Denoising steps; more is slower and finer.",
+    "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
+    "seed": "Random seed; the same seed and settings give the same result.",
+    "enhance": "Rewrite the prompt into a detailed caption first. Off by default, so that an API call and the "
+    "Python API give the same result for the same seed.",
+}
+
+
+REQUEST_FIELDS = {
+    "prompt",
+    "negative_prompt",
+    "height",
+    "width",
+    "seconds",
+    "steps",
+    "guidance",
+    "seed",
+    "enhance",
+    "direction",
+    "strength",
+    "video",
+    "video_a",
+    "video_b",
+}
+
+
+def documented(summary: str, **own):
+    """Give an endpoint a docstring with an Args section, which view_api() and the MCP tool list show."""
+
+    def decorate(function):
+        names = [n for n in function.__code__.co_varnames[: function.__code__.co_argcount] if n in {**ARGS, **own}]
+        lines = [f"    {name}: {own.get(name) or ARGS[name]}" for name in names]
+        function.__doc__ = summary + "\n\nArgs:\n" + "\n".join(lines)
+        return function
+
+    return decorate
+
+
 def create_demo(pipe: SoraPipeline) -> gr.Blocks:
     preset, service = pipe.preset, Service(pipe)
     sizes = limits.size_choices(preset, pipe.spatial_stride)
@@ -71,11 +114,15 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         video = request.run(pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
         return video, prompt
 
-    def serve(task: str, progress, stop: dict | None, **params):
+    def serve(task: str, arguments: dict):
         """Check, run on the GPU, save: (file, seed, prompt used). Every failure is one plain sentence."""
+        progress, stop = arguments["progress"], arguments["stop"]
+        # locals() of an endpoint: its parameters, plus the closure names it uses, which are dropped here
+        arguments = {name: value for name, value in arguments.items() if name in REQUEST_FIELDS}
         stop = stop if isinstance(stop, dict) else {}
+        sources = tuple(arguments.pop(name) for name in ("video", "video_a", "video_b") if name in arguments)
         try:
-            request = service.request(task, **params)
+            request = service.request(task, sources=sources, **arguments)
             stop["stop"] = False
             video, prompt_used = run(request.gpu_seconds, request, progress, stop)
             return service.save(video), request.seed, prompt_used
@@ -92,6 +139,8 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             raise gr.Error("Something went wrong on the server; please try again.") from None
 
     # ------------------------------------------------------------------ the public API (named endpoints)
+    # Each endpoint's parameters are its API: names, defaults and the docstring's Args are what clients see.
+    @documented("Generate a video from a text prompt.", seconds="Duration in seconds; 0 gives a single frame.")
     def generate(
         prompt: str,
         negative_prompt: str = negative,
@@ -105,35 +154,9 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Generate a video from a text prompt.
+        return serve("generate", locals())
 
-        Args:
-            prompt: What the video shows, e.g. "a red ball bouncing on a black background".
-            negative_prompt: What the video should not show.
-            height: Height in pixels, a multiple of 16.
-            width: Width in pixels, a multiple of 16.
-            seconds: Duration in seconds; 0 gives a single frame.
-            steps: Denoising steps; more is slower and finer.
-            guidance: Classifier-free guidance scale; higher follows the prompt more closely.
-            seed: Random seed; the same seed and settings give the same video.
-            enhance: Rewrite the prompt into a detailed caption first (off by default, so that an API call and the
-                Python API give the same result for the same seed).
-        """
-        return serve(
-            "generate",
-            progress,
-            stop,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            height=height,
-            width=width,
-            seconds=seconds,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
-
+    @documented("Generate an image (a one-frame video) from a text prompt.")
     def image(
         prompt: str,
         negative_prompt: str = negative,
@@ -146,32 +169,14 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Generate an image (a one-frame video) from a text prompt.
+        return serve("image", locals())
 
-        Args:
-            prompt: What the image shows.
-            negative_prompt: What the image should not show.
-            height: Height in pixels, a multiple of 16.
-            width: Width in pixels, a multiple of 16.
-            steps: Denoising steps.
-            guidance: Classifier-free guidance scale.
-            seed: Random seed.
-            enhance: Rewrite the prompt into a detailed caption first (off by default).
-        """
-        return serve(
-            "image",
-            progress,
-            stop,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            height=height,
-            width=width,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
-
+    @documented(
+        "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
+        video="The video or image to extend.",
+        direction='"forward" adds frames after the source, "backward" before it.',
+        seconds="About how many seconds to add.",
+    )
     def extend(
         video: str,
         prompt: str,
@@ -185,34 +190,14 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.
+        return serve("extend", locals())
 
-        Args:
-            video: The video or image to extend.
-            prompt: What happens in the new frames.
-            direction: "forward" adds frames after the source, "backward" before it.
-            seconds: About how many seconds to add.
-            negative_prompt: What the new frames should not show.
-            steps: Denoising steps.
-            guidance: Classifier-free guidance scale.
-            seed: Random seed.
-            enhance: Rewrite the prompt into a detailed caption first (off by default).
-        """
-        return serve(
-            "extend",
-            progress,
-            stop,
-            prompt=prompt,
-            sources=(video,),
-            direction=direction,
-            seconds=seconds,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
-
+    @documented(
+        "Connect two videos: clip A, generated bridge frames, then clip B.",
+        video_a="The first clip.",
+        video_b="The second clip.",
+        seconds="About how long the bridge lasts.",
+    )
     def transition(
         video_a: str,
         video_b: str,
@@ -226,33 +211,13 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Connect two videos: clip A, generated bridge frames, then clip B.
+        return serve("transition", locals())
 
-        Args:
-            video_a: The first clip (video or image).
-            video_b: The second clip (video or image).
-            prompt: What happens in the bridge.
-            seconds: About how long the bridge lasts.
-            negative_prompt: What the bridge should not show.
-            steps: Denoising steps.
-            guidance: Classifier-free guidance scale.
-            seed: Random seed.
-            enhance: Rewrite the prompt into a detailed caption first (off by default).
-        """
-        return serve(
-            "transition",
-            progress,
-            stop,
-            prompt=prompt,
-            sources=(video_a, video_b),
-            seconds=seconds,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
-
+    @documented(
+        "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
+        video="The clip to loop.",
+        seconds="About how long the bridge lasts.",
+    )
     def loop(
         video: str,
         prompt: str,
@@ -265,32 +230,13 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Make a video loop seamlessly: the video, then bridge frames from its end back to its start.
+        return serve("loop", locals())
 
-        Args:
-            video: The clip to loop.
-            prompt: What happens in the bridge.
-            seconds: About how long the bridge lasts.
-            negative_prompt: What the bridge should not show.
-            steps: Denoising steps.
-            guidance: Classifier-free guidance scale.
-            seed: Random seed.
-            enhance: Rewrite the prompt into a detailed caption first (off by default).
-        """
-        return serve(
-            "loop",
-            progress,
-            stop,
-            prompt=prompt,
-            sources=(video,),
-            seconds=seconds,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
-
+    @documented(
+        "Restyle a video with a new prompt (SDEdit); the result has the input's length and size.",
+        video="The video to restyle.",
+        strength="How far to move from the input: 0 keeps it, 1 ignores it.",
+    )
     def restyle(
         video: str,
         prompt: str,
@@ -303,31 +249,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         stop=None,
         progress=gr.Progress(),
     ):
-        """Restyle a video with a new prompt (SDEdit); the result has the input's length and size.
-
-        Args:
-            video: The video to restyle.
-            prompt: The new description.
-            strength: How far to move from the input: 0 keeps it, 1 ignores it.
-            negative_prompt: What the result should not show.
-            steps: Denoising steps.
-            guidance: Classifier-free guidance scale.
-            seed: Random seed.
-            enhance: Rewrite the prompt into a detailed caption first (off by default).
-        """
-        return serve(
-            "restyle",
-            progress,
-            stop,
-            prompt=prompt,
-            sources=(video,),
-            strength=strength,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-            enhance=enhance,
-        )
+        return serve("restyle", locals())
 
     # ------------------------------------------------------------------ the page
     def vocabulary_note() -> str:

@@ -105,6 +105,13 @@ def sample_with_known(
     return out
 
 
+def pad_frames(frames: np.ndarray, count: int) -> np.ndarray:
+    """At least `count` frames: a short input (an image) repeats its last frame to fill whole latent frames."""
+    if len(frames) >= count:
+        return frames
+    return np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), 0)])
+
+
 def _settings(pipe, num_frames: int, height: int, width: int, kwargs: dict) -> dict:
     return pipe.settings(
         kwargs.get("negative_prompt"), num_frames, height, width, kwargs.get("steps"), kwargs.get("guidance")
@@ -161,9 +168,7 @@ def extend(
     else:
         new = new_frame_count(pipe, num_frames, plus_one=True)
         a = max(1, _context_latents(pipe, n // k, new, extra_latents=0))
-        context = source[: a * k]
-        if len(context) < a * k:  # a short input (an image): repeat its last frame to fill one latent frame
-            context = np.concatenate([context, np.repeat(context[-1:], a * k - len(context), 0)])
+        context = pad_frames(source[: a * k], a * k)
         timeline = np.concatenate([np.zeros((new, height, width, 3), np.uint8), context])
         known = np.arange(len(timeline)) >= new
     settings = _settings(pipe, len(timeline), height, width, kwargs)
@@ -194,9 +199,7 @@ def transition(
     c = max(1, min(MAX_CONTEXT_LATENTS, len(source_b) // k))
     a = _context_latents(pipe, (len(source_a) - 1) // k, bridge, extra_latents=c)
     context_a = source_a[len(source_a) - (a * k + 1) :]
-    context_b = source_b[: c * k]
-    if len(context_b) < c * k:
-        context_b = np.concatenate([context_b, np.repeat(context_b[-1:], c * k - len(context_b), 0)])
+    context_b = pad_frames(source_b[: c * k], c * k)
     gap = np.zeros((bridge, height, width, 3), np.uint8)
     timeline = np.concatenate([context_a, gap, context_b])
     known = np.ones(len(timeline), bool)
@@ -235,7 +238,7 @@ def restyle(
     if n > pipe.preset.max_frames:
         raise ValueError(f"Restyle takes at most {pipe.preset.max_frames} frames at {pipe.preset.fps:g} fps.")
     length = -(-(n - 1) // k) * k + 1  # pad to 4k+1 with the last frame, cut back after
-    padded = np.concatenate([source, np.repeat(source[-1:], length - n, 0)])
+    padded = pad_frames(source, length)
     settings = _settings(pipe, length, height, width, kwargs)
     if strength == 0:
         return pipe.make_video(source, prompt, seed, settings, task="restyle", strength=0.0)
