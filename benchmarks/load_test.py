@@ -41,8 +41,10 @@ def server_process(port_url: str) -> psutil.Process:
     raise RuntimeError("server process not found")
 
 
-def result_files() -> int:
-    return sum(len(list(folder.glob("*"))) for folder in Path(tempfile.gettempdir()).glob("sora-space-*"))
+def result_files(ignore: set) -> int:
+    """Files in the result folders that appeared since `ignore` was listed (the running app's own)."""
+    folders = set(Path(tempfile.gettempdir()).glob("sora-space-*")) - ignore
+    return sum(len(list(folder.glob("*"))) for folder in folders)
 
 
 def main():
@@ -51,15 +53,17 @@ def main():
     parser.add_argument("--concurrent", type=int, default=20)
     parser.add_argument("--sequential", type=int, default=100)
     args = parser.parse_args()
+    older = set(Path(tempfile.gettempdir()).glob("sora-space-*"))
     with tempfile.TemporaryDirectory() as logs, running_app(args.model, Path(logs) / "app.log") as url:
         server = server_process(url)
         one_job(url, 0)  # warm-up
         memory_before = server.memory_info().rss / 2**20
-        files_before = result_files()
+        files_before = result_files(older)
         started = time.time()
         with ThreadPoolExecutor(args.concurrent) as pool:
             outcomes = list(pool.map(lambda seed: one_job(url, seed), range(args.concurrent)))
         concurrent_seconds = time.time() - started
+        memory_warm = server.memory_info().rss / 2**20
         client = Client(url, verbose=False)
         sequential = []
         for seed in range(args.sequential):
@@ -69,7 +73,7 @@ def main():
             except Exception as error:
                 sequential.append(f"failed: {error}")
         memory_after = server.memory_info().rss / 2**20
-        files_after = result_files()
+        files_after = result_files(older)
     counts = {kind: sum(o.startswith(kind) for o in outcomes) for kind in ("completed", "refused", "failed")}
     print(f"model {args.model}, {REQUEST['height']}x{REQUEST['width']}, {REQUEST['steps']} steps")
     print(
@@ -81,10 +85,13 @@ def main():
         f"failed {len(sequential) - sequential.count('completed')}"
     )
     print(
-        f"server memory: {memory_before:.0f} MB before, {memory_after:.0f} MB after "
-        f"({memory_after - memory_before:+.0f} MB)"
+        f"server memory: {memory_before:.0f} MB after a warm-up job, {memory_warm:.0f} MB after the concurrent jobs, "
+        f"{memory_after:.0f} MB after {args.sequential} more ({memory_after - memory_warm:+.0f} MB over those)"
     )
-    print(f"result files in the app's temp folders: {files_before} before, {files_after} after (kept for an hour)")
+    print(
+        f"result files in the app's own temp folder: {files_before} after warm-up, {files_after} at the end "
+        "(each is removed after 5 minutes: Gradio has its own copy by then)"
+    )
     for outcome in outcomes + sequential:
         if outcome.startswith("failed"):
             print(outcome)

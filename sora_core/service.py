@@ -18,7 +18,7 @@ TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
 MAX_STEPS = 100
 MAX_GUIDANCE = 20.0
 MAX_SEED = 2**32 - 1
-OUTPUT_TTL_SECONDS = 3600
+OUTPUT_TTL_SECONDS = 300  # Gradio copies a result into its own cache before answering; ours is then spare
 
 
 @dataclass
@@ -145,7 +145,7 @@ class Service:
         return Request(method, prompt, seed, videos, kwargs, budget, bool(enhance))
 
     def save(self, video: Video) -> str:
-        """Write a result under a fresh random name; results older than an hour are removed."""
+        """Write a result under a fresh random name; our copies older than five minutes are removed."""
         now = time.time()
         for old in self.output_dir.glob("*"):
             if now - old.stat().st_mtime > OUTPUT_TTL_SECONDS:
