@@ -147,6 +147,8 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
         video = page.locator(".sora-media video[src]").first
         video.wait_for(timeout=180_000)
         assert video.get_attribute("src")
+        gallery_item = page.locator("button.thumbnail-item, .thumbnail-item").first
+        gallery_item.wait_for(timeout=30_000)  # the result also lands in the session's gallery
         page.screenshot(path=str(ARTIFACTS / "tab-generate.png"), full_page=True)
         for tab in ("Extend", "Transition", "Restyle"):
             page.get_by_role("tab", name=tab).click()

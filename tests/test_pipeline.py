@@ -133,3 +133,31 @@ def test_bundled_checkpoint_loads_in_plain_wan_pipeline():
 
     pipe = WanPipeline.from_pretrained(PRESETS["sora-tiny"].source, torch_dtype=torch.float32)
     assert pipe.transformer.config.in_channels == pipe.vae.config.z_dim
+
+
+def test_stop_request_interrupts_between_steps(tiny_pipe):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 2  # stop before the third step
+
+    steps_done = []
+    with pytest.raises(InterruptedError, match="stopped"):
+        tiny_pipe.generate(
+            "x",
+            num_frames=5,
+            height=32,
+            width=32,
+            steps=6,
+            should_stop=should_stop,
+            progress=lambda step, total: steps_done.append(step),
+        )
+    assert steps_done == [1, 2]
+
+
+def test_nan_latents_raise_instead_of_a_black_video(tiny_pipe, monkeypatch):
+    forward = tiny_pipe.transformer.forward
+    monkeypatch.setattr(tiny_pipe.transformer, "forward", lambda *a, **k: (forward(*a, **k)[0] * float("nan"),))
+    with pytest.raises(FloatingPointError, match="invalid values"):
+        tiny_pipe.generate("x", num_frames=5, height=32, width=32, steps=2)
