@@ -27,18 +27,30 @@ def to_pixels(frames: np.ndarray) -> torch.Tensor:
 
 
 class ToyWorldData:
-    def __init__(self, buckets: list[Bucket], seed: int):
-        self.buckets = buckets
+    """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
+    around the object, so small crops keep objects at their full scale (what the VAE stage trains on)."""
+
+    def __init__(self, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None):
+        self.buckets, self.render_size = buckets, render_size
         self.rng = np.random.default_rng(seed)
+
+    def clip(self, bucket: Bucket) -> tuple[np.ndarray, str]:
+        if self.render_size is None:
+            frames, caption, _ = toyworld.sample_clip(self.rng, bucket.height, bucket.width, bucket.num_frames)
+            return frames, caption
+        height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
+        scene = toyworld.random_scene(self.rng)
+        frames, track = toyworld.render(scene, height, width, bucket.num_frames, self.rng)
+        x, y = track.centers[0][bucket.num_frames // 2]
+        jitter = self.rng.integers(-bucket.height // 4, bucket.height // 4 + 1, size=2)
+        top = int(np.clip(y - bucket.height // 2 + jitter[0], 0, height - bucket.height))
+        left = int(np.clip(x - bucket.width // 2 + jitter[1], 0, width - bucket.width))
+        return frames[:, top : top + bucket.height, left : left + bucket.width], scene.caption()
 
     def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
         bucket = self.buckets[self.rng.integers(len(self.buckets))]
-        clips, captions = [], []
-        for _ in range(batch_size):
-            frames, caption, _ = toyworld.sample_clip(self.rng, bucket.height, bucket.width, bucket.num_frames)
-            clips.append(to_pixels(frames))
-            captions.append(caption)
-        return torch.stack(clips), captions  # (B, 3, T, H, W)
+        clips, captions = zip(*(self.clip(bucket) for _ in range(batch_size)))
+        return torch.stack([to_pixels(c) for c in clips]), list(captions)  # (B, 3, T, H, W)
 
 
 class FolderData:
@@ -78,5 +90,7 @@ class FolderData:
         return frames[t0 : t0 + bucket.num_frames, y0 : y0 + bucket.height, x0 : x0 + bucket.width]
 
 
-def make_data(source: str, buckets: list[Bucket], seed: int):
-    return ToyWorldData(buckets, seed) if source == "toyworld" else FolderData(source, buckets, seed)
+def make_data(source: str, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None):
+    if source == "toyworld":
+        return ToyWorldData(buckets, seed, render_size)
+    return FolderData(source, buckets, seed)
