@@ -8,7 +8,7 @@ import math
 
 from .presets import Preset
 
-MAX_PROMPT_CHARS = 2000  # the pipeline enforces the same bound
+MAX_PROMPT_CHARS = 2000  # the pipeline and the app both enforce this one bound
 ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
 
 # GPU time model, calibrated to Wan2.1-1.3B on an A100 in bfloat16 at 480 x 832 x 81 frames with guidance

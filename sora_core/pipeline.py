@@ -19,12 +19,12 @@ import transformers
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
 from . import hub, workflows
+from .limits import MAX_PROMPT_CHARS
 from .presets import Preset, preset_for
 from .sampling import Conditioning, configure_scheduler, denoise, initial_noise
 from .text import encode_prompts
 from .video import Video
 
-MAX_PROMPT_CHARS = 2000
 MAX_STEPS = 200
 MAX_GUIDANCE = 30.0
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -35,6 +35,13 @@ def configure_scheduler(scheduler, flow_shift: float | None):
     return type(scheduler).from_config(config)
 
 
+def sdedit_start(scheduler, steps: int, strength: float) -> int:
+    """The first step whose t is at most `strength` (SDEdit starts there); strength 1 starts at step 0."""
+    scheduler = configure_scheduler(scheduler, None)
+    scheduler.set_timesteps(steps)
+    return min(int(torch.count_nonzero(scheduler.sigmas[:steps] > strength + 1e-6)), steps - 1)
+
+
 def initial_noise(shape: tuple, seed: int, device) -> torch.Tensor:
     # Drawn on the CPU in float32, as diffusers' randn_tensor does with a CPU generator, so a seed gives
     # the same video on every device and matches WanPipeline(generator=torch.Generator().manual_seed(seed)).

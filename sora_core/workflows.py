@@ -8,11 +8,10 @@ to meet their neighbouring source frames. Timelines (pixel frames, 4 per latent 
 """
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .conditioning import fill_unknown, known_latent_frames
-from .sampling import Conditioning
+from .sampling import Conditioning, sdedit_start
 from .video import Video
 
 DEFAULT_STRENGTH = 0.6
@@ -242,11 +241,7 @@ def restyle(
     settings = _settings(pipe, length, height, width, kwargs)
     if strength == 0:
         return pipe.make_video(source, prompt, seed, settings, task="restyle", strength=0.0)
-    scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
-    scheduler.set_timesteps(settings["steps"])
-    # First step whose t is at most `strength`; strength 1 starts from pure noise (plain generation).
-    start_step = int(torch.count_nonzero(scheduler.sigmas[: settings["steps"]] > strength + 1e-6))
-    start_step = min(start_step, settings["steps"] - 1)
+    start_step = sdedit_start(pipe.scheduler, settings["steps"], strength)
     start_latents = pipe.encode_frames(padded) if strength < 1 else None
     frames = pipe.sample(
         prompt,

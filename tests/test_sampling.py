@@ -13,7 +13,15 @@ from sora_core.conditioning import (
     pixel_span,
     random_known_latents,
 )
-from sora_core.sampling import configure_scheduler, guide, hold_known, initial_noise, noise_to, token_timesteps
+from sora_core.sampling import (
+    configure_scheduler,
+    guide,
+    hold_known,
+    initial_noise,
+    noise_to,
+    sdedit_start,
+    token_timesteps,
+)
 
 
 def test_noise_to_follows_t1_is_noise():
@@ -108,3 +116,12 @@ def test_random_training_masks_are_sora_style(count):
         assert {(True, False), (False, True)} <= kinds
     if count >= 3:
         assert (True, True) in kinds  # both ends: a transition
+
+
+def test_sdedit_start_step_matches_strength():
+    scheduler = build_scheduler(3.0)
+    assert sdedit_start(scheduler, 20, 1.0) == 0
+    starts = [sdedit_start(scheduler, 20, s) for s in (0.9, 0.6, 0.3, 0.05)]
+    assert starts == sorted(starts) and 0 < starts[0] and starts[-1] <= 19
+    scheduler.set_timesteps(20)
+    assert scheduler.sigmas[starts[1]] <= 0.6 < scheduler.sigmas[starts[1] - 1]
