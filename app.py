@@ -274,8 +274,9 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             placeholder="a red ball bouncing on a black background",
         )
         tab.enhance = gr.Checkbox(True, label="Enhance prompt")
-        if vocabulary_note():
-            gr.Markdown(vocabulary_note())
+        note = vocabulary_note()
+        if note:
+            gr.Markdown(note)
         return tab
 
     def advanced(tab):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import limits
 from .video import Video, VideoError
+from .workflows import DEFAULT_STRENGTH
 
 TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
 MAX_STEPS = 100
@@ -129,7 +130,7 @@ class Service:
                 raise ValueError('direction must be "forward" or "backward".')
             kwargs["direction"] = direction
         if task == "restyle":
-            kwargs["strength"] = number(0.6 if strength is None else strength, "strength", 0, 1)
+            kwargs["strength"] = number(DEFAULT_STRENGTH if strength is None else strength, "strength", 0, 1)
         count = {"generate": 0, "image": 0, "transition": 2}.get(task, 1)
         if len(sources) != count:
             raise ValueError(f"{task} takes {count} uploaded file(s).")

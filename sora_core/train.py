@@ -151,13 +151,11 @@ class Run:
         self.accelerator, self.folder = accelerator, folder
         self.state_dir, self.log_path = folder / "state", folder / "loss.csv"
         self.step, self.seconds = 0, 0.0
-        progress = folder / "progress.json"
         if (self.state_dir / "progress.json").exists():
             accelerator.load_state(str(self.state_dir))
             saved = json.loads((self.state_dir / "progress.json").read_text())
             self.step, self.seconds = saved["step"], saved["seconds"]
             accelerator.print(f"resumed {folder.name} at step {self.step}")
-        self.progress_path = progress
 
     def log(self, **values):
         if self.accelerator.is_main_process:
