@@ -34,23 +34,26 @@ class ToyWorldData:
         self.buckets, self.render_size = buckets, render_size
         self.rng = np.random.default_rng(seed)
 
-    def clip(self, bucket: Bucket) -> tuple[np.ndarray, str]:
+    def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         if self.render_size is None:
-            frames, caption, _ = toyworld.sample_clip(self.rng, bucket.height, bucket.width, bucket.num_frames)
+            frames, caption, _ = toyworld.sample_clip(rng, bucket.height, bucket.width, bucket.num_frames)
             return frames, caption
         height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
-        scene = toyworld.random_scene(self.rng)
-        frames, track = toyworld.render(scene, height, width, bucket.num_frames, self.rng)
+        scene = toyworld.random_scene(rng)
+        frames, track = toyworld.render(scene, height, width, bucket.num_frames, rng)
         x, y = track.centers[0][bucket.num_frames // 2]
-        jitter = self.rng.integers(-bucket.height // 4, bucket.height // 4 + 1, size=2)
+        jitter = rng.integers(-bucket.height // 4, bucket.height // 4 + 1, size=2)
         top = int(np.clip(y - bucket.height // 2 + jitter[0], 0, height - bucket.height))
         left = int(np.clip(x - bucket.width // 2 + jitter[1], 0, width - bucket.width))
         return frames[:, top : top + bucket.height, left : left + bucket.width], scene.caption()
 
     def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
-        bucket = self.buckets[self.rng.integers(len(self.buckets))]
-        clips, captions = zip(*(self.clip(bucket) for _ in range(batch_size)))
-        return torch.stack([to_pixels(c) for c in clips]), list(captions)  # (B, 3, T, H, W)
+        return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
+
+    def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
+        """Clips (B, 3, T, H, W) of one bucket and their captions; `rng` makes them reproducible."""
+        clips, captions = zip(*(self.clip(bucket, self.rng if rng is None else rng) for _ in range(batch_size)))
+        return torch.stack([to_pixels(c) for c in clips]), list(captions)
 
 
 class FolderData:
@@ -69,24 +72,27 @@ class FolderData:
         self.cache: dict[Path, np.ndarray] = {}
 
     def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
-        bucket = self.buckets[self.rng.integers(len(self.buckets))]
+        return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
+
+    def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
+        rng = self.rng if rng is None else rng
         clips, captions = [], []
-        for index in self.rng.integers(len(self.items), size=batch_size):
+        for index in rng.integers(len(self.items), size=batch_size):
             path, caption = self.items[index]
             if path not in self.cache:
                 self.cache[path] = Video.load(path).frames
-            clips.append(to_pixels(self.crop(self.cache[path], bucket)))
+            clips.append(to_pixels(self.crop(self.cache[path], bucket, rng)))
             captions.append(caption)
         return torch.stack(clips), captions
 
-    def crop(self, frames: np.ndarray, bucket: Bucket) -> np.ndarray:
+    def crop(self, frames: np.ndarray, bucket: Bucket, rng: np.random.Generator) -> np.ndarray:
         """A random window of the bucket's size; short or small videos repeat their edges."""
         t, h, w = frames.shape[:3]
         pad = ((0, max(0, bucket.num_frames - t)), (0, max(0, bucket.height - h)), (0, max(0, bucket.width - w)))
         frames = np.pad(frames, (*pad, (0, 0)), mode="edge")
         t, h, w = frames.shape[:3]
-        t0 = self.rng.integers(t - bucket.num_frames + 1)
-        y0, x0 = self.rng.integers(h - bucket.height + 1), self.rng.integers(w - bucket.width + 1)
+        t0 = rng.integers(t - bucket.num_frames + 1)
+        y0, x0 = rng.integers(h - bucket.height + 1), rng.integers(w - bucket.width + 1)
         return frames[t0 : t0 + bucket.num_frames, y0 : y0 + bucket.height, x0 : x0 + bucket.width]
 
 

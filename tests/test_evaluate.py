@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sora_core import toyworld as tw
-from sora_core.evaluate import falls_with_gravity, main, read, seam
+from sora_core.enhance import rewrite_for_toyworld
+from sora_core.evaluate import falls_with_gravity, main, paraphrase, read, seam
 
 
 @pytest.mark.parametrize("size", [(128, 128, 33), (96, 160, 17)])
@@ -38,6 +39,16 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
 
 
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
-    main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48"])
+    main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
     printed = capsys.readouterr().out
-    assert "prompt adherence" in printed and "extend backward" in printed and "restyle red -> blue" in printed
+    for expected in ("VAE round trip", "| captions |", "| paraphrases + enhance |", "extend backward", "restyle red"):
+        assert expected in printed
+
+
+def test_paraphrases_avoid_the_vocabulary_and_the_rewriter_restores_it():
+    rng = np.random.default_rng(3)
+    for thing, background in tw.all_combinations():
+        prompt = paraphrase(thing, background, rng)
+        assert thing.color not in prompt.split() and thing.motion not in prompt, prompt
+        rewritten = rewrite_for_toyworld(prompt)
+        assert rewritten.prompt == tw.Scene((thing,), background).caption(), (prompt, rewritten)

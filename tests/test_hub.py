@@ -106,3 +106,18 @@ def test_broken_checkpoints_give_clear_errors(tmp_path, tiny_checkpoint, damage)
         SoraPipeline.from_pretrained(str(folder), device="cpu")
     message = str(error.value)
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_hub_presets_pin_commits():
+    """A moved branch must not change what runs: Hub models and their prompt enhancers are pinned to commits."""
+    import re
+    from pathlib import Path
+
+    from sora_core.presets import PRESETS
+
+    hub = [p for p in PRESETS.values() if not Path(p.source).is_dir()]
+    assert hub
+    for preset in hub:
+        assert re.fullmatch(r"[0-9a-f]{40}", preset.revision or ""), preset.name
+        if "/" in preset.enhancer:
+            assert re.fullmatch(r"[0-9a-f]{40}", preset.enhancer_revision), preset.name

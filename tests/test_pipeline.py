@@ -58,7 +58,7 @@ def test_matches_wan_pipeline(tiny_checkpoint, tiny_pipe, frames, height, width,
 def test_matches_wan_pipeline_other_architecture_and_scheduler(tmp_path):
     """Parity must not depend on the one test checkpoint: another shape, another flow-matching scheduler."""
     config = ArchitectureConfig(
-        vae=VAEConfig(base_dim=8, z_dim=8, dim_mult=[1, 2, 2, 2], num_res_blocks=1),
+        vae=VAEConfig(base_dim=8, z_dim=8, dim_mult=[1, 2, 2], temperal_downsample=[True, True]),
         dit=DiTConfig(num_layers=3, num_attention_heads=3, attention_head_dim=8, ffn_dim=40, freq_dim=32),
         text=TextConfig(d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3),
     )

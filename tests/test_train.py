@@ -16,6 +16,7 @@ from sora_core.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--architecture", "test", "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1", "--log-every", "1"]
+TINY += ["--cache-clips", "16"]
 
 
 def progress(folder: Path) -> dict:
@@ -93,3 +94,22 @@ def test_two_processes_stay_in_sync(tmp_path):
     checksums = [float((folder / f"checksum-rank{rank}.txt").read_text()) for rank in (0, 1)]
     assert checksums[0] == checksums[1]
     assert progress(folder)["step"] == 3
+
+
+def test_vae_loss_reads_the_decoder_before_its_clamp():
+    """The loss must see overshooting pixels (the clamp would zero their gradient), yet agree with `decode`."""
+    from sora_core.architecture import ARCHITECTURES, build_vae
+    from sora_core.train import VAELoss
+
+    torch.manual_seed(0)
+    vae = build_vae(ARCHITECTURES["test"].vae)
+    loss = VAELoss(vae, kl_weight=1e-6)
+    with torch.no_grad():
+        vae.decoder.conv_out.weight.mul_(20)  # push pixels past [-1, 1]
+    latents = torch.randn(1, vae.config.z_dim, 3, 4, 4)
+    raw = loss.decode_unclamped(latents)
+    decoded = vae.decode(latents).sample
+    assert raw.shape == decoded.shape == (1, 3, 9, 32, 32)
+    assert raw.abs().max() > 1
+    torch.testing.assert_close(raw.clamp(-1, 1), decoded)
+    assert not vae.decoder._forward_hooks  # the hook is gone afterwards
