@@ -10,7 +10,10 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
-from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import ByT5Tokenizer, PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+
+from . import toyworld
 
 
 @dataclass
@@ -36,6 +39,10 @@ class DiTConfig:
 
 @dataclass
 class TextConfig:
+    # "words": one token per toy-world word (a locally built WordLevel tokenizer; other words become <unk>, which
+    # is what the offline prompt rewriter is for) — a text encoder trained from scratch on a CPU budget learns
+    # these far sooner than words spelled in bytes. "bytes": ByT5's byte-level tokenizer, for any text.
+    tokenizer: str = "words"
     d_model: int = 128
     d_kv: int = 32
     d_ff: int = 256
@@ -59,7 +66,7 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         dit=DiTConfig(
             patch_size=(1, 2, 2), num_layers=2, num_attention_heads=2, attention_head_dim=8, ffn_dim=32, freq_dim=16
         ),
-        text=TextConfig(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
+        text=TextConfig(tokenizer="bytes", d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
     ),
 }
 
@@ -79,8 +86,21 @@ def build_vae(config: VAEConfig) -> AutoencoderKLWan:
     )
 
 
-def build_text_encoder(config: TextConfig) -> tuple[ByT5Tokenizer, UMT5EncoderModel]:
-    tokenizer = ByT5Tokenizer()  # byte-level: no vocabulary file, nothing to download
+def word_tokenizer(words) -> PreTrainedTokenizerFast:
+    """A T5-style tokenizer over a fixed word list: lower-cased, split on spaces and punctuation, `</s>` last."""
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{word: i + 3 for i, word in enumerate(sorted(set(words)))}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def build_text_encoder(config: TextConfig) -> tuple[PreTrainedTokenizerFast | ByT5Tokenizer, UMT5EncoderModel]:
+    if config.tokenizer == "words":
+        tokenizer = word_tokenizer(toyworld.caption_words())
+    else:
+        tokenizer = ByT5Tokenizer()  # byte-level: no vocabulary file, nothing to download
     encoder_config = UMT5Config(
         vocab_size=len(tokenizer),
         d_model=config.d_model,

@@ -102,6 +102,12 @@ def random_scene(rng: np.random.Generator, second_object_p: float = 0.2, split: 
     return Scene(tuple(things), background, template=int(rng.integers(len(CAPTION_TEMPLATES))))
 
 
+def caption_words() -> list[str]:
+    """Every word (and comma) a caption can use: the vocabulary of a model trained on the toy world."""
+    text = " ".join([*CAPTION_TEMPLATES, *COLORS, *SHAPES, *MOTIONS, *BACKGROUNDS, "a an and"])
+    return sorted(set(text.replace("{object}", " ").replace("{background}", " ").replace(",", " , ").split()))
+
+
 @dataclass
 class Track:
     """Where each thing is in each frame: centres (T, 2) as (x, y) and a radius in pixels."""

@@ -169,6 +169,10 @@ class Run:
             saved = json.loads((self.state_dir / "progress.json").read_text())
             self.step, self.seconds = saved["step"], saved["seconds"]
             accelerator.print(f"resumed {folder.name} at step {self.step}")
+            if accelerator.is_main_process and self.log_path.exists():  # rows logged after the last save are redone
+                header, *rows = self.log_path.read_text().splitlines()
+                kept = [row for row in rows if int(row.split(",")[0]) <= self.step]
+                self.log_path.write_text("\n".join([header, *kept]) + "\n")
 
     def log(self, **values):
         if self.accelerator.is_main_process:

@@ -29,6 +29,8 @@ def make(kind: str, folder):
         path.write_bytes(data[: len(data) // 2])
     elif kind == "audio_only":
         ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path))
+    elif kind == "with_audio":
+        ffmpeg(*source, "-f", "lavfi", "-i", "sine=duration=2", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
     elif kind == "single_frame":
         ffmpeg(*source, "-frames:v", "1", "-pix_fmt", "yuv420p", str(path))
     elif kind == "tiny_3x2":
@@ -78,6 +80,7 @@ def make(kind: str, folder):
 CORPUS = {
     "truncated": "handled-or-refused",
     "audio_only": "no video stream",
+    "with_audio": (16, 48, 64),  # the audio is dropped
     "single_frame": (1, 48, 64),
     "tiny_3x2": "at least 16 pixels",
     "huge_4000x3000": "the limit is 4096 pixels a side",

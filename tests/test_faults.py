@@ -2,7 +2,9 @@
 
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 from app_server import ROOT, free_port
@@ -60,27 +62,46 @@ def test_fault_gives_a_clear_error_and_the_next_request_works(app, where, fault,
     assert path.endswith(".mp4")
 
 
-@pytest.mark.parametrize(
-    "route",
-    [
-        "/etc/passwd",
-        "../../../../etc/passwd",
-        "..%2f..%2f..%2fetc%2fpasswd",
-        "%2fetc%2fpasswd",
-        str(ROOT / "assets" / "sora-tiny" / "model_index.json"),
-        str(ROOT / "app.py"),
-    ],
-)
-def test_file_routes_serve_nothing_outside_the_cache(app, route):
+SECRET = b"hf_0123456789abcdefSECRET"
+
+
+@pytest.fixture(scope="module")
+def private_files(tiny_checkpoint, tmp_path_factory):
+    """What must never be served: the loaded model's files, a Hub token, the code."""
+    token = tmp_path_factory.mktemp("hf_home") / "token"
+    token.write_bytes(SECRET)
+    return [
+        tiny_checkpoint / "model_index.json",
+        tiny_checkpoint / "transformer" / "diffusion_pytorch_model.safetensors",
+        token,
+        Path(huggingface_hub.constants.HF_TOKEN_PATH),
+        ROOT / "assets" / "sora-tiny" / "model_index.json",
+        ROOT / "app.py",
+    ]
+
+
+ROUTES = ["gradio_api/file=", "file=", "gradio_api/static/", "static/", "gradio_api/assets/", "assets/"]
+TRAVERSALS = ["/etc/passwd", "../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "%2fetc%2fpasswd"]
+
+
+def fetch(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read()
+    except urllib.error.HTTPError as error:
+        assert error.code in (400, 403, 404, 405), (url, error.code)
+        return None
+
+
+def test_file_routes_serve_nothing_outside_the_cache(app, private_files):
     url = app[0]
-    for prefix in ("gradio_api/file=", "file="):
-        try:
-            with urllib.request.urlopen(url + prefix + route, timeout=10) as response:
-                body = response.read()
-        except urllib.error.HTTPError as error:
-            assert error.code in (400, 403, 404, 405)
-            continue
-        assert b"root:" not in body and b"WanPipeline" not in body and b"create_demo" not in body
+    for prefix in ROUTES:
+        for target in [*TRAVERSALS, *map(str, private_files), *(f"..%2f..%2f{p.name}" for p in private_files)]:
+            body = fetch(url + prefix + target)
+            if body is None:
+                continue
+            for leak in (b"root:", b"WanPipeline", b"create_demo", b"data_offsets", SECRET):
+                assert leak not in body, (prefix, target)
 
 
 def test_urls_in_file_inputs_are_refused(app):

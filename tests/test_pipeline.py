@@ -66,6 +66,8 @@ def test_matches_wan_pipeline_other_architecture_and_scheduler(tmp_path):
     components["scheduler"] = FlowMatchEulerDiscreteScheduler(shift=5.0)
     folder = save_checkpoint(components, tmp_path / "other")
     pipe = SoraPipeline.from_pretrained(str(folder), device="cpu")
+    assert pipe.tokenizer("A red ball, cube").input_ids == pipe.tokenizer("a red ball , sphere").input_ids  # words
+    assert len(pipe.tokenizer("a red ball").input_ids) == 4  # three words and </s>
     ours = pipe.generate(
         "  a blue square &amp; a cube ", num_frames=9, height=32, width=32, steps=5, guidance=4.0, seed=2
     )

@@ -27,6 +27,9 @@ def test_both_stages_resume_and_export(tmp_path):
     out = str(tmp_path / "run")
     main(["--stage", "vae", "--out", out, "--steps", "2", "--save-every", "1", *TINY])
     assert progress(tmp_path / "run" / "vae")["step"] == 2
+    log_path = tmp_path / "run" / "vae" / "loss.csv"
+    with log_path.open("a") as f:  # a row logged after the last save, as when a run is killed between saves
+        f.write("3,9.9,1,1,1,1\n")
     main(["--stage", "vae", "--out", out, "--steps", "4", "--save-every", "1", *TINY])  # resumes at 2
     log = (tmp_path / "run" / "vae" / "loss.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3", "4"]
