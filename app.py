@@ -307,7 +307,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         gr.Markdown(
             f"# Sora Space\nText to video and image, image to video, extension forward and backward, "
             f"transitions, loops and restyling, all from one model: **{preset.name}** "
-            f"({preset.fps:g} fps).\n\n*{DISCLAIMER}*"
+            f"({preset.fps:g} fps).\n\n*{DISCLAIMER}*" + (f"\n\n**Note:** {preset.notice}" if preset.notice else "")
         )
         stop_flag, last_result, history = gr.State({}), gr.State(None), gr.State([])
         api_enhance = gr.Checkbox(False, visible=False)  # the API's default: off, unlike the UI's

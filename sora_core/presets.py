@@ -42,6 +42,7 @@ class Preset:
     max_height: int = 1280
     max_width: int = 1280
     max_frames: int = 129
+    notice: str = ""  # one line for users about this checkpoint (e.g. still in training); a checkpoint may set it
 
 
 PRESETS: dict[str, Preset] = {

@@ -125,9 +125,15 @@ def test_checkpoint_sidecar_overrides_defaults(tiny_checkpoint, tmp_path):
 
     folder = tmp_path / "with-sidecar"
     shutil.copytree(tiny_checkpoint, folder)
-    (folder / "sora.json").write_text(json.dumps({"defaults": {"fps": 12.0, "conditioning": "clean"}}))
+    notice = "Still in training: expect rough results."
+    sidecar = {"defaults": {"fps": 12.0, "conditioning": "clean", "notice": notice}}
+    (folder / "sora.json").write_text(json.dumps(sidecar))
     pipe = SoraPipeline.from_pretrained(str(folder), device="cpu")
-    assert pipe.preset.fps == 12.0 and pipe.preset.conditioning == "clean"
+    assert pipe.preset.fps == 12.0 and pipe.preset.conditioning == "clean" and pipe.preset.notice == notice
+
+    from app import create_demo  # the Space shows the checkpoint's notice under its title
+
+    assert notice in json.dumps(create_demo(pipe).config, default=str)
 
 
 def test_bundled_checkpoint_loads_in_plain_wan_pipeline():
