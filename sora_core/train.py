@@ -52,6 +52,8 @@ class TrainConfig:
     save_every: int = 100
     log_every: int = 10
     buckets: list[tuple[int, int, int]] = field(default_factory=list)  # (height, width, frames)
+    init_from: str = ""  # a checkpoint folder whose weights a fresh stage starts from (fine-tuning)
+    decoder_only: bool = False  # VAE stage: train the decoder alone, so latents (and a DiT's cache) stay valid
     export_to: str = ""
 
 
@@ -147,6 +149,17 @@ def load_vae(folder: Path):
     return AutoencoderKLWan.from_pretrained(folder, dtype=torch.float32)
 
 
+def load_dit_weights(components: dict, folder: Path):
+    """Copy an exported checkpoint's transformer and text encoder into freshly built ones (same architecture)."""
+    from diffusers import WanTransformer3DModel
+    from transformers import UMT5EncoderModel
+
+    transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
+    text_encoder = UMT5EncoderModel.from_pretrained(folder, subfolder="text_encoder", dtype=torch.float32)
+    components["transformer"].load_state_dict(transformer.state_dict())
+    components["text_encoder"].load_state_dict(text_encoder.state_dict())
+
+
 @torch.no_grad()
 def measure_latent_stats(vae, data, batches: int = 8) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the latents, so that normalised latents are ~N(0, 1) for the DiT."""
@@ -236,6 +249,13 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     render = (PRESETS["sora-tiny"].height, PRESETS["sora-tiny"].width)
     data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, render)
     vae = build_vae(ARCHITECTURES[config.architecture].vae)
+    if config.init_from:
+        source = load_vae(Path(config.init_from) / "vae")
+        vae.load_state_dict(source.state_dict())
+        vae.register_to_config(latents_mean=source.config.latents_mean, latents_std=source.config.latents_std)
+    if config.decoder_only:
+        vae.requires_grad_(False).decoder.requires_grad_(True)
+        vae.post_quant_conv.requires_grad_(True)
     module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior)
 
     def batch_loss(module, step):
@@ -243,11 +263,13 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
         loss, mse = module(pixels.to(accelerator.device))
         return {"loss": loss, "psnr": -10 * torch.log10(mse.detach() / 4)}  # pixels span 2: peak^2 = 4
 
-    module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
+    params = [p for p in module.parameters() if p.requires_grad]
+    module, _ = train_loop(config, accelerator, module, params, folder, batch_loss)
     if accelerator.is_main_process:
         vae = module.vae.eval()
-        mean, std = measure_latent_stats(vae, make_data(config.data, buckets_of(config), config.seed + 7))
-        vae.register_to_config(latents_mean=mean, latents_std=std)
+        if not config.decoder_only:  # an unchanged encoder keeps the statistics it was exported with
+            mean, std = measure_latent_stats(vae, make_data(config.data, buckets_of(config), config.seed + 7))
+            vae.register_to_config(latents_mean=mean, latents_std=std)
         vae.save_pretrained(folder / "model")
 
 
@@ -261,6 +283,8 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
     del vae
     cache = latents.LatentCache(folder / "latents", config.seed + 1000 * rank)
     components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    if config.init_from:
+        load_dit_weights(components, Path(config.init_from))
     tokenizer = components["tokenizer"]
     module = FlowLoss(components["transformer"], components["text_encoder"])
     rng = np.random.default_rng(config.seed + 77 + 1000 * rank)

@@ -116,3 +116,31 @@ def test_vae_loss_reads_the_decoder_before_its_clamp():
     assert raw.abs().max() > 1
     torch.testing.assert_close(raw.clamp(-1, 1), decoded)
     assert not vae.decoder._forward_hooks  # the hook is gone afterwards
+
+
+def test_fine_tunes_from_a_checkpoint(tmp_path):
+    """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
+    from safetensors.torch import load_file
+
+    checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
+    main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", "test"])
+    start = load_file(checkpoint / "vae" / "diffusion_pytorch_model.safetensors")
+    config = lambda folder: json.loads((folder / "config.json").read_text())  # noqa: E731
+    measured = {**config(checkpoint / "vae"), "latents_std": [0.5, 2.0, 3.0, 4.0]}  # as a trained VAE's would be
+    (checkpoint / "vae" / "config.json").write_text(json.dumps(measured))
+    main(
+        ["--stage", "vae", "--out", out, "--steps", "2", "--lr", "1e-2", "--init-from", str(checkpoint)]
+        + ["--decoder-only", *TINY]
+    )
+    tuned = load_file(tmp_path / "run" / "vae" / "model" / "diffusion_pytorch_model.safetensors")
+    encoder = [k for k in start if k.startswith(("encoder.", "quant_conv."))]
+    decoder = [k for k in start if k.startswith(("decoder.", "post_quant_conv."))]
+    assert encoder and decoder
+    assert all(torch.equal(tuned[k], start[k].float()) for k in encoder)
+    assert any(not torch.equal(tuned[k], start[k].float()) for k in decoder)
+    assert config(tmp_path / "run" / "vae" / "model")["latents_std"] == [0.5, 2.0, 3.0, 4.0]
+
+    main(["--stage", "dit", "--out", out, "--steps", "0", "--init-from", str(checkpoint), *TINY])
+    weights = torch.load(tmp_path / "run" / "dit" / "weights.pt")
+    start = load_file(checkpoint / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(weights["transformer"][k], start[k].float()) for k in start)
