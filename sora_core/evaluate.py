@@ -205,8 +205,9 @@ def adherence(
     return result
 
 
-def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, Seam]:
-    """Extend both ways, bridge two clips and loop one; measure every seam."""
+def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, tuple[Seam, bool]]:
+    """Extend both ways, bridge two clips and loop one; measure every seam, and whether the source frames next
+    to it came back pixel for pixel."""
     from .video import Video
 
     rng = np.random.default_rng(seed)
@@ -215,16 +216,20 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, S
     clip_a = Video(toyworld.render(red, *size, 17, rng)[0], fps=pipe.preset.fps)
     clip_b = Video(toyworld.render(blue, *size, 17, rng)[0], fps=pipe.preset.fps)
     caption = red.caption()
+    a, b = clip_a.frames, clip_b.frames
     out = {}
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", steps=steps, seed=seed)
-    out["extend forward"] = seam(forward.frames, 17)
+    out["extend forward"] = seam(forward.frames, 17), np.array_equal(forward.frames[:17], a)
     backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", steps=steps, seed=seed)
-    out["extend backward"] = seam(backward.frames, backward.num_frames - 17)
+    out["extend backward"] = seam(backward.frames, backward.num_frames - 17), np.array_equal(backward.frames[-17:], a)
     bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, steps=steps, seed=seed)
-    out["transition A->bridge"] = seam(bridge.frames[: 17 + 16], 17)
-    out["transition bridge->B"] = seam(bridge.frames[17:], 16)
+    out["transition A->bridge"] = seam(bridge.frames[: 17 + 16], 17), np.array_equal(bridge.frames[:17], a)
+    out["transition bridge->B"] = seam(bridge.frames[17:], 16), np.array_equal(bridge.frames[-17:], b)
     looped = pipe.loop(clip_a, caption, num_frames=16, steps=steps, seed=seed)
-    out["loop"] = seam(np.concatenate([looped.frames[17:], looped.frames[:17]]), 16)
+    out["loop"] = (
+        seam(np.concatenate([looped.frames[17:], looped.frames[:17]]), 16),
+        np.array_equal(looped.frames[:17], a),
+    )
     return out
 
 
@@ -288,11 +293,12 @@ def main(argv=None):
             f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
             flush=True,
         )
-    print("\n| seam | jump px | bound px | object Δ | background Δ | ok |\n|---|---|---|---|---|---|")
-    for name, s in seams(pipe, args.steps, size).items():
+    print("\n| seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (s, kept) in seams(pipe, args.steps, size).items():
         print(
             f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
-            f"{'yes' if s.ok else 'no'} |"
+            f"{'yes' if s.ok else 'no'} | {'yes' if kept else 'no'} |"
         )
     changes = drift(pipe, args.steps, size)
     print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))

@@ -43,6 +43,8 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     printed = capsys.readouterr().out
     for expected in ("VAE round trip", "| captions |", "| paraphrases + enhance |", "extend backward", "restyle red"):
         assert expected in printed
+    seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
+    assert len(seam_rows) == 5 and all(row.endswith("| yes |") for row in seam_rows)  # source frames kept exactly
 
 
 def test_paraphrases_avoid_the_vocabulary_and_the_rewriter_restores_it():

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from app_server import free_port
 from diffusers import WanPipeline
+from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
 from sora_core.train import main
@@ -52,9 +53,18 @@ def test_both_stages_resume_and_export(tmp_path):
 
 def test_one_command_runs_every_stage(tmp_path):
     out, export = str(tmp_path / "run"), tmp_path / "exported"
-    main(["--stage", "all", "--out", out, "--export-to", str(export), "--vae-steps", "1", "--steps", "1", *TINY])
-    assert progress(tmp_path / "run" / "vae")["step"] == 1 and progress(tmp_path / "run" / "dit")["step"] == 1
+    steps = ["--vae-steps", "1", "--steps", "1", "--decoder-steps", "1"]
+    main(["--stage", "all", "--out", out, "--export-to", str(export), *steps, *TINY])
+    for stage in ("vae", "dit", "decoder"):
+        assert progress(tmp_path / "run" / stage)["step"] == 1
     assert (export / "model_index.json").exists()
+    exported = load_file(export / "vae" / "diffusion_pytorch_model.safetensors")  # stage 3's decoder, not stage 1's
+    polished = load_file(tmp_path / "run" / "decoder" / "model" / "diffusion_pytorch_model.safetensors")
+    first = load_file(tmp_path / "run" / "vae" / "model" / "diffusion_pytorch_model.safetensors")
+    decoder = [k for k in first if k.startswith("decoder.")]
+    assert all(torch.equal(exported[k].float(), polished[k].half().float()) for k in decoder)
+    assert any(not torch.equal(polished[k], first[k]) for k in decoder)
+    assert all(torch.equal(polished[k], first[k]) for k in first if k.startswith("encoder."))
 
 
 def test_trains_from_a_folder_of_videos(tmp_path):
@@ -120,8 +130,6 @@ def test_vae_loss_reads_the_decoder_before_its_clamp():
 
 def test_fine_tunes_from_a_checkpoint(tmp_path):
     """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
-    from safetensors.torch import load_file
-
     checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
     main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", "test"])
     start = load_file(checkpoint / "vae" / "diffusion_pytorch_model.safetensors")
