@@ -3,7 +3,7 @@
     everything  python -m sora_core.train --stage all --out runs/sora-tiny --export-to assets/sora-tiny
     stage 1     python -m sora_core.train --stage vae --out runs/sora-tiny --steps 2200 --lr 2e-3
     stage 2     python -m sora_core.train --stage dit --out runs/sora-tiny
-    stage 3     python -m sora_core.train --stage decoder --out runs/sora-tiny --steps 600 --lr 3e-4
+    stage 3     python -m sora_core.train --stage decoder --out runs/sora-tiny --steps 400 --lr 3e-4 --batch-size 4
     export      python -m sora_core.train --stage export --out runs/sora-tiny --export-to assets/sora-tiny
 
 Interrupted runs resume from `<out>/<stage>/state` when started again with the same command.
@@ -38,12 +38,12 @@ class TrainConfig:
     out: str = "runs/sora-tiny"
     data: str = "toyworld"  # or a folder of videos with .txt captions
     architecture: str = "sora-tiny"
-    steps: int = 5000
-    vae_steps: int = 2200  # stage 1's and stage 3's length and learning rate when --stage all runs every stage
+    steps: int = 4000
+    vae_steps: int = 2200  # stage 1's, then stage 3's, length and learning rate when --stage all runs every stage
     vae_lr: float = 2e-3
-    decoder_steps: int = 600
+    decoder_steps: int = 400
     decoder_lr: float = 3e-4
-    batch_size: int = 4
+    batch_size: int = 8
     lr: float = 6e-4
     warmup: int = 50
     clip: float = 1.0
