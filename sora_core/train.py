@@ -39,7 +39,7 @@ class TrainConfig:
     data: str = "toyworld"  # or a folder of videos with .txt captions
     architecture: str = "sora-tiny"
     steps: int = 4000
-    vae_steps: int = 2200  # stage 1's, then stage 3's, length and learning rate when --stage all runs every stage
+    vae_steps: int = 2200  # stage 1's length and lr in --stage all (stage 2 takes steps and lr, stage 3 decoder_*)
     vae_lr: float = 2e-3
     decoder_steps: int = 400
     decoder_lr: float = 3e-4
