@@ -128,6 +128,22 @@ def test_vae_loss_reads_the_decoder_before_its_clamp():
     assert not vae.decoder._forward_hooks  # the hook is gone afterwards
 
 
+def test_flow_loss_weighs_the_object_and_skips_known_frames():
+    from sora_core.train import FlowLoss
+
+    latents = torch.zeros(2, 4, 3, 8, 8)  # (B, C, F, h, w): a flat background ...
+    latents[:, :, :, 2:4, 5:7] = 3.0  # ... and an object of 2 x 2 positions in every frame
+    known = torch.tensor([[True, False, False], [False, False, False]])
+    weight = FlowLoss(None, None, foreground_weight=5.0).position_weight(latents, known)
+    assert weight.shape == (2, 1, 3, 8, 8)
+    assert (weight[0, :, 0] == 0).all()  # a known frame is never scored
+    on_object = torch.zeros(8, 8, dtype=torch.bool)
+    on_object[2:4, 5:7] = True
+    assert (weight[1, 0, :, on_object] == 5).all() and (weight[1, 0, :, ~on_object] == 1).all()
+    plain = FlowLoss(None, None).position_weight(latents, known)
+    assert set(plain[1].unique().tolist()) == {1.0}  # weight 1: the plain flow-matching mean
+
+
 def test_fine_tunes_from_a_checkpoint(tmp_path):
     """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
     checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
