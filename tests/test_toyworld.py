@@ -68,3 +68,20 @@ def test_held_out_split_is_disjoint_and_never_sampled_for_training():
 
 def test_captions_use_articles():
     assert tw.Scene((tw.Thing("ball", "orange", "bouncing"),), "black").caption().startswith("an orange ball")
+
+
+def test_the_longest_caption_fits_the_bundled_models_text_length():
+    """sora-tiny pads prompts to a short length (its DiT attends to every pad); no caption may be cut."""
+    from sora_core.architecture import ARCHITECTURES, build_text_encoder
+    from sora_core.presets import PRESETS
+
+    tokenizer, _ = build_text_encoder(ARCHITECTURES["sora-tiny"].text)
+    captions = [
+        tw.Scene((tw.Thing(shape, "orange", motion), tw.Thing(shape, "purple", motion)), "gray", template).caption()
+        for shape in tw.SHAPES
+        for motion in tw.MOTIONS
+        for template in range(len(tw.CAPTION_TEMPLATES))
+    ]
+    lengths = [len(tokenizer(caption).input_ids) for caption in captions]
+    assert max(lengths) <= PRESETS["sora-tiny"].max_sequence_length
+    assert min(lengths) > 5  # words, not one <unk>
