@@ -26,7 +26,17 @@ def to_pixels(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
 
 
-class ToyWorldData:
+class BucketedData:
+    """What both sources share: a batch of clips from a random bucket (subclasses give `batch_of`)."""
+
+    buckets: list[Bucket]
+    rng: np.random.Generator
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
+        return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
+
+
+class ToyWorldData(BucketedData):
     """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
     around the object, so small crops keep objects at their full scale (what the VAE stage trains on)."""
 
@@ -47,16 +57,13 @@ class ToyWorldData:
         left = int(np.clip(x - bucket.width // 2 + jitter[1], 0, width - bucket.width))
         return frames[:, top : top + bucket.height, left : left + bucket.width], scene.caption()
 
-    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
-        return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
-
     def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
         """Clips (B, 3, T, H, W) of one bucket and their captions; `rng` makes them reproducible."""
         clips, captions = zip(*(self.clip(bucket, self.rng if rng is None else rng) for _ in range(batch_size)))
         return torch.stack([to_pixels(c) for c in clips]), list(captions)
 
 
-class FolderData:
+class FolderData(BucketedData):
     """Videos (or images) in a folder, each with a caption in a `.txt` file of the same name."""
 
     def __init__(self, folder, buckets: list[Bucket], seed: int):
@@ -70,9 +77,6 @@ class FolderData:
         self.buckets = buckets
         self.rng = np.random.default_rng(seed)
         self.cache: dict[Path, np.ndarray] = {}
-
-    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
-        return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
 
     def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
         rng = self.rng if rng is None else rng
