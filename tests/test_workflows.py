@@ -97,9 +97,24 @@ def test_bad_workflow_arguments(tiny_pipe):
         tiny_pipe.extend(source, "x", num_frames=10_000)
 
 
-def test_match_colour_removes_the_decoder_offset_at_a_seam():
-    decoded = {0: np.full((2, 2, 3), 100, np.uint8), 5: np.full((2, 2, 3), 100, np.uint8)}
-    source = {0: np.full((2, 2, 3), 110, np.uint8), 5: np.full((2, 2, 3), 90, np.uint8)}
-    new = np.full((4, 2, 2, 3), 100, np.uint8)
-    out = match_colour(new, decoded, source, np.array([1, 2, 3, 4]))
-    assert out[0, 0, 0, 0] == 106 and out[-1, 0, 0, 0] == 94  # interpolated between +10 and -10
+def scene(background: int, object_rgb: tuple, left: int) -> np.ndarray:
+    frame = np.full((16, 16, 3), background, np.uint8)
+    frame[4:8, left : left + 4] = object_rgb
+    return frame
+
+
+def test_match_colour_gives_new_frames_the_colours_of_the_source_beside_the_seam():
+    source = scene(10, (220, 30, 30), 2)  # a red object on black
+    new = np.stack([scene(14, (250, 140, 20), 6), scene(14, (250, 140, 20), 8)])  # drifted: orange on lighter black
+    out = match_colour(new, {0: source}, np.array([1, 2]))
+    assert (out[:, 4:8, 6:10][0] == (220, 30, 30)).all() and (out[1, 4:8, 8:12] == (220, 30, 30)).all()
+    assert (out[:, 0, 0] == 10).all()  # the background too
+    assert (out[0, 4:8, 6:10] != out[0, 4:8, 2:6]).any()  # the object stays where the model put it
+
+
+def test_match_colour_blends_across_a_gap_and_each_seam_side_takes_its_own_colours():
+    dark, light = np.full((4, 4, 3), 20, np.uint8), np.full((4, 4, 3), 200, np.uint8)
+    new = np.stack([np.full((4, 4, 3), 100 + i, np.uint8) for i in range(5)])
+    out = match_colour(new, {0: dark, 6: light}, np.arange(1, 6))[:, 0, 0, 0].astype(int)
+    assert out[0] == 20 and out[-1] == 200  # beside A only A's colours, beside B only B's
+    assert list(out) == sorted(out) and 20 < out[2] < 200
