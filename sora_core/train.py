@@ -24,7 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
-from . import colour_basis, latents
+from . import latents
 from .architecture import ARCHITECTURES, build_components, build_vae, save_checkpoint
 from .data import Bucket, make_data
 from .presets import PRESETS
@@ -51,7 +51,6 @@ class TrainConfig:
     foreground_weight: float = 1.0  # VAE: >1 weighs pixels far from a clip's median colour more
     dit_foreground_weight: float = 5.0  # DiT: weight of latent positions far from their frame's background
     sample_posterior: bool = False  # decode a posterior sample instead of its mean (see VAELoss)
-    colour_gain: float = 6.0  # VAE: stretch the latent's weak colour directions by up to this (1: off; colour_basis)
     caption_dropout: float = 0.1
     cache_clips: int = 640  # clips the DiT stage renders and encodes once, then trains on
     seed: int = 0
@@ -300,9 +299,6 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
         if not decoder_only:  # an unchanged encoder keeps the statistics it was exported with
             mean, std = measure_latent_stats(vae, make_data(config.data, buckets_of(config), config.seed + 7))
             vae.register_to_config(latents_mean=mean, latents_std=std)
-            if config.colour_gain > 1:
-                means = colour_basis.colour_means(vae, colour_basis.all_colours())
-                colour_basis.fold_into_vae(vae, colour_basis.spread_matrix(means, max_gain=config.colour_gain))
         vae.save_pretrained(folder / "model")
 
 

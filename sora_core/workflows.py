@@ -1,8 +1,8 @@
 """Sora's applications on one sampler: extend (both ways, image-to-video), transition, loop, restyle.
 
 Every workflow places the user's frames on the output timeline, marks them known, samples, and
-pastes the user's frames back unchanged; only the new frames come from the decoder, histogram-matched to
-their neighbouring source frames. Timelines (pixel frames, 4 per latent frame after the first):
+pastes the user's frames back unchanged; only the new frames come from the decoder, given the colours of
+their neighbouring source frames (colour_transfer.py). Timelines (pixel frames, 4 per latent frame after the first):
     forward  : [context 4a+1 | new 4b]          backward : [new 4b+1 | context 4a]
     transition: [A context 4a+1 | bridge 4m | B context 4c]
 """
@@ -10,6 +10,7 @@ their neighbouring source frames. Timelines (pixel frames, 4 per latent frame af
 import numpy as np
 from PIL import Image
 
+from .colour_transfer import colour_levels, transfer_colours
 from .conditioning import fill_unknown, known_latent_frames
 from .sampling import Conditioning, sdedit_start
 from .video import Video
@@ -57,29 +58,14 @@ def fit(video: Video, height: int, width: int, fps: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------ the shared core
 
 
-def transfer_map(new_frame: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(256, 3) per-channel lookup taking `new_frame`'s levels to those at the same quantile of `target`'s:
-    histogram matching, the classic colour transfer, so each colour in the new frame takes its counterpart's."""
-    table = np.empty((256, 3), np.float32)
-    quantiles = np.linspace(0, 1, 257)
-    for c in range(3):
-        source_levels = np.quantile(new_frame[..., c], quantiles)
-        target_levels = np.quantile(target[..., c], quantiles)
-        # np.interp needs increasing x: ties (a flat background is one level) take the mean of their targets.
-        unique, index = np.unique(source_levels, return_inverse=True)
-        targets = np.bincount(index, target_levels) / np.bincount(index)
-        table[:, c] = np.interp(np.arange(256), unique, targets)
-    return table
-
-
 def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.ndarray) -> np.ndarray:
-    """Each new frame (N, H, W, 3) histogram-matched to the source frames beside its gap (`anchors`, timeline
+    """Each new frame (N, H, W, 3) given the colours of the source frames beside its gap (`anchors`, timeline
     position -> frame), blended by distance across a gap between two seams. The DiT continues the scene but not
     always its exact colours (measured: an object's colour changed by up to 70 levels at a seam, while the
     background held within 4), and the decoder adds its own tint; matching to the source removes both."""
     order = sorted(anchors)
+    levels = {a: colour_levels(anchors[a]) for a in order}
     out = np.empty(new.shape, np.float32)
-    channels = np.arange(3)
     for k, position in enumerate(positions):
         before = [a for a in order if a < position]
         after = [a for a in order if a > position]
@@ -90,7 +76,7 @@ def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.
             blend = [(before[-1], 1 - weight), (after[0], weight)]
         elif after:
             blend = [(after[0], 1.0)]
-        out[k] = sum(w * transfer_map(new[k], anchors[a])[new[k], channels] for a, w in blend)
+        out[k] = sum(w * transfer_colours(new[k], levels[a]) for a, w in blend)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
