@@ -95,6 +95,25 @@ def test_bad_workflow_arguments(tiny_pipe):
         tiny_pipe.extend(source, "x", num_frames=0)
     with pytest.raises(ValueError, match="new frames fit"):
         tiny_pipe.extend(source, "x", num_frames=10_000)
+    for bad in (0, 1.5, True, "0.9"):
+        with pytest.raises(ValueError, match="init_strength must be"):
+            tiny_pipe.extend(source, "x", init_strength=bad)
+
+
+def test_init_strength_starts_new_frames_part_way_and_keeps_the_source(pipe):
+    source = Video(smooth_frames(9, 32, 32), fps=8)
+    totals = {}
+    for strength in (1.0, 0.5):
+        out = pipe.extend(
+            source,
+            "x",
+            num_frames=8,
+            steps=6,
+            init_strength=strength,
+            progress=lambda i, n, s=strength: totals.update({s: n}),
+        )
+        assert np.array_equal(out.frames[:9], source.frames)
+    assert totals[1.0] == 6 and 0 < totals[0.5] < 6  # SDEdit from the filled timeline: the noisiest steps skipped
 
 
 def scene(background: int, object_rgb: tuple, left: int) -> np.ndarray:
