@@ -148,12 +148,13 @@ class SoraPipeline:
         check_seed(seed)
         text_embeds, negative_embeds = self.encode_text(prompt, settings["negative_prompt"], settings["guidance"])
         shape = self.latent_shape(settings["num_frames"], settings["height"], settings["width"])
-        latents = initial_noise(shape, seed, self.device)
+        noise = initial_noise(shape, seed, self.device)
+        latents = noise
         scheduler = configure_scheduler(self.scheduler, None)  # a fresh copy: no state shared between calls
         if start_latents is not None:  # SDEdit: start part-way, from the input noised to that step's t
             scheduler.set_timesteps(settings["steps"], device=self.device)
             t_start = scheduler.sigmas[start_step]
-            latents = (1.0 - t_start) * start_latents + t_start * latents
+            latents = (1.0 - t_start) * start_latents + t_start * noise
         latents = denoise(
             self.transformer,
             scheduler,
@@ -166,6 +167,7 @@ class SoraPipeline:
             start_step=start_step,
             progress=progress,
             should_stop=should_stop,
+            noise=noise,
         )
         return self.decode_latents(latents)
 

@@ -78,7 +78,7 @@ def hold_known(latents: torch.Tensor, known: torch.Tensor, known_frames: torch.T
 def denoise(
     transformer,
     scheduler,
-    latents: torch.Tensor,  # (B, C, F, h, w) noise at t=1, float32
+    latents: torch.Tensor,  # (B, C, F, h, w) noise at t=1 (or at `start_step`'s t), float32
     text_embeds: torch.Tensor,  # (B, L, D)
     negative_embeds: torch.Tensor | None,  # (B, L, D); None or guidance <= 1: no guidance
     steps: int,
@@ -87,8 +87,10 @@ def denoise(
     start_step: int = 0,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Run the scheduler from t=1 (or from `start_step`, for SDEdit) to t=0; returns clean latents."""
+    """Run the scheduler from t=1 (or from `start_step`, for SDEdit) to t=0; returns clean latents. `noise`: the
+    pure noise that "replace" re-noises known frames with (default: `latents`, right when starting at t=1)."""
     scheduler.set_timesteps(steps, device=latents.device)
     scheduler.set_begin_index(start_step)
     timesteps = scheduler.timesteps[start_step:]
@@ -98,7 +100,7 @@ def denoise(
     context = torch.cat([text_embeds, negative_embeds]) if use_guidance else text_embeds
     model_dtype = transformer.dtype
     context = context.to(model_dtype)
-    noise = latents.clone()  # the known frames' noise, for "replace"
+    noise = latents.clone() if noise is None else noise  # the known frames' noise, for "replace"
     patch_hw = tuple(transformer.config.patch_size[1:])
     batch = latents.shape[0] * (2 if use_guidance else 1)
 

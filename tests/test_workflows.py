@@ -6,7 +6,7 @@ import torch
 from conftest import smooth_frames
 
 from sora_core import Video
-from sora_core.sampling import Conditioning
+from sora_core.sampling import Conditioning, configure_scheduler, initial_noise, noise_to
 from sora_core.workflows import fit, grid_size, match_colour
 
 STEPS = dict(steps=2)
@@ -60,6 +60,28 @@ def test_known_latents_are_held_through_sampling(tiny_pipe, monkeypatch):
         tiny_pipe.sample("x", settings, 0, conditioning=Conditioning(known, frames, mode))
         assert torch.equal(decoded[-1][:, :, frames], known[:, :, frames])
         assert not torch.equal(decoded[-1][:, :, 1], known[:, :, 1])
+
+
+def test_replace_renoises_known_frames_with_pure_noise_when_starting_part_way(tiny_pipe, monkeypatch):
+    settings = tiny_pipe.settings(None, 9, 32, 32, 4, 1.0)  # guidance 1: one batch, no unconditional half
+    known = torch.randn(1, 4, 3, 4, 4)
+    frames = torch.tensor([True, False, False])
+    inputs = []
+    forward = tiny_pipe.transformer.forward
+
+    def record(hidden_states, **kwargs):
+        inputs.append(hidden_states.clone())
+        return forward(hidden_states=hidden_states, **kwargs)
+
+    monkeypatch.setattr(tiny_pipe.transformer, "forward", record)
+    conditioning = Conditioning(known, frames, "replace")
+    tiny_pipe.sample("x", settings, 0, conditioning=conditioning, start_latents=torch.randn_like(known), start_step=2)
+    noise = initial_noise(known.shape, 0, "cpu")
+    scheduler = configure_scheduler(tiny_pipe.scheduler, None)
+    scheduler.set_timesteps(4)
+    assert len(inputs) == 2
+    for latents, sigma in zip(inputs, scheduler.sigmas[2:4]):
+        assert torch.allclose(latents[:, :, :1], noise_to(known, noise, sigma)[:, :, :1], atol=1e-6)
 
 
 def test_restyle_limits(pipe):
