@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     loop = commands.add_parser("loop", help="make a video loop seamlessly")
     _common(loop, needs_video=1)
     loop.add_argument("--frames", type=int, default=None, help="about how many bridge frames")
+    for workflow in (extend, transition, loop):
+        workflow.add_argument(
+            "--init-strength",
+            type=float,
+            default=None,
+            help="below 1: new frames start from the source (continuity over motion)",
+        )
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, needs_video=1)
     restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
@@ -82,12 +89,14 @@ def run(args) -> Video:
             frames = 1
         video = pipe.generate(args.prompt, num_frames=frames, **common)
     elif args.command == "extend":
-        video = pipe.extend(Video.load(args.video), args.prompt, args.frames, args.direction, **common)
+        video = pipe.extend(
+            Video.load(args.video), args.prompt, args.frames, args.direction, init_strength=args.init_strength, **common
+        )
     elif args.command == "transition":
         video_a, video_b = Video.load(args.video), Video.load(args.video_b)
-        video = pipe.transition(video_a, video_b, args.prompt, args.frames, **common)
+        video = pipe.transition(video_a, video_b, args.prompt, args.frames, init_strength=args.init_strength, **common)
     elif args.command == "loop":
-        video = pipe.loop(Video.load(args.video), args.prompt, args.frames, **common)
+        video = pipe.loop(Video.load(args.video), args.prompt, args.frames, init_strength=args.init_strength, **common)
     else:
         video = pipe.restyle(Video.load(args.video), args.prompt, args.strength, **common)
     if bar is not None:

@@ -68,7 +68,7 @@ def test_workflow_subcommands(tmp_path, tiny_checkpoint):
     for command, extra in [
         ("extend", ["--video", str(source), "--frames", "8", "--direction", "backward"]),
         ("transition", ["--video", str(source), "--video-b", str(source), "--frames", "4"]),
-        ("loop", ["--video", str(source), "--frames", "4"]),
+        ("loop", ["--video", str(source), "--frames", "4", "--init-strength", "0.9"]),
         ("restyle", ["--video", str(source), "--strength", "0.5"]),
     ]:
         out = tmp_path / f"{command}.mp4"
