@@ -139,8 +139,15 @@ class Service:
         frames = kwargs.get("num_frames", 0) + sum(v.num_frames for v in videos)
         height = kwargs.get("height", self.preset.height)
         width = kwargs.get("width", self.preset.width)
+        seam_frames = kwargs.get("num_frames", 0) * {"extend": 1, "transition": 2, "loop": 2}.get(task, 0)
         budget = limits.gpu_seconds(
-            self.preset, max(1, min(frames, self.preset.max_frames)), height, width, steps, enhance
+            self.preset,
+            max(1, min(frames, self.preset.max_frames)),
+            height,
+            width,
+            steps,
+            enhance,
+            seam_frames=seam_frames,
         )
         method = "generate" if task == "image" else task
         return Request(method, prompt, seed, videos, kwargs, budget, bool(enhance))
