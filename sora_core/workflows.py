@@ -75,13 +75,12 @@ def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.
     for k, position in enumerate(positions):
         before = [a for a in order if a < position]
         after = [a for a in order if a > position]
-        blend = [(before[-1], 1.0)] if before else []
         if before and after:
             # The frames right beside each seam take that seam's colours alone.
             weight = (position - before[-1] - 1) / max(after[0] - before[-1] - 2, 1)
             blend = [(before[-1], 1 - weight), (after[0], weight)]
-        elif after:
-            blend = [(after[0], 1.0)]
+        else:
+            blend = [(before[-1] if before else after[0], 1.0)]
         out[k] = sum(w * transfer_colours(new[k], levels[a]) for a, w in blend)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
@@ -173,6 +172,7 @@ def extend(
     width=None,
     progress=None,
     should_stop=None,
+    init_strength=None,
     **kwargs,
 ) -> Video:
     if direction not in ("forward", "backward"):
@@ -193,8 +193,7 @@ def extend(
         timeline = np.concatenate([np.zeros((new, height, width, 3), np.uint8), context])
         known = np.arange(len(timeline)) >= new
     settings = _settings(pipe, len(timeline), height, width, kwargs)
-    init = kwargs.get("init_strength")
-    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init)
+    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init_strength)
     frames = np.concatenate([source, result[~known]] if direction == "forward" else [result[~known], source])
     return pipe.make_video(frames, prompt, seed, settings, task=f"extend {direction}", new_frames=int(new))
 
@@ -210,6 +209,7 @@ def transition(
     width=None,
     progress=None,
     should_stop=None,
+    init_strength=None,
     _loop: bool = False,
     **kwargs,
 ) -> Video:
@@ -227,8 +227,7 @@ def transition(
     known = np.ones(len(timeline), bool)
     known[len(context_a) : len(context_a) + bridge] = False
     settings = _settings(pipe, len(timeline), height, width, kwargs)
-    init = kwargs.get("init_strength")
-    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init)
+    result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init_strength)
     parts = [source_a, result[~known]] + ([] if _loop else [source_b])
     task = "loop" if _loop else "transition"
     return pipe.make_video(np.concatenate(parts), prompt, seed, settings, task=task, new_frames=int(bridge))
