@@ -64,6 +64,15 @@ def fit(video: Video, height: int, width: int, fps: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------ the shared core
 
 
+def check_fraction(value, name: str, zero_ok: bool = False) -> float:
+    """A noise level for SDEdit: a number in (0, 1], or in [0, 1] where 0 (keep the input) makes sense."""
+    allowed = "from 0 to 1" if zero_ok else "above 0 and at most 1"
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or not (0 <= value if zero_ok else 0 < value) or value > 1:
+        raise ValueError(f"{name} must be a number {allowed}; got {value}.")
+    return value
+
+
 def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.ndarray) -> np.ndarray:
     """Each new frame (N, H, W, 3) given the colours of the source frames beside its gap (`anchors`, timeline
     position -> frame), blended by distance across a gap between two seams. The DiT continues the scene but not
@@ -81,7 +90,7 @@ def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.
             blend = [(before[-1], 1 - weight), (after[0], weight)]
         else:
             blend = [(before[-1] if before else after[0], 1.0)]
-        out[k] = sum(w * transfer_colours(new[k], levels[a]) for a, w in blend)
+        out[k] = sum(w * transfer_colours(new[k], levels[a]) for a, w in blend if w > 0)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
@@ -99,9 +108,7 @@ def sample_with_known(
     """Sample a timeline (T, H, W, 3) whose `known_pixels` frames are given; returns decoded frames, colour-matched,
     with the given frames pasted back exactly. New frames start from the filled timeline noised to `init_strength`
     (None: DEFAULT_INIT_STRENGTH; 1: pure noise)."""
-    init_strength = DEFAULT_INIT_STRENGTH if init_strength is None else init_strength
-    if isinstance(init_strength, bool) or not isinstance(init_strength, (int, float)) or not 0 < init_strength <= 1:
-        raise ValueError(f"init_strength must be a number above 0 and at most 1; got {init_strength}.")
+    init_strength = check_fraction(DEFAULT_INIT_STRENGTH if init_strength is None else init_strength, "init_strength")
     filled = fill_unknown(timeline, known_pixels)
     known_frames = known_latent_frames(known_pixels, pipe.temporal_stride)
     known_latents = pipe.encode_frames(filled)
@@ -252,8 +259,7 @@ def restyle(
 ) -> Video:
     """SDEdit: noise the input's latents to t = strength, then denoise under the new prompt."""
     strength = DEFAULT_STRENGTH if strength is None else strength
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise ValueError(f"strength must be a number from 0 to 1; got {strength}.")
+    strength = check_fraction(strength, "strength", zero_ok=True)
     height, width = grid_size(pipe, video, height, width)
     source = fit(video, height, width, pipe.preset.fps)
     n, k = len(source), pipe.temporal_stride
