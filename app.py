@@ -1,4 +1,4 @@
-"""Sora Space: the Gradio app. It only wires the UI and the API to `sora_core`.
+"""Sora Space: the Gradio app. It only wires the page to the API endpoints (`endpoints.py`) and `sora_core`.
 
     python app.py [--model NAME]      (or SORA_MODEL=NAME; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT as usual)
 
@@ -10,25 +10,19 @@ import argparse
 import logging
 import os
 import random
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 import torch
 
-from sora_core import ModelLoadError, SoraPipeline, enhance_prompt, limits, toyworld
+from endpoints import default_seconds, make_endpoints
+from sora_core import ModelLoadError, SoraPipeline, limits, toyworld
 from sora_core.enhance import rewrite_for_toyworld
 from sora_core.presets import DEFAULT_PRESET
-from sora_core.service import MAX_SEED, MAX_STEPS, Service
+from sora_core.service import MAX_SEED, MAX_STEPS
 from sora_core.workflows import DEFAULT_STRENGTH
 
-try:  # ZeroGPU on a Space; locally the decorator does nothing
-    import spaces
-except ImportError:  # pragma: no cover
-    spaces = None
-
-log = logging.getLogger("sora_space")
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 DISCLAIMER = (
     "Sora Space is an independent open implementation of the recipe in OpenAI's Sora technical report. "
@@ -39,217 +33,13 @@ CSS = ".sora-media video, .sora-media img { image-rendering: pixelated; max-heig
 MAX_UPLOAD = "50mb"
 
 
-def gpu(function):
-    """Run on ZeroGPU for the seconds the call's first argument asks for; a no-op off Spaces."""
-    if spaces is None:
-        return function
-    return spaces.GPU(duration=lambda budget, *args, **kwargs: budget)(function)
-
-
-ARGS = {
-    "prompt": 'What the result shows, e.g. "a red ball bouncing on a black background".',
-    "negative_prompt": "What the result should not show.",
-    "height": "Height in pixels, a multiple of 16.",
-    "width": "Width in pixels, a multiple of 16.",
-    "steps": "Denoising steps; more is slower and finer.",
-    "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
-    "seed": "Random seed; the same seed and settings give the same result.",
-    "enhance": "Rewrite the prompt into a detailed caption first. Off by default, so that an API call and the "
-    "Python API give the same result for the same seed.",
-}
-
-
-REQUEST_FIELDS = {
-    "prompt",
-    "negative_prompt",
-    "height",
-    "width",
-    "seconds",
-    "steps",
-    "guidance",
-    "seed",
-    "enhance",
-    "direction",
-    "strength",
-    "video",
-    "video_a",
-    "video_b",
-}
-
-
-def documented(summary: str, **own):
-    """Give an endpoint a docstring with an Args section, which view_api() and the MCP tool list show."""
-
-    def decorate(function):
-        names = [n for n in function.__code__.co_varnames[: function.__code__.co_argcount] if n in {**ARGS, **own}]
-        lines = [f"    {name}: {own.get(name) or ARGS[name]}" for name in names]
-        function.__doc__ = summary + "\n\nArgs:\n" + "\n".join(lines)
-        return function
-
-    return decorate
-
-
 def create_demo(pipe: SoraPipeline) -> gr.Blocks:
-    preset, service = pipe.preset, Service(pipe)
+    preset, api = pipe.preset, make_endpoints(pipe)
     sizes = limits.size_choices(preset, pipe.spatial_stride)
     longest = limits.max_seconds(preset)
-    clip_seconds = round((preset.num_frames - 1) / preset.fps, 2)
-    add_seconds = round(clip_seconds / 2, 2)
+    clip_seconds, add_seconds = default_seconds(preset)
     block = 4 / preset.fps  # seconds in one latent frame
     negative = preset.negative_prompt
-
-    @gpu
-    def run(budget: int, request, progress, stop: dict):
-        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used)."""
-        started = time.time()
-
-        def report(step, total):
-            left = (time.time() - started) / step * (total - step)
-            progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
-
-        prompt = request.prompt
-        if request.enhance:
-            progress(0, desc="Enhancing the prompt")
-            prompt = enhance_prompt(prompt, preset, request.seed, device=str(pipe.device))
-        video = request.run(pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
-        return video, prompt
-
-    def serve(task: str, arguments: dict):
-        """Check, run on the GPU, save: (file, seed, prompt used). Every failure is one plain sentence."""
-        progress, stop = arguments["progress"], arguments["stop"]
-        # locals() of an endpoint: its parameters, plus the closure names it uses, which are dropped here
-        arguments = {name: value for name, value in arguments.items() if name in REQUEST_FIELDS}
-        stop = stop if isinstance(stop, dict) else {}
-        sources = tuple(arguments.pop(name) for name in ("video", "video_a", "video_b") if name in arguments)
-        try:
-            request = service.request(task, sources=sources, **arguments)
-            stop["stop"] = False
-            video, prompt_used = run(request.gpu_seconds, request, progress, stop)
-            return service.save(video), request.seed, prompt_used
-        except InterruptedError:
-            raise gr.Error("Stopped.") from None
-        except torch.OutOfMemoryError:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            raise gr.Error("The server ran out of memory; try a shorter or smaller video.") from None
-        except (ValueError, FloatingPointError) as error:
-            raise gr.Error(str(error)) from None
-        except Exception:
-            log.exception("request failed")
-            raise gr.Error("Something went wrong on the server; please try again.") from None
-
-    # ------------------------------------------------------------------ the public API (named endpoints)
-    # Each endpoint's parameters are its API: names, defaults and the docstring's Args are what clients see.
-    @documented("Generate a video from a text prompt.", seconds="Duration in seconds; 0 gives a single frame.")
-    def generate(
-        prompt: str,
-        negative_prompt: str = negative,
-        height: int = preset.height,
-        width: int = preset.width,
-        seconds: float = clip_seconds,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("generate", locals())
-
-    @documented("Generate an image (a one-frame video) from a text prompt.")
-    def image(
-        prompt: str,
-        negative_prompt: str = negative,
-        height: int = preset.height,
-        width: int = preset.width,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("image", locals())
-
-    @documented(
-        "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
-        video="The video or image to extend.",
-        direction='"forward" adds frames after the source, "backward" before it.',
-        seconds="About how many seconds to add.",
-    )
-    def extend(
-        video: str,
-        prompt: str,
-        direction: str = "forward",
-        seconds: float = add_seconds,
-        negative_prompt: str = negative,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("extend", locals())
-
-    @documented(
-        "Connect two videos: clip A, generated bridge frames, then clip B.",
-        video_a="The first clip.",
-        video_b="The second clip.",
-        seconds="About how long the bridge lasts.",
-    )
-    def transition(
-        video_a: str,
-        video_b: str,
-        prompt: str,
-        seconds: float = add_seconds,
-        negative_prompt: str = negative,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("transition", locals())
-
-    @documented(
-        "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
-        video="The clip to loop.",
-        seconds="About how long the bridge lasts.",
-    )
-    def loop(
-        video: str,
-        prompt: str,
-        seconds: float = add_seconds,
-        negative_prompt: str = negative,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("loop", locals())
-
-    @documented(
-        "Restyle a video with a new prompt (SDEdit); the result has the input's length and size.",
-        video="The video to restyle.",
-        strength="How far to move from the input: 0 keeps it, 1 ignores it.",
-    )
-    def restyle(
-        video: str,
-        prompt: str,
-        strength: float = DEFAULT_STRENGTH,
-        negative_prompt: str = negative,
-        steps: int = preset.steps,
-        guidance: float = preset.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return serve("restyle", locals())
 
     # ------------------------------------------------------------------ the page
     def vocabulary_note() -> str:
@@ -332,7 +122,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                     [["a red ball bouncing on a black background"], ["a blue square moving left on a gray background"]],
                     inputs=[g.prompt],
                     outputs=[g.out, g.seed_used, g.prompt_used],
-                    fn=generate,
+                    fn=api.generate,
                     cache_examples=True,
                     cache_mode="lazy",
                 )
@@ -354,7 +144,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                     ],
                     inputs=[e_video, e.prompt],
                     outputs=[e.out, e.seed_used, e.prompt_used],
-                    fn=extend,
+                    fn=api.extend,
                     cache_examples=True,
                     cache_mode="lazy",
                 )
@@ -382,7 +172,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                     ],
                     inputs=[t_a, t_b, t.prompt],
                     outputs=[t.out, t.seed_used, t.prompt_used],
-                    fn=transition,
+                    fn=api.transition,
                     cache_examples=True,
                     cache_mode="lazy",
                 )
@@ -402,7 +192,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                     [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]],
                     inputs=[r_video, r.prompt],
                     outputs=[r.out, r.seed_used, r.prompt_used],
-                    fn=restyle,
+                    fn=api.restyle,
                     cache_examples=True,
                     cache_mode="lazy",
                 )
@@ -418,34 +208,34 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
         def outputs(tab):
             return [tab.out, tab.seed_used, tab.prompt_used]
 
-        api = gr.Button(visible=False)
-        api.click(
-            generate,
+        hidden = gr.Button(visible=False)
+        hidden.click(
+            api.generate,
             [g.prompt, g.negative, g.height, g.width, g.seconds, *shared(g)[1:]],
             outputs(g),
             api_name="generate",
         )
-        api.click(
-            image,
+        hidden.click(
+            api.image,
             [g.prompt, g.negative, g.height, g.width, *shared(g)[1:]],
             [g.image, g.seed_used, g.prompt_used],
             api_name="image",
         )
-        api.click(extend, [e_video, e.prompt, e.direction, e.seconds, *shared(e)], outputs(e), api_name="extend")
-        api.click(transition, [t_a, t_b, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="transition")
-        api.click(loop, [t_a, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="loop")
-        api.click(restyle, [r_video, r.prompt, r.strength, *shared(r)], outputs(r), api_name="restyle")
+        hidden.click(api.extend, [e_video, e.prompt, e.direction, e.seconds, *shared(e)], outputs(e), api_name="extend")
+        hidden.click(api.transition, [t_a, t_b, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="transition")
+        hidden.click(api.loop, [t_a, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="loop")
+        hidden.click(api.restyle, [r_video, r.prompt, r.strength, *shared(r)], outputs(r), api_name="restyle")
 
         # ------------------------------------------------------------------ the UI's own events
         def generate_or_image(seconds, height, width, **common):
-            if service.frames_for(seconds, plus_one=True) == 1:
-                return image(height=height, width=width, **common)
-            return generate(seconds=seconds, height=height, width=width, **common)
+            if api.service.frames_for(seconds, plus_one=True) == 1:
+                return api.image(height=height, width=width, **common)
+            return api.generate(seconds=seconds, height=height, width=width, **common)
 
         def transition_or_loop(is_loop, video_a, video_b, **common):
             if is_loop:
-                return loop(video=video_a or video_b, **common)
-            return transition(video_a=video_a, video_b=video_b, **common)
+                return api.loop(video=video_a or video_b, **common)
+            return api.transition(video_a=video_a, video_b=video_b, **common)
 
         def wire(tab, endpoint, own: dict):
             """A tab's button: the endpoint with the tab's inputs, then the session's history and gallery."""
@@ -508,9 +298,9 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             )
 
         wire(g, generate_or_image, {"seconds": g.seconds, "height": g.height, "width": g.width})
-        wire(e, extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds})
+        wire(e, api.extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds})
         wire(t, transition_or_loop, {"is_loop": t_loop, "video_a": t_a, "video_b": t_b, "seconds": t.seconds})
-        wire(r, restyle, {"video": r_video, "strength": r.strength})
+        wire(r, api.restyle, {"video": r_video, "strength": r.strength})
         g.size.change(lambda size: sizes[size], g.size, [g.height, g.width], api_visibility="private")
         t_loop.change(lambda is_loop: gr.update(visible=not is_loop), t_loop, t_b, api_visibility="private")
 
