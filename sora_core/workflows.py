@@ -8,6 +8,7 @@ their neighbouring source frames (colour_transfer.py). Timelines (pixel frames, 
 """
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .colour_transfer import colour_levels, transfer_colours
@@ -73,14 +74,17 @@ def check_fraction(value, name: str, zero_ok: bool = False) -> float:
     return value
 
 
-def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.ndarray) -> np.ndarray:
+def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.ndarray, device=None) -> np.ndarray:
     """Each new frame (N, H, W, 3) given the colours of the source frames beside its gap (`anchors`, timeline
     position -> frame), blended by distance across a gap between two seams. The DiT continues the scene but not
     always its exact colours (measured: an object's colour changed by up to 70 levels at a seam, while the
-    background held within 4), and the decoder adds its own tint; matching to the source removes both."""
+    background held within 4), and the decoder adds its own tint; matching to the source removes both. Runs on
+    `device` (the model's: on a GPU it takes milliseconds a frame)."""
+    device = torch.device("cpu") if device is None else torch.device(device)
     order = sorted(anchors)
-    levels = {a: colour_levels(anchors[a]) for a in order}
-    out = np.empty(new.shape, np.float32)
+    levels = {a: colour_levels(anchors[a], device=device) for a in order}
+    frames = torch.as_tensor(new).to(device)  # (N, H, W, 3) uint8
+    out = torch.empty(frames.shape, dtype=torch.float32, device=device)
     for k, position in enumerate(positions):
         before = [a for a in order if a < position]
         after = [a for a in order if a > position]
@@ -90,8 +94,8 @@ def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.
             blend = [(before[-1], 1 - weight), (after[0], weight)]
         else:
             blend = [(before[-1] if before else after[0], 1.0)]
-        out[k] = sum(w * transfer_colours(new[k], levels[a]) for a, w in blend if w > 0)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+        out[k] = sum(w * transfer_colours(frames[k], levels[a]) for a, w in blend if w > 0)
+    return out.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
 def sample_with_known(
@@ -128,7 +132,7 @@ def sample_with_known(
     # Colour anchors: the given frames right beside each gap.
     anchors = sorted({int(g) for g in given if (g - 1 in new) or (g + 1 in new)})
     out = timeline.copy()
-    out[new] = match_colour(decoded[new], {a: timeline[a] for a in anchors}, new)
+    out[new] = match_colour(decoded[new], {a: timeline[a] for a in anchors}, new, device=pipe.device)
     return out
 
 

@@ -1,6 +1,7 @@
 """Colour transfer at seams: objects and backgrounds take the target's colours, flat areas stay flat."""
 
 import numpy as np
+import torch
 
 from sora_core.colour_transfer import colour_levels, transfer_colours
 
@@ -43,3 +44,12 @@ def test_a_change_of_scene_keeps_its_contrast_instead_of_collapsing():
     out = transfer_colours(scene((0, 0, 0), (250, 140, 20), 0), colour_levels(target))
     assert np.abs(out[0, 20] - out[9, 2]).max() > 100  # object and background still apart
     assert np.abs(out.reshape(-1, 3).mean(0) - target.reshape(-1, 3).mean(0)).max() <= 1
+
+
+def test_a_tensor_frame_comes_back_as_a_tensor_with_the_same_levels():
+    target = scene((10, 10, 20), (220, 30, 30), 4)
+    drifted = scene((14, 12, 20), (200, 40, 12), 12)
+    levels = colour_levels(torch.from_numpy(target))
+    out = transfer_colours(torch.from_numpy(drifted), levels)
+    assert isinstance(out, torch.Tensor) and out.shape == drifted.shape
+    assert np.array_equal(out.numpy(), transfer_colours(drifted, colour_levels(target)))
