@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--init-strength",
             type=float,
             default=None,
-            help="below 1: new frames start from the source (continuity over motion)",
+            help="below 1: new frames start from the source (continuity over motion); default: 1 forward, "
+            "else the checkpoint's arrival_init_strength",
         )
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, needs_video=1)

@@ -36,6 +36,9 @@ class Preset:
     # Conditioning on known frames: "clean" (per-token t=0, needs a model trained for it) or
     # "replace" (training-free: known latents re-noised to the current level every step).
     conditioning: str = "replace"
+    # Where new frames must arrive at given ones (backward extension, transition, loop), they start from the
+    # filled timeline noised to this t instead of from pure noise (1); see workflows.py. A checkpoint may set it.
+    arrival_init_strength: float = 1.0
     cpu_memory_gb: float = 4.0  # float32 footprint of all components, for the up-front memory check
     enhancer: str = ""  # "toyworld" (offline rewriter), a Hub instruct-model repo id, or "" for none
     enhancer_revision: str = "main"

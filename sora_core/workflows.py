@@ -18,11 +18,10 @@ from .video import Video
 
 DEFAULT_STRENGTH = 0.6
 # `init_strength` < 1 starts new frames from the filled timeline (each unknown frame a copy of its nearest known
-# one) noised to that t, instead of from pure noise (t = 1): a knob between continuity and motion. Measured on the
-# bundled model (seams of `evaluate`): at 1 the object jumped 11-15 px where new frames lead into the source
-# (backward, loop; bounds ~6.7), at 0.9 every seam was within bounds (0.6-3.6 px), but the object nearly stopped
-# (median step 0.5-0.85 px a frame against the source's 2.35). The default keeps the model's own motion.
-DEFAULT_INIT_STRENGTH = 1.0
+# one) noised to that t, instead of from pure noise (t = 1): a knob between continuity and free motion. Continuing
+# from given frames (forward) the models keep their seams at 1; arriving at given frames (backward, the end of a
+# bridge, a loop) the bundled one jumped, so its checkpoint sets `arrival_init_strength` below 1 for those
+# (measurements in the model card); None picks that default per workflow.
 MAX_CONTEXT_LATENTS = 2  # context frames beyond this add cost but little information
 
 
@@ -111,8 +110,11 @@ def sample_with_known(
 ) -> np.ndarray:
     """Sample a timeline (T, H, W, 3) whose `known_pixels` frames are given; returns decoded frames, colour-matched,
     with the given frames pasted back exactly. New frames start from the filled timeline noised to `init_strength`
-    (None: DEFAULT_INIT_STRENGTH; 1: pure noise)."""
-    init_strength = check_fraction(DEFAULT_INIT_STRENGTH if init_strength is None else init_strength, "init_strength")
+    (1: pure noise; None: 1 where new frames only continue given ones, else the preset's arrival_init_strength)."""
+    if init_strength is None:
+        arrives = bool(known_pixels[np.argmin(known_pixels) :].any())  # a given frame after a new one
+        init_strength = pipe.preset.arrival_init_strength if arrives else 1.0
+    init_strength = check_fraction(init_strength, "init_strength")
     filled = fill_unknown(timeline, known_pixels)
     known_frames = known_latent_frames(known_pixels, pipe.temporal_stride)
     known_latents = pipe.encode_frames(filled)

@@ -5,7 +5,7 @@ import pytest
 
 from sora_core import toyworld as tw
 from sora_core.enhance import rewrite_for_toyworld
-from sora_core.evaluate import falls_with_gravity, main, paraphrase, read, seam
+from sora_core.evaluate import falls_with_gravity, main, median_step, paraphrase, read, seam
 
 
 @pytest.mark.parametrize("size", [(128, 128, 33), (96, 160, 17)])
@@ -44,7 +44,17 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     for expected in ("VAE round trip", "| captions |", "| paraphrases + enhance |", "extend backward", "restyle red"):
         assert expected in printed
     seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
-    assert len(seam_rows) == 5 and all(row.endswith("| yes |") for row in seam_rows)  # source frames kept exactly
+    assert len(seam_rows) == 5 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
+    assert all(float(row.split("|")[8]) >= 0 for row in seam_rows)  # the new frames' step
+
+
+def test_median_step_reads_the_objects_speed():
+    rng = np.random.default_rng(3)
+    moving, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving right"),), "black"), 128, 128, 33, rng)
+    still, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "standing still"),), "black"), 128, 128, 33, rng)
+    step = median_step(read(moving))
+    assert step > 1 and median_step(read(still)) < 0.5
+    assert abs(median_step(read(moving[::2])) - 2 * step) < 0.5  # every other frame: twice the step
 
 
 def test_paraphrases_avoid_the_vocabulary_and_the_rewriter_restores_it():

@@ -138,6 +138,27 @@ def test_init_strength_starts_new_frames_part_way_and_keeps_the_source(pipe):
     assert totals[1.0] == 6 and 0 < totals[0.5] < 6  # SDEdit from the filled timeline: the noisiest steps skipped
 
 
+def test_the_presets_arrival_init_strength_applies_where_new_frames_lead_into_given_ones(tiny_pipe):
+    source = Video(smooth_frames(9, 32, 32), fps=8)
+    original = tiny_pipe.preset
+    tiny_pipe.preset = type(original)(**{**original.__dict__, "arrival_init_strength": 0.5})
+    try:
+        steps = {}
+
+        def run(name, call, **kwargs):
+            call(num_frames=8, steps=6, progress=lambda i, n: steps.update({name: n}), **kwargs)
+
+        run("forward", lambda **k: tiny_pipe.extend(source, "x", **k))
+        run("backward", lambda **k: tiny_pipe.extend(source, "x", direction="backward", **k))
+        run("transition", lambda **k: tiny_pipe.transition(source, source, "x", **k))
+        run("loop", lambda **k: tiny_pipe.loop(source, "x", **k))
+        run("backward, asked 1", lambda **k: tiny_pipe.extend(source, "x", direction="backward", **k), init_strength=1)
+    finally:
+        tiny_pipe.preset = original
+    assert steps["forward"] == 6 and steps["backward, asked 1"] == 6  # continuing, or asked for pure noise
+    assert all(0 < steps[name] < 6 for name in ("backward", "transition", "loop"))
+
+
 def scene(background: int, object_rgb: tuple, left: int) -> np.ndarray:
     frame = np.full((16, 16, 3), background, np.uint8)
     frame[4:8, left : left + 4] = object_rgb
