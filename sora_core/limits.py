@@ -19,9 +19,10 @@ GPU_LOAD_SECONDS = 10.0
 GPU_STEP_SECONDS_PER_KTOKEN = 0.07
 GPU_DECODE_SECONDS_PER_MPIXEL_FRAME = 0.08
 GPU_ENHANCE_SECONDS = 15.0  # a 1.5B instruct model writing one caption
-# The colour transfer at seams runs on the model's device inside the same call. Measured on a CPU only (0.31 s for
-# one 832 x 480 frame, one thread); a GPU's time is not measured yet, so the CPU figure stays as an upper bound.
-SEAM_SECONDS_PER_MPIXEL_FRAME = 1.0
+# The colour transfer at seams runs on the model's device inside the same call. Measured on a CPU only (0.16 s for
+# one 832 x 480 frame on 2 cores, benchmarks/bench_colour_transfer.py); a GPU is not measured yet, so the CPU
+# figure, rounded up, stays as an upper bound.
+SEAM_SECONDS_PER_MPIXEL_FRAME = 0.5
 GPU_SAFETY = 1.5
 GPU_MAX_SECONDS = 300  # the longest call the ZeroGPU tier grants
 
