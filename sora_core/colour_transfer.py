@@ -50,14 +50,14 @@ def _quantiles(values: torch.Tensor) -> torch.Tensor:
 
 def _pixels(frame, device) -> torch.Tensor:
     """(N, 3) float32 levels of an (H, W, 3) frame, a NumPy array or a tensor."""
-    frame = torch.as_tensor(frame, device=device) if device is not None else torch.as_tensor(frame)
-    return frame.reshape(-1, 3).float()
+    return torch.as_tensor(frame, device=device).reshape(-1, 3).float()
 
 
 @dataclass
 class Levels:
     """What `transfer_colours` needs of a target frame, computed once however many frames are matched to it."""
 
+    bases: list[torch.Tensor]  # per round: (3, 3) orthonormal axes
     quantiles: list[torch.Tensor]  # per round: (len(QUANTILES), 3) on that round's axes
     mean: torch.Tensor  # (3,) per channel
     std: torch.Tensor  # (3,)
@@ -66,8 +66,9 @@ class Levels:
 def colour_levels(target, rounds: int = ROUNDS, device=None) -> Levels:
     """The target frame's levels, on `device` (default: where `target` is; the CPU for a NumPy array)."""
     pixels = _pixels(target, device)  # (N, 3)
-    quantiles = [_quantiles(pixels @ basis) for basis in _rotations(rounds, pixels.device)]
-    return Levels(quantiles, pixels.mean(0), pixels.std(0, unbiased=False))
+    bases = _rotations(rounds, pixels.device)
+    quantiles = [_quantiles(pixels @ basis) for basis in bases]
+    return Levels(bases, quantiles, pixels.mean(0), pixels.std(0, unbiased=False))
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -102,7 +103,7 @@ def transfer_colours(frame, target: Levels):
     device = target.mean.device
     pixels = _pixels(frame, device)  # (N, 3)
     matched = pixels.clone()
-    for basis, target_quantiles in zip(_rotations(len(target.quantiles), device), target.quantiles):
+    for basis, target_quantiles in zip(target.bases, target.quantiles):
         projected = matched @ basis  # (N, 3) coordinates on this round's axes
         source = _quantiles(projected)
         mapped = [_match_axis(projected[:, c].contiguous(), source[:, c], target_quantiles[:, c]) for c in range(3)]

@@ -78,7 +78,7 @@ def match_colour(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.
     position -> frame), blended by distance across a gap between two seams. The DiT continues the scene but not
     always its exact colours (measured: an object's colour changed by up to 70 levels at a seam, while the
     background held within 4), and the decoder adds its own tint; matching to the source removes both. Runs on
-    `device` (the model's: on a GPU it takes milliseconds a frame)."""
+    `device` (the model's), so a GPU call does not wait on the CPU for it."""
     device = torch.device("cpu") if device is None else torch.device(device)
     order = sorted(anchors)
     levels = {a: colour_levels(anchors[a], device=device) for a in order}
