@@ -69,8 +69,16 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             gr.Markdown(note)
         return tab
 
-    def advanced(tab):
+    def advanced(tab, seams=False):
         with gr.Accordion("Advanced", open=False):
+            if seams:
+                tab.init = gr.Number(
+                    None,
+                    label="Seam hold: new frames start from the source at this noise level (0-1; empty: the "
+                    "model's default; lower: smoother seams, less motion)",
+                    minimum=0,
+                    maximum=1,
+                )
             tab.negative = gr.Textbox(negative, label="Negative prompt", max_length=limits.MAX_PROMPT_CHARS)
             tab.steps = gr.Slider(1, MAX_STEPS, value=preset.steps, step=1, label="Steps")
             tab.guidance = gr.Slider(0, 20, value=preset.guidance, step=0.5, label="Guidance")
@@ -134,7 +142,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                         e.label = "Extend"
                         e.direction = gr.Radio(["forward", "backward"], value="forward", label="Direction")
                         e.seconds = gr.Slider(block, longest / 2, value=add_seconds, step=block, label="Seconds to add")
-                        advanced(e)
+                        advanced(e, seams=True)
                     with gr.Column():
                         results(e)
                 gr.Examples(
@@ -159,7 +167,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                         t.seconds = gr.Slider(
                             block, longest / 2, value=add_seconds, step=block, label="Bridge length in seconds"
                         )
-                        advanced(t)
+                        advanced(t, seams=True)
                     with gr.Column():
                         results(t)
                 gr.Examples(
@@ -221,9 +229,13 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             [g.image, g.seed_used, g.prompt_used],
             api_name="image",
         )
-        hidden.click(api.extend, [e_video, e.prompt, e.direction, e.seconds, *shared(e)], outputs(e), api_name="extend")
-        hidden.click(api.transition, [t_a, t_b, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="transition")
-        hidden.click(api.loop, [t_a, t.prompt, t.seconds, *shared(t)], outputs(t), api_name="loop")
+        hidden.click(
+            api.extend, [e_video, e.prompt, e.direction, e.seconds, e.init, *shared(e)], outputs(e), api_name="extend"
+        )
+        hidden.click(
+            api.transition, [t_a, t_b, t.prompt, t.seconds, t.init, *shared(t)], outputs(t), api_name="transition"
+        )
+        hidden.click(api.loop, [t_a, t.prompt, t.seconds, t.init, *shared(t)], outputs(t), api_name="loop")
         hidden.click(api.restyle, [r_video, r.prompt, r.strength, *shared(r)], outputs(r), api_name="restyle")
 
         # ------------------------------------------------------------------ the UI's own events
@@ -298,8 +310,12 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
             )
 
         wire(g, generate_or_image, {"seconds": g.seconds, "height": g.height, "width": g.width})
-        wire(e, api.extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds})
-        wire(t, transition_or_loop, {"is_loop": t_loop, "video_a": t_a, "video_b": t_b, "seconds": t.seconds})
+        wire(e, api.extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds, "init_strength": e.init})
+        wire(
+            t,
+            transition_or_loop,
+            {"is_loop": t_loop, "video_a": t_a, "video_b": t_b, "seconds": t.seconds, "init_strength": t.init},
+        )
         wire(r, api.restyle, {"video": r_video, "strength": r.strength})
         g.size.change(lambda size: sizes[size], g.size, [g.height, g.width], api_visibility="private")
         t_loop.change(lambda is_loop: gr.update(visible=not is_loop), t_loop, t_b, api_visibility="private")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import limits
 from .video import Video, VideoError
-from .workflows import DEFAULT_STRENGTH
+from .workflows import DEFAULT_STRENGTH, check_fraction
 
 TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
 MAX_STEPS = 100
@@ -104,6 +104,7 @@ class Service:
         seconds=None,
         direction=None,
         strength=None,
+        init_strength=None,
         enhance=False,
     ) -> Request:
         """Check everything a task needs; raises ValueError with one sentence."""
@@ -125,6 +126,9 @@ class Service:
             )
         elif task in ("extend", "transition", "loop"):
             kwargs["num_frames"] = self.frames_for(seconds, plus_one=False)
+            if init_strength not in (None, ""):  # empty: the workflow's own default
+                value = number(init_strength, "init_strength", 0, 1)
+                kwargs["init_strength"] = check_fraction(value, "init_strength")
         if task == "extend":
             if direction not in ("forward", "backward"):
                 raise ValueError('direction must be "forward" or "backward".')

@@ -46,6 +46,9 @@ def test_api_lists_the_named_endpoints_with_defaults(client):
         "seed",
         "enhance",
     ]
+    for name in ("/extend", "/transition", "/loop"):
+        seam = [p for p in endpoints[name]["parameters"] if p["parameter_name"] == "init_strength"][0]
+        assert seam["parameter_default"] is None  # empty: the model's own default
     enhance = [p for p in endpoints["/extend"]["parameters"] if p["parameter_name"] == "enhance"][0]
     assert enhance["parameter_default"] is False  # off for the API, so it matches the Python API for a seed
 
@@ -85,6 +88,8 @@ def test_workflow_endpoints(client):
     check_mp4(path, 17 + 8 + 1)
     path, _, _ = client.predict(video=clip, prompt="x", seconds=1, steps=2, api_name="/loop")
     check_mp4(path, 17 + 8)
+    path, _, _ = client.predict(video=clip, prompt="x", seconds=1, steps=2, init_strength=0.9, api_name="/loop")
+    check_mp4(path, 17 + 8)
     path, _, _ = client.predict(video=clip, prompt="x", strength=0.5, steps=2, api_name="/restyle")
     check_mp4(path, 17)
 
@@ -120,6 +125,8 @@ def test_bad_upload_and_choice_are_refused(client, tmp_path):
     clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))
     with pytest.raises(Exception, match="direction must be|not in the list of choices"):
         client.predict(video=clip, prompt="x", direction="sideways", api_name="/extend")
+    with pytest.raises(Exception, match="init_strength must be"):
+        client.predict(video=clip, prompt="x", init_strength=0, api_name="/extend")
 
 
 def test_browser_generates_and_screenshots_every_tab(tmp_path):
