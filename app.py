@@ -72,12 +72,13 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
     def advanced(tab, seams=False):
         with gr.Accordion("Advanced", open=False):
             if seams:
-                tab.init = gr.Number(
-                    None,
-                    label="Seam hold: new frames start from the source at this noise level (0-1; empty: the "
-                    "model's default; lower: smoother seams, less motion)",
-                    minimum=0,
-                    maximum=1,
+                tab.init = gr.Slider(
+                    0,
+                    1,
+                    value=0,
+                    step=0.01,
+                    label="Seam hold: 0 keeps the model's default; otherwise new frames start from the source at "
+                    "this noise level (lower: smoother seams, less motion)",
                 )
             tab.negative = gr.Textbox(negative, label="Negative prompt", max_length=limits.MAX_PROMPT_CHARS)
             tab.steps = gr.Slider(1, MAX_STEPS, value=preset.steps, step=1, label="Steps")

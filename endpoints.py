@@ -38,9 +38,9 @@ ARGS = {
     "steps": "Denoising steps; more is slower and finer.",
     "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
     "seed": "Random seed; the same seed and settings give the same result.",
-    "init_strength": "Below 1, new frames start from copies of the nearest source frame noised to this level: "
-    "smoother seams, less motion. Empty: the model's default (1 going forward; where new frames lead into the "
-    "source, the checkpoint's own).",
+    "init_strength": "0 (the default): the model's own seam setting (1 going forward; where new frames lead into "
+    "the source, the checkpoint's). Otherwise, below 1, new frames start from copies of the nearest source frame "
+    "noised to this level: smoother seams, less motion.",
     "enhance": "Rewrite the prompt into a detailed caption first. Off by default, so that an API call and the "
     "Python API give the same result for the same seed.",
 }
@@ -167,7 +167,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
         prompt: str,
         direction: str = "forward",
         seconds: float = add_seconds,
-        init_strength: float | None = None,
+        init_strength: float = 0.0,
         negative_prompt: str = negative,
         steps: int = preset.steps,
         guidance: float = preset.guidance,
@@ -189,7 +189,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
         video_b: str,
         prompt: str,
         seconds: float = add_seconds,
-        init_strength: float | None = None,
+        init_strength: float = 0.0,
         negative_prompt: str = negative,
         steps: int = preset.steps,
         guidance: float = preset.guidance,
@@ -209,7 +209,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
         video: str,
         prompt: str,
         seconds: float = add_seconds,
-        init_strength: float | None = None,
+        init_strength: float = 0.0,
         negative_prompt: str = negative,
         steps: int = preset.steps,
         guidance: float = preset.guidance,

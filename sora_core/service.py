@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import limits
 from .video import Video, VideoError
-from .workflows import DEFAULT_STRENGTH, check_fraction
+from .workflows import DEFAULT_STRENGTH
 
 TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
 MAX_STEPS = 100
@@ -126,9 +126,9 @@ class Service:
             )
         elif task in ("extend", "transition", "loop"):
             kwargs["num_frames"] = self.frames_for(seconds, plus_one=False)
-            if init_strength not in (None, ""):  # empty: the workflow's own default
-                value = number(init_strength, "init_strength", 0, 1)
-                kwargs["init_strength"] = check_fraction(value, "init_strength")
+            value = 0.0 if init_strength in (None, "") else number(init_strength, "init_strength", 0, 1)
+            if value > 0:  # 0 or empty: the workflow's own default (0 itself would keep no new frame)
+                kwargs["init_strength"] = value
         if task == "extend":
             if direction not in ("forward", "backward"):
                 raise ValueError('direction must be "forward" or "backward".')

@@ -48,7 +48,7 @@ def test_api_lists_the_named_endpoints_with_defaults(client):
     ]
     for name in ("/extend", "/transition", "/loop"):
         seam = [p for p in endpoints[name]["parameters"] if p["parameter_name"] == "init_strength"][0]
-        assert seam["parameter_default"] is None  # empty: the model's own default
+        assert seam["parameter_default"] == 0  # the model's own default
     enhance = [p for p in endpoints["/extend"]["parameters"] if p["parameter_name"] == "enhance"][0]
     assert enhance["parameter_default"] is False  # off for the API, so it matches the Python API for a seed
 
@@ -125,8 +125,8 @@ def test_bad_upload_and_choice_are_refused(client, tmp_path):
     clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))
     with pytest.raises(Exception, match="direction must be|not in the list of choices"):
         client.predict(video=clip, prompt="x", direction="sideways", api_name="/extend")
-    with pytest.raises(Exception, match="init_strength must be"):
-        client.predict(video=clip, prompt="x", init_strength=0, api_name="/extend")
+    with pytest.raises(Exception, match="init_strength must be|greater than maximum value 1"):
+        client.predict(video=clip, prompt="x", init_strength=1.5, api_name="/extend")
 
 
 def test_browser_generates_and_screenshots_every_tab(tmp_path):
@@ -158,6 +158,12 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
         gallery_item = page.locator("button.thumbnail-item, .thumbnail-item").first
         gallery_item.wait_for(timeout=30_000)  # the result also lands in the session's gallery
         page.screenshot(path=str(ARTIFACTS / "tab-generate.png"), full_page=True)
+        # The Extend tab's own button, with every Advanced control at its default (the seam hold's 0 included).
+        page.get_by_role("tab", name="Extend").click()
+        page.locator("input[type=file]").first.set_input_files(str(EXAMPLES / "red_ball_right.mp4"))
+        page.get_by_label("Prompt", exact=True).locator("visible=true").first.fill("a red ball moving right")
+        page.get_by_role("button", name="Extend", exact=True).click()
+        page.locator(".sora-media video[src]").locator("visible=true").first.wait_for(timeout=180_000)
         for tab in ("Extend", "Transition", "Restyle"):
             page.get_by_role("tab", name=tab).click()
             page.wait_for_timeout(500)

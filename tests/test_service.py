@@ -13,16 +13,16 @@ def clip(tmp_path):
     return str(Video(random_frames(9, 32, 32), fps=8).save(tmp_path / "clip.mp4"))
 
 
-def test_init_strength_reaches_the_seam_workflows_and_empty_leaves_their_default(tiny_pipe, clip, tmp_path):
+def test_init_strength_reaches_the_seam_workflows_and_0_or_empty_leaves_their_default(tiny_pipe, clip, tmp_path):
     service = Service(tiny_pipe, tmp_path / "out")
     for task, sources in (("extend", (clip,)), ("transition", (clip, clip)), ("loop", (clip,))):
         extra = dict(direction="forward") if task == "extend" else {}
         asked = service.request(task, "x", sources=sources, seconds=1, init_strength=0.9, **extra)
         assert asked.kwargs["init_strength"] == 0.9
-        for empty in (None, ""):
+        for empty in (None, "", 0):
             default = service.request(task, "x", sources=sources, seconds=1, init_strength=empty, **extra)
             assert "init_strength" not in default.kwargs
-    for bad in (0, 1.5, "most", float("nan")):
+    for bad in (-0.5, 1.5, "most", float("nan")):
         with pytest.raises(ValueError, match="init_strength must be") as error:
             service.request("loop", "x", sources=(clip,), seconds=1, init_strength=bad)
         assert "\n" not in str(error.value)
