@@ -38,16 +38,20 @@ class BucketedData:
 
 class ToyWorldData(BucketedData):
     """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
-    around the object, so small crops keep objects at their full scale (what the VAE stage trains on)."""
+    around the object, so small crops keep objects at their full scale (what the VAE stage trains on).
+    `p_omit`: the chance that a caption leaves out each of colour, motion and background (see `Scene`)."""
 
-    def __init__(self, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None):
-        self.buckets, self.render_size = buckets, render_size
+    def __init__(
+        self, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None, p_omit: float = 0.0
+    ):
+        self.buckets, self.render_size, self.p_omit = buckets, render_size, p_omit
         self.rng = np.random.default_rng(seed)
 
     def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         if self.render_size is None:
-            frames, caption, _ = toyworld.sample_clip(rng, bucket.height, bucket.width, bucket.num_frames)
-            return frames, caption
+            scene = toyworld.random_scene(rng)
+            frames, _ = toyworld.render(scene, bucket.height, bucket.width, bucket.num_frames, rng)
+            return frames, scene.partial_caption(rng, self.p_omit)
         height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
         scene = toyworld.random_scene(rng)
         frames, track = toyworld.render(scene, height, width, bucket.num_frames, rng)
@@ -100,7 +104,9 @@ class FolderData(BucketedData):
         return frames[t0 : t0 + bucket.num_frames, y0 : y0 + bucket.height, x0 : x0 + bucket.width]
 
 
-def make_data(source: str, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None):
+def make_data(
+    source: str, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None, p_omit: float = 0.0
+):
     if source == "toyworld":
-        return ToyWorldData(buckets, seed, render_size)
+        return ToyWorldData(buckets, seed, render_size, p_omit)
     return FolderData(source, buckets, seed)

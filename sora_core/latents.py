@@ -23,7 +23,7 @@ def chunk_path(folder: Path, bucket: Bucket, index: int) -> Path:
 
 
 @torch.no_grad()
-def encode_chunk(vae, data, bucket: Bucket, rng: np.random.Generator, mean, std) -> dict:
+def encode_chunk(vae, data, bucket: Bucket, rng: np.random.Generator, mean, std, known_share: float = 0.6) -> dict:
     """CHUNK clips of one bucket: normalised latents (fp16), their masks and captions."""
     pixels, captions = data.batch_of(bucket, CHUNK, rng)  # (N, 3, T, H, W)
     pixels = pixels.to(vae.device)
@@ -33,7 +33,7 @@ def encode_chunk(vae, data, bucket: Bucket, rng: np.random.Generator, mean, std)
         return (vae.encode(clips).latent_dist.mode() - mean) / std  # (N, C, F, h, w)
 
     latents = encode(pixels)
-    known = torch.stack([random_known_latents(latents.shape[2], rng) for _ in captions])  # (N, F)
+    known = torch.stack([random_known_latents(latents.shape[2], rng, 1 - known_share) for _ in captions])  # (N, F)
     for i in range(len(captions)):
         # A known prefix encodes the same either way (the VAE is causal); other segments see filled frames.
         if not known[i][: int(known[i].sum())].all():
@@ -42,9 +42,20 @@ def encode_chunk(vae, data, bucket: Bucket, rng: np.random.Generator, mean, std)
     return {"latents": latents.half().cpu(), "known": known, "captions": list(captions)}
 
 
-def build(folder: Path, vae, data, buckets: list[Bucket], clips: int, seed: int, rank: int = 0, world: int = 1):
-    """Encode `clips` clips spread over the buckets (a bucket listed twice gets twice the clips). Chunks already
-    on disk are kept; with several processes each writes every `world`-th chunk."""
+def build(
+    folder: Path,
+    vae,
+    data,
+    buckets: list[Bucket],
+    clips: int,
+    seed: int,
+    rank: int = 0,
+    world: int = 1,
+    known_share: float = 0.6,
+):
+    """Encode `clips` clips spread over the buckets (a bucket listed twice gets twice the clips), a `known_share`
+    of them with known frames. Chunks already on disk are kept; with several processes each writes every
+    `world`-th chunk."""
     folder.mkdir(parents=True, exist_ok=True)
     mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(vae.device)
     std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(vae.device)
@@ -56,7 +67,7 @@ def build(folder: Path, vae, data, buckets: list[Bucket], clips: int, seed: int,
     todo = [(bucket, index) for bucket, index in mine if not chunk_path(folder, bucket, index).exists()]
     for bucket, index in tqdm(todo, desc="encoding clips", unit="chunk", disable=rank != 0 or not todo):
         rng = np.random.default_rng([seed, index])  # a chunk's content depends only on its index: resumable
-        chunk = encode_chunk(vae, data, bucket, rng, mean, std)
+        chunk = encode_chunk(vae, data, bucket, rng, mean, std, known_share)
         partial = chunk_path(folder, bucket, index).with_suffix(".part")
         torch.save(chunk, partial)
         partial.rename(chunk_path(folder, bucket, index))  # never a half-written chunk under the final name

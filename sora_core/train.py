@@ -38,6 +38,10 @@ class TrainConfig:
     out: str = "runs/sora-tiny"
     data: str = "toyworld"  # or a folder of videos with .txt captions
     architecture: str = "sora-tiny"
+    # The toy world's frame size (VAE crops are cut from it), the DiT buckets' size and the exported defaults.
+    height: int = 96
+    width: int = 96
+    num_frames: int = 17
     steps: int = 4000
     vae_steps: int = 2200  # stage 1's length and lr in --stage all (stage 2 takes steps and lr, stage 3 decoder_*)
     vae_lr: float = 2e-3
@@ -49,9 +53,12 @@ class TrainConfig:
     clip: float = 1.0
     kl_weight: float = 1e-6
     foreground_weight: float = 1.0  # VAE: >1 weighs pixels far from a clip's median colour more
+    colour_weight: float = 0.1  # VAE: pull latent channels 0-2 towards the cell's opponent colours (VAELoss)
     dit_foreground_weight: float = 5.0  # DiT: weight of latent positions far from their frame's background
     sample_posterior: bool = False  # decode a posterior sample instead of its mean (see VAELoss)
     caption_dropout: float = 0.1
+    caption_omit: float = 0.15  # DiT: chance a cached caption leaves out each of colour, motion and background
+    known_share: float = 0.3  # DiT: share of cached clips with known frames (a model can copy those, not read text)
     cache_clips: int = 640  # clips the DiT stage renders and encodes once, then trains on
     seed: int = 0
     threads: int = 2
@@ -68,10 +75,10 @@ DEFAULT_BUCKETS = {
     # Long clips matter: trained on 5-9 frames only, latent frames past the third decayed from 32 dB to ~20 dB.
     "vae": [(32, 32, 17), (16, 16, 33), (32, 32, 9), (48, 48, 5), (64, 64, 5)],
     # The decoder's last polish: whole frames (where a colour bias shows) and long windows.
-    "decoder": [(128, 128, 5), (64, 64, 17), (32, 32, 33)],
-    # The default size is listed twice: it gets twice the clips. Images teach appearance at a fraction of the cost.
-    # Other sizes and aspect ratios work the same way (add e.g. 96x160x17); the bundled run spent its CPU budget here.
-    "dit": [(128, 128, 17), (128, 128, 17), (128, 128, 33), (128, 128, 1)],
+    "decoder": [(0, 0, 5), (64, 64, 17), (32, 32, 33)],
+    # At the model's size (0 x 0). A bucket listed twice gets twice the clips. Images teach appearance at a
+    # fraction of the cost. Other sizes and aspect ratios work the same way (add e.g. 96x160x17).
+    "dit": [(0, 0, 17), (0, 0, 17), (0, 0, 33), (0, 0, 1), (0, 0, 1)],
 }
 
 
@@ -85,12 +92,24 @@ class VAELoss(torch.nn.Module):
     not pass 12 dB in 150 steps with samples, and reached 19.6 dB in 100 with the mean). The loss reads the
     decoder's output before `AutoencoderKLWan` clamps it to [-1, 1]: black, white and saturated colours sit on
     that bound, and a clamped pixel that overshoots gets no gradient back. Pixels far from a clip's median colour
-    can weigh `foreground_weight` times more."""
+    can weigh `foreground_weight` times more.
 
-    def __init__(self, vae, kl_weight: float, foreground_weight: float = 1.0, sample_posterior: bool = False):
+    The colour term pulls the first three latent channels towards the opponent colours (luma, red-green,
+    yellow-blue) of the pixels each latent cell covers. Without it colours sat 0.15-0.7 apart in the latents, where
+    noise has norm 4, and the DiT read colour from its noisy input instead of the prompt; the two chroma channels
+    are 0 on every toy-world background, so once normalised by their small std they set the colours far apart."""
+
+    def __init__(
+        self,
+        vae,
+        kl_weight: float,
+        foreground_weight: float = 1.0,
+        sample_posterior: bool = False,
+        colour_weight: float = 0.0,
+    ):
         super().__init__()
         self.vae, self.kl_weight, self.foreground_weight = vae, kl_weight, foreground_weight
-        self.sample_posterior = sample_posterior
+        self.sample_posterior, self.colour_weight = sample_posterior, colour_weight
 
     def decode_unclamped(self, latents):
         chunks = []  # the decoder runs once per latent frame; each call returns that frame's pixels
@@ -104,12 +123,27 @@ class VAELoss(torch.nn.Module):
     def forward(self, pixels):  # (B, 3, T, H, W) in [-1, 1]
         posterior = self.vae.encode(pixels).latent_dist
         recon = self.decode_unclamped(posterior.sample() if self.sample_posterior else posterior.mode())
+        colour_loss = 0.0
+        if self.colour_weight:
+            config = self.vae.config
+            target = opponent_colours(pixels, config.scale_factor_spatial, config.scale_factor_temporal)
+            colour_loss = self.colour_weight * (posterior.mode()[:, :3] - target).pow(2).mean()
         error = recon - pixels
         median = pixels.flatten(2).median(dim=2).values[:, :, None, None, None]  # (B, 3, 1, 1, 1)
         foreground = ((pixels - median).abs().sum(1, keepdim=True) > 0.3).float()  # (B, 1, T, H, W)
         weight = 1 + (self.foreground_weight - 1) * foreground
         recon_loss = ((error.abs() + error.pow(2)) * weight).mean() / weight.mean()
-        return recon_loss + self.kl_weight * posterior.kl().mean(), (recon.clamp(-1, 1) - pixels).pow(2).mean()
+        loss = recon_loss + colour_loss + self.kl_weight * posterior.kl().mean()
+        return loss, (recon.clamp(-1, 1) - pixels).pow(2).mean()
+
+
+def opponent_colours(pixels, spatial: int, temporal: int):
+    """(B, 3, T, H, W) in [-1, 1] -> (B, 3, F, h, w): mean luma, red-green and yellow-blue over each latent cell.
+    A causal VAE's latent frame 0 covers pixel frame 0 alone, so frame 0 is repeated to fill its cell."""
+    red, green, blue = pixels.unbind(1)
+    opponent = torch.stack([(red + green + blue) / 3, red - green, (red + green) / 2 - blue], 1)
+    opponent = torch.cat([opponent[:, :, :1].expand(-1, -1, temporal - 1, -1, -1), opponent], 2)
+    return torch.nn.functional.avg_pool3d(opponent, (temporal, spatial, spatial))
 
 
 class FlowLoss(torch.nn.Module):
@@ -264,14 +298,16 @@ def write_checksum(accelerator: Accelerator, module, folder: Path):
 
 
 def buckets_of(config: TrainConfig) -> list[Bucket]:
-    return [Bucket(*b) for b in (config.buckets or DEFAULT_BUCKETS[config.stage])]
+    """The stage's buckets; a size of 0 x 0 stands for the model's own (`height` x `width`)."""
+    sizes = config.buckets or DEFAULT_BUCKETS[config.stage]
+    return [Bucket(h or config.height, w or config.width, t) for h, w, t in sizes]
 
 
 def train_vae(config: TrainConfig, accelerator: Accelerator):
     """Stage 1 ("vae"), or stage 3 ("decoder"): stage 1's model with only its decoder trained further."""
     folder = Path(config.out) / config.stage
     # Toy-world crops are cut from clips drawn at the model's default size, so objects keep their scale.
-    render = (PRESETS["sora-tiny"].height, PRESETS["sora-tiny"].width)
+    render = (config.height, config.width)
     data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, render)
     vae = build_vae(ARCHITECTURES[config.architecture].vae)
     start = Path(config.init_from) / "vae" if config.init_from else None
@@ -285,7 +321,7 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     if decoder_only:
         vae.requires_grad_(False).decoder.requires_grad_(True)
         vae.post_quant_conv.requires_grad_(True)
-    module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior)
+    module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior, config.colour_weight)
 
     def batch_loss(module, step):
         pixels, _ = data.batch(config.batch_size)
@@ -305,9 +341,11 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
-    data = make_data(config.data, buckets_of(config), config.seed)
+    data = make_data(config.data, buckets_of(config), config.seed, p_omit=config.caption_omit)
     rank, world = accelerator.process_index, accelerator.num_processes
-    latents.build(folder / "latents", vae, data, buckets_of(config), config.cache_clips, config.seed, rank, world)
+    cache_folder = folder / "latents"
+    buckets = buckets_of(config)
+    latents.build(cache_folder, vae, data, buckets, config.cache_clips, config.seed, rank, world, config.known_share)
     accelerator.wait_for_everyone()
     del vae
     cache = latents.LatentCache(folder / "latents", config.seed + 1000 * rank)
@@ -355,7 +393,11 @@ def export(config: TrainConfig):
     components["text_encoder"].load_state_dict(weights["text_encoder"])
     sora = {
         "trained": True,
-        "defaults": {"conditioning": "clean", "enhancer": "toyworld"},
+        "defaults": {
+            "conditioning": "clean",
+            "enhancer": "toyworld",
+            **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
+        },
         "train_config": asdict(config),
     }
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)

@@ -85,3 +85,27 @@ def test_the_longest_caption_fits_the_bundled_models_text_length():
     ids = [tokenizer(caption).input_ids for caption in captions]
     assert max(len(i) for i in ids) <= PRESETS["sora-tiny"].max_sequence_length
     assert all(tokenizer.unk_token_id not in i for i in ids)  # every word is one of the model's own
+
+
+def test_partial_captions_leave_out_only_what_they_say():
+    scene = tw.Scene((tw.Thing("square", "blue", "moving up"),), "gray", template=2)
+    assert scene.caption(color=False) == "a square moving up, gray background"
+    assert scene.caption(motion=False, background=False) == "a blue square"
+    assert scene.caption(color=False, motion=False, background=False) == "a square"
+    rng = np.random.default_rng(5)
+    captions = [scene.partial_caption(rng, 0.5) for _ in range(200)]
+    assert all("square" in c for c in captions)  # the shape is always named
+    for word in ("blue", "moving up", "gray"):
+        share = np.mean([word in c for c in captions])
+        assert 0.35 < share < 0.65
+    assert {scene.partial_caption(rng, 0.0) for _ in range(20)} == {scene.caption()}
+
+
+def test_objects_cover_several_percent_of_the_frame():
+    rng = np.random.default_rng(6)
+    areas = []
+    for _ in range(40):
+        frames, _, scene = tw.sample_clip(rng, 96, 96, 1)
+        mask = np.abs(frames[0].astype(int) - tw.BACKGROUNDS[scene.background]).sum(-1) > 60
+        areas.append(mask.mean())
+    assert 0.03 < np.median(areas) < 0.15

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from app_server import free_port
 from diffusers import WanPipeline
@@ -168,3 +169,43 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
     weights = torch.load(tmp_path / "run" / "dit" / "weights.pt")
     start = load_file(checkpoint / "transformer" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(weights["transformer"][k], start[k].float()) for k in start)
+
+
+def test_opponent_colours_follow_the_causal_latent_cells():
+    from sora_core.train import opponent_colours
+
+    pixels = torch.full((1, 3, 9, 8, 8), -1.0)  # (B, 3, T, H, W): black ...
+    pixels[:, 0, 5:, :4, :4] = 1.0  # ... with a red corner from pixel frame 5, i.e. latent frame 2 on
+    target = opponent_colours(pixels, spatial=4, temporal=4)
+    assert target.shape == (1, 3, 3, 2, 2)
+    luma, red_green, yellow_blue = target[0]
+    assert torch.allclose(luma[:2], torch.tensor(-1.0)) and (red_green[:2] == 0).all()  # black: no chroma
+    assert red_green[2, 0, 0] == 2 and yellow_blue[2, 0, 0] == 1  # red: (1) - (-1), (1 - 1) / 2 - (-1)
+    assert (red_green[2, 1] == 0).all() and (red_green[2, :, 1] == 0).all()  # the corner stays in its cell
+
+
+def test_colour_term_pulls_the_latents_towards_the_pixels_colours():
+    from sora_core.architecture import ARCHITECTURES, build_vae
+    from sora_core.train import VAELoss, opponent_colours
+
+    torch.manual_seed(0)
+    vae = build_vae(ARCHITECTURES["test"].vae)
+    pixels = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    spatial, temporal = vae.config.scale_factor_spatial, vae.config.scale_factor_temporal
+    target = opponent_colours(pixels, spatial, temporal)
+
+    def colour_error():
+        with torch.no_grad():
+            return (vae.encode(pixels).latent_dist.mode()[:, :3] - target).pow(2).mean().item()
+
+    before = colour_error()
+    plain, _ = VAELoss(vae, kl_weight=0.0)(pixels)
+    with_colour, _ = VAELoss(vae, kl_weight=0.0, colour_weight=2.0)(pixels)
+    assert with_colour.item() == pytest.approx(plain.item() + 2.0 * before, rel=1e-4)
+    optimizer = torch.optim.Adam(vae.encoder.parameters(), lr=1e-3)
+    for _ in range(30):
+        loss, _ = VAELoss(vae, kl_weight=0.0, colour_weight=1.0)(pixels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert colour_error() < 0.5 * before
