@@ -8,7 +8,9 @@ from pathlib import Path
 
 import psutil
 
-from .presets import Preset
+from .presets import ASSETS_DIR, Preset
+
+BUNDLED = ASSETS_DIR / "sora-tiny"
 
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 COMPONENTS = ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")
@@ -33,6 +35,12 @@ def check_memory(preset: Preset, device: str, force: bool = False):
 def resolve_folder(source: str, revision: str | None = None) -> Path:
     """A local folder holding a diffusers Wan pipeline, downloading it from the Hub if needed."""
     path = Path(source).expanduser()
+    if path == BUNDLED and not path.exists():
+        raise ModelLoadError(
+            f"The bundled sora-tiny is not installed with the package: it is the assets/sora-tiny folder of the "
+            f"Sora Space source checkout (looked for it at {path}); install from the checkout with `pip install -e .` "
+            f"or pass that folder's path as the model."
+        )
     if path.exists() or source.startswith((".", "/", "~")):
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{source} is not a diffusers pipeline folder (model_index.json is missing).")

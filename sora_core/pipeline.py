@@ -193,21 +193,139 @@ class SoraPipeline:
         frames = self.sample(prompt, settings, seed, progress=progress, should_stop=should_stop)
         return self.make_video(frames, prompt, seed, settings, task="generate")
 
-    def extend(self, video: Video, prompt: str, num_frames=None, direction="forward", seed=0, **kwargs) -> Video:
+    def extend(
+        self,
+        video: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        direction: str = "forward",
+        seed: int = 0,
+        *,
+        height: int | None = None,
+        width: int | None = None,
+        init_strength: float | None = None,
+        negative_prompt: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Video:
         """The source followed (forward) or preceded (backward) by about `num_frames` new frames."""
-        return workflows.extend(self, video, prompt, num_frames, direction, seed, **kwargs)
+        return workflows.extend(
+            self,
+            video,
+            prompt,
+            num_frames,
+            direction,
+            seed,
+            init_strength=init_strength,
+            height=height,
+            width=width,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            progress=progress,
+            should_stop=should_stop,
+        )
 
-    def transition(self, video_a: Video, video_b: Video, prompt: str, num_frames=None, seed=0, **kwargs) -> Video:
+    def transition(
+        self,
+        video_a: Video,
+        video_b: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        seed: int = 0,
+        *,
+        height: int | None = None,
+        width: int | None = None,
+        init_strength: float | None = None,
+        negative_prompt: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Video:
         """Clip A, about `num_frames` bridge frames, then clip B."""
-        return workflows.transition(self, video_a, video_b, prompt, num_frames, seed, **kwargs)
+        return workflows.transition(
+            self,
+            video_a,
+            video_b,
+            prompt,
+            num_frames,
+            seed,
+            init_strength=init_strength,
+            height=height,
+            width=width,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            progress=progress,
+            should_stop=should_stop,
+        )
 
-    def loop(self, video: Video, prompt: str, num_frames=None, seed=0, **kwargs) -> Video:
+    def loop(
+        self,
+        video: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        seed: int = 0,
+        *,
+        height: int | None = None,
+        width: int | None = None,
+        init_strength: float | None = None,
+        negative_prompt: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Video:
         """The video, then bridge frames back to its first frame, so it plays seamlessly on repeat."""
-        return workflows.loop(self, video, prompt, num_frames, seed, **kwargs)
+        return workflows.loop(
+            self,
+            video,
+            prompt,
+            num_frames,
+            seed,
+            init_strength=init_strength,
+            height=height,
+            width=width,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            progress=progress,
+            should_stop=should_stop,
+        )
 
-    def restyle(self, video: Video, prompt: str, strength=None, seed=0, **kwargs) -> Video:
+    def restyle(
+        self,
+        video: Video,
+        prompt: str,
+        strength: float | None = None,
+        seed: int = 0,
+        *,
+        height: int | None = None,
+        width: int | None = None,
+        negative_prompt: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Video:
         """SDEdit at `strength` (0 returns the input, 1 is plain generation); same length and size."""
-        return workflows.restyle(self, video, prompt, strength, seed, **kwargs)
+        return workflows.restyle(
+            self,
+            video,
+            prompt,
+            strength,
+            seed,
+            height=height,
+            width=width,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            progress=progress,
+            should_stop=should_stop,
+        )
 
 
 def check_prompt(prompt, name: str = "prompt"):

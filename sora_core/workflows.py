@@ -145,12 +145,6 @@ def pad_frames(frames: np.ndarray, count: int) -> np.ndarray:
     return np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), 0)])
 
 
-def _settings(pipe, num_frames: int, height: int, width: int, kwargs: dict) -> dict:
-    return pipe.settings(
-        kwargs.get("negative_prompt"), num_frames, height, width, kwargs.get("steps"), kwargs.get("guidance")
-    )
-
-
 def new_frame_count(pipe, num_frames: int | None, plus_one: bool) -> int:
     """About `num_frames` new frames, rounded to the frame rule: 4b (forward, bridges) or 4b+1 (backward)."""
     k = pipe.temporal_stride
@@ -186,7 +180,9 @@ def extend(
     progress=None,
     should_stop=None,
     init_strength=None,
-    **kwargs,
+    negative_prompt=None,
+    steps=None,
+    guidance=None,
 ) -> Video:
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward'; got {direction!r}.")
@@ -205,7 +201,7 @@ def extend(
         context = pad_frames(source[: a * k], a * k)
         timeline = np.concatenate([np.zeros((new, height, width, 3), np.uint8), context])
         known = np.arange(len(timeline)) >= new
-    settings = _settings(pipe, len(timeline), height, width, kwargs)
+    settings = pipe.settings(negative_prompt, len(timeline), height, width, steps, guidance)
     result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init_strength)
     frames = np.concatenate([source, result[~known]] if direction == "forward" else [result[~known], source])
     return pipe.make_video(frames, prompt, seed, settings, task=f"extend {direction}", new_frames=int(new))
@@ -223,9 +219,47 @@ def transition(
     progress=None,
     should_stop=None,
     init_strength=None,
-    _loop: bool = False,
-    **kwargs,
+    negative_prompt=None,
+    steps=None,
+    guidance=None,
 ) -> Video:
+    """Clip A, bridge frames, then clip B."""
+    settings = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
+    source_a, bridge, source_b, settings = _bridge(
+        pipe, video_a, video_b, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, settings
+    )
+    frames = np.concatenate([source_a, bridge, source_b])
+    return pipe.make_video(frames, prompt, seed, settings, task="transition", new_frames=len(bridge))
+
+
+def loop(
+    pipe,
+    video: Video,
+    prompt: str,
+    num_frames=None,
+    seed: int = 0,
+    height=None,
+    width=None,
+    progress=None,
+    should_stop=None,
+    init_strength=None,
+    negative_prompt=None,
+    steps=None,
+    guidance=None,
+) -> Video:
+    """The video, then a bridge from its last frame back to its first: it plays seamlessly on repeat."""
+    settings = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
+    source, bridge, _, settings = _bridge(
+        pipe, video, video, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, settings
+    )
+    frames = np.concatenate([source, bridge])
+    return pipe.make_video(frames, prompt, seed, settings, task="loop", new_frames=len(bridge))
+
+
+def _bridge(
+    pipe, video_a, video_b, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, asked: dict
+):
+    """New frames from clip A's end to clip B's start: (source A, bridge frames, source B, settings used)."""
     height, width = grid_size(pipe, video_a, height, width)
     source_a = fit(video_a, height, width, pipe.preset.fps)
     source_b = fit(video_b, height, width, pipe.preset.fps)
@@ -239,16 +273,9 @@ def transition(
     timeline = np.concatenate([context_a, gap, context_b])
     known = np.ones(len(timeline), bool)
     known[len(context_a) : len(context_a) + bridge] = False
-    settings = _settings(pipe, len(timeline), height, width, kwargs)
+    settings = pipe.settings(asked["negative_prompt"], len(timeline), height, width, asked["steps"], asked["guidance"])
     result = sample_with_known(pipe, prompt, timeline, known, settings, seed, progress, should_stop, init_strength)
-    parts = [source_a, result[~known]] + ([] if _loop else [source_b])
-    task = "loop" if _loop else "transition"
-    return pipe.make_video(np.concatenate(parts), prompt, seed, settings, task=task, new_frames=int(bridge))
-
-
-def loop(pipe, video: Video, prompt: str, num_frames=None, seed: int = 0, **kwargs) -> Video:
-    """The video, then a bridge from its last frame back to its first: it plays seamlessly on repeat."""
-    return transition(pipe, video, video, prompt, num_frames, seed, _loop=True, **kwargs)
+    return source_a, result[~known], source_b, settings
 
 
 def restyle(
@@ -261,7 +288,9 @@ def restyle(
     width=None,
     progress=None,
     should_stop=None,
-    **kwargs,
+    negative_prompt=None,
+    steps=None,
+    guidance=None,
 ) -> Video:
     """SDEdit: noise the input's latents to t = strength, then denoise under the new prompt."""
     strength = DEFAULT_STRENGTH if strength is None else strength
@@ -273,7 +302,7 @@ def restyle(
         raise ValueError(f"Restyle takes at most {pipe.preset.max_frames} frames at {pipe.preset.fps:g} fps.")
     length = -(-(n - 1) // k) * k + 1  # pad to 4k+1 with the last frame, cut back after
     padded = pad_frames(source, length)
-    settings = _settings(pipe, length, height, width, kwargs)
+    settings = pipe.settings(negative_prompt, length, height, width, steps, guidance)
     if strength == 0:
         return pipe.make_video(source, prompt, seed, settings, task="restyle", strength=0.0)
     start_step = sdedit_start(pipe.scheduler, settings["steps"], strength)

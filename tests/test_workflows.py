@@ -180,3 +180,25 @@ def test_match_colour_blends_across_a_gap_and_each_seam_side_takes_its_own_colou
     out = match_colour(new, {0: dark, 6: light}, np.arange(1, 6))[:, 0, 0, 0].astype(int)
     assert out[0] == 20 and out[-1] == 200  # beside A only A's colours, beside B only B's
     assert list(out) == sorted(out) and 20 < out[2] < 200
+
+
+@pytest.mark.parametrize("task", ["generate", "extend", "transition", "loop", "restyle"])
+def test_an_unknown_setting_is_refused_not_ignored(tiny_pipe, task):
+    """`num_inference_steps` is diffusers' name for `steps`: silently running at the preset's steps would lie."""
+    clip = Video(smooth_frames(5, 32, 32), fps=8)
+    sources = {"generate": (), "transition": (clip, clip)}.get(task, (clip,))
+    with pytest.raises(TypeError, match="num_inference_steps"):
+        getattr(tiny_pipe, task)(*sources, "x", num_inference_steps=2)
+
+
+def test_named_settings_reach_every_workflow(tiny_pipe):
+    clip = Video(smooth_frames(5, 32, 32), fps=8)
+    tasks = [("extend", (clip,), {}), ("transition", (clip, clip), {}), ("loop", (clip,), {})]
+    for task, sources, extra in [*tasks, ("restyle", (clip,), {"strength": 1.0})]:  # at 1 restyle runs every step
+        calls: list[int] = []
+
+        def progress(step, total, seen=calls):
+            seen.append(total)
+
+        getattr(tiny_pipe, task)(*sources, "x", steps=3, guidance=1.0, progress=progress, **extra)
+        assert calls and set(calls) == {3}, task  # the asked steps, not the preset's
