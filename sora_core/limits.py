@@ -6,6 +6,7 @@ Pure functions of a preset: the app validates with them before any GPU work, and
 
 import math
 
+from .conditioning import latent_frames
 from .presets import Preset
 
 MAX_PROMPT_CHARS = 2000  # the pipeline and the app both enforce this one bound
@@ -71,8 +72,7 @@ def gpu_seconds(
 ) -> int:
     """GPU seconds to request for one call, capped at the tier's maximum. `seam_frames`: new frames given the
     colours of a source frame (a bridge's frames count twice: they blend two)."""
-    latent_frames = (num_frames - 1) // 4 + 1
-    ktokens = latent_frames * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
+    ktokens = latent_frames(num_frames) * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
     model_scale = max(preset.cpu_memory_gb, 0.5) / 29.0
     seconds = GPU_LOAD_SECONDS + steps * GPU_STEP_SECONDS_PER_KTOKEN * ktokens * model_scale
     seconds += GPU_DECODE_SECONDS_PER_MPIXEL_FRAME * num_frames * height * width / 1e6

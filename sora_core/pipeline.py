@@ -72,12 +72,6 @@ class SoraPipeline:
         if num_frames > p.max_frames:
             raise ValueError(f"num_frames must be at most {p.max_frames}; got {num_frames}.")
 
-    def round_frames(self, num_frames: int) -> int:
-        """The nearest length the frame rule allows (4k+1), at least 1 and at most the preset's maximum."""
-        k = self.temporal_stride
-        rounded = max(0, round((num_frames - 1) / k)) * k + 1
-        return min(rounded, (self.preset.max_frames - 1) // k * k + 1)
-
     def settings(self, negative_prompt, num_frames, height, width, steps, guidance) -> dict:
         """Fill None with the preset's defaults and check everything; returns the settings used."""
         p = self.preset

@@ -116,10 +116,6 @@ def test_any_aspect_ratio(tiny_pipe):
         assert video.frames.shape == (5, height, width, 3)
 
 
-def test_round_frames(tiny_pipe):
-    assert [tiny_pipe.round_frames(n) for n in (1, 2, 4, 32, 33, 35)] == [1, 1, 5, 33, 33, 33]
-
-
 def test_checkpoint_sidecar_overrides_defaults(tiny_checkpoint, tmp_path):
     import shutil
 
