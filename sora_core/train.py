@@ -383,12 +383,29 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
         )
 
 
+def dit_weights(folder: Path) -> dict:
+    """The DiT stage's weights: its final `weights.pt`, or, mid-run, its last saved state (to evaluate a long run
+    before it ends). The state names tensors `transformer.*` / `text_encoder.*` and keeps one copy of the text
+    encoder's tied embedding (`shared`)."""
+    if (folder / "weights.pt").exists():
+        return torch.load(folder / "weights.pt", map_location="cpu")
+    from safetensors.torch import load_file
+
+    state = load_file(folder / "state" / "model.safetensors")
+    parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}
+    parts["text_encoder"]["encoder.embed_tokens.weight"] = parts["text_encoder"]["shared.weight"]
+    return parts
+
+
+PARTS = ("transformer", "text_encoder")
+
+
 def export(config: TrainConfig):
     """Write the trained stages as a half-precision diffusers WanPipeline folder."""
     out = Path(config.out)
     components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
     components["vae"] = load_vae(out / ("decoder" if (out / "decoder" / "model").exists() else "vae") / "model")
-    weights = torch.load(out / "dit" / "weights.pt", map_location="cpu")
+    weights = dit_weights(out / "dit")
     components["transformer"].load_state_dict(weights["transformer"])
     components["text_encoder"].load_state_dict(weights["text_encoder"])
     sora = {

@@ -14,7 +14,7 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
-from sora_core.train import main
+from sora_core.train import dit_weights, main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--architecture", "test", "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1", "--log-every", "1"]
@@ -40,6 +40,12 @@ def test_both_stages_resume_and_export(tmp_path):
 
     main(["--stage", "dit", "--out", out, "--steps", "3", "--save-every", "2", *TINY])
     assert progress(tmp_path / "run" / "dit")["step"] == 3
+    final = dit_weights(tmp_path / "run" / "dit")
+    (tmp_path / "run" / "dit" / "weights.pt").unlink()  # as mid-run: only the last saved state is there
+    mid_run = dit_weights(tmp_path / "run" / "dit")
+    for part in ("transformer", "text_encoder"):
+        assert mid_run[part].keys() == final[part].keys()
+        assert all(torch.equal(mid_run[part][k], final[part][k]) for k in final[part])
     export = tmp_path / "exported"
     main(["--stage", "export", "--out", out, "--export-to", str(export), "--architecture", "test"])
     weights = export / "transformer" / "diffusion_pytorch_model.safetensors"
