@@ -138,7 +138,7 @@ class SoraPipeline:
         should_stop: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """The one loop behind every workflow; returns uint8 frames (T, H, W, 3)."""
-        check_prompt(prompt, "prompt")
+        check_prompt(prompt, "prompt", required=True)  # an empty negative prompt stays allowed
         check_seed(seed)
         text_embeds, negative_embeds = self.encode_text(prompt, settings["negative_prompt"], settings["guidance"])
         shape = self.latent_shape(settings["num_frames"], settings["height"], settings["width"])
@@ -322,9 +322,11 @@ class SoraPipeline:
         )
 
 
-def check_prompt(prompt, name: str = "prompt"):
+def check_prompt(prompt, name: str = "prompt", required: bool = False):
     if not isinstance(prompt, str):
         raise ValueError(f"{name} must be text; got {type(prompt).__name__}.")
+    if required and not prompt.strip():
+        raise ValueError(f"{name} is empty: describe the video to make.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"{name} is {len(prompt):,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
 

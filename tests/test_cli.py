@@ -83,3 +83,11 @@ def test_bad_arguments_fail_in_one_line(tmp_path, tiny_checkpoint):
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.strip().splitlines()[-1] == "error: num_frames must be 4k+1 (1, 5, 9, ...); got 10."
     assert "Traceback" not in result.stderr
+
+
+def test_an_empty_prompt_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    out = tmp_path / "out.mp4"
+    result = cli("generate", "--prompt", "  ", "--out", str(out), "--frames", "5", "--steps", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: prompt is empty: describe the video to make."
+    assert not out.exists()

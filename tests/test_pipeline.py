@@ -165,3 +165,10 @@ def test_nan_latents_raise_instead_of_a_black_video(tiny_pipe, monkeypatch):
     monkeypatch.setattr(tiny_pipe.transformer, "forward", lambda *a, **k: (forward(*a, **k)[0] * float("nan"),))
     with pytest.raises(FloatingPointError, match="invalid values"):
         tiny_pipe.generate("x", num_frames=5, height=32, width=32, steps=2)
+
+
+def test_an_empty_prompt_is_refused_and_an_empty_negative_prompt_is_not(tiny_pipe):
+    with pytest.raises(ValueError, match="prompt is empty"):
+        tiny_pipe.generate(" ", num_frames=1, height=32, width=32, steps=1)
+    image = tiny_pipe.generate("x", negative_prompt="", num_frames=1, height=32, width=32, steps=1)
+    assert image.frames.shape == (1, 32, 32, 3)
