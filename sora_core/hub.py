@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from .presets import ASSETS_DIR, Preset
+from .presets import ASSETS_DIR, PRESETS, Preset
 
 BUNDLED = ASSETS_DIR / "sora-tiny"
 
@@ -46,7 +46,10 @@ def resolve_folder(source: str, revision: str | None = None) -> Path:
             raise ModelLoadError(f"{source} is not a diffusers pipeline folder (model_index.json is missing).")
         return path
     if source.count("/") != 1:
-        raise ModelLoadError(f"Unknown model '{source}': give a preset name, a Hub repo id (owner/name) or a folder.")
+        names = ", ".join(PRESETS)
+        raise ModelLoadError(
+            f"Unknown model '{source}': give a preset name ({names}), a Hub repo id (owner/name) or a folder."
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sora_core import ModelLoadError, SoraPipeline
-from sora_core.hub import check_memory
+from sora_core.hub import check_memory, resolve_folder
 from sora_core.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,3 +121,8 @@ def test_hub_presets_pin_commits():
         assert re.fullmatch(r"[0-9a-f]{40}", preset.revision or ""), preset.name
         if "/" in preset.enhancer:
             assert re.fullmatch(r"[0-9a-f]{40}", preset.enhancer_revision), preset.name
+
+
+def test_an_unknown_model_lists_the_presets():
+    with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b\)"):
+        resolve_folder("no-such-model")
