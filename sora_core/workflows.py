@@ -224,9 +224,9 @@ def transition(
     guidance=None,
 ) -> Video:
     """Clip A, bridge frames, then clip B."""
-    settings = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
+    asked = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
     source_a, bridge, source_b, settings = _bridge(
-        pipe, video_a, video_b, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, settings
+        pipe, video_a, video_b, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, asked
     )
     frames = np.concatenate([source_a, bridge, source_b])
     return pipe.make_video(frames, prompt, seed, settings, task="transition", new_frames=len(bridge))
@@ -248,9 +248,9 @@ def loop(
     guidance=None,
 ) -> Video:
     """The video, then a bridge from its last frame back to its first: it plays seamlessly on repeat."""
-    settings = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
+    asked = dict(negative_prompt=negative_prompt, steps=steps, guidance=guidance)
     source, bridge, _, settings = _bridge(
-        pipe, video, video, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, settings
+        pipe, video, video, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, asked
     )
     frames = np.concatenate([source, bridge])
     return pipe.make_video(frames, prompt, seed, settings, task="loop", new_frames=len(bridge))
@@ -259,7 +259,8 @@ def loop(
 def _bridge(
     pipe, video_a, video_b, prompt, num_frames, seed, height, width, progress, should_stop, init_strength, asked: dict
 ):
-    """New frames from clip A's end to clip B's start: (source A, bridge frames, source B, settings used)."""
+    """New frames from clip A's end to clip B's start: (source A, bridge frames, source B, settings used).
+    `asked`: the caller's negative_prompt, steps and guidance (None: the preset's)."""
     height, width = grid_size(pipe, video_a, height, width)
     source_a = fit(video_a, height, width, pipe.preset.fps)
     source_b = fit(video_b, height, width, pipe.preset.fps)
