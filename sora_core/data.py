@@ -49,9 +49,10 @@ class ToyWorldData(BucketedData):
 
     def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         if self.render_size is None:
-            scene = toyworld.random_scene(rng)
-            frames, _ = toyworld.render(scene, bucket.height, bucket.width, bucket.num_frames, rng)
-            return frames, scene.partial_caption(rng, self.p_omit)
+            frames, caption, _ = toyworld.sample_clip(
+                rng, bucket.height, bucket.width, bucket.num_frames, p_omit=self.p_omit
+            )
+            return frames, caption
         height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
         scene = toyworld.random_scene(rng)
         frames, track = toyworld.render(scene, height, width, bucket.num_frames, rng)

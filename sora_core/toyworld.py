@@ -70,7 +70,10 @@ class Scene:
         )
 
     def partial_caption(self, rng: np.random.Generator, p_omit: float) -> str:
-        """With probability `p_omit` each, the colour, the motion and the background go unsaid."""
+        """With probability `p_omit` each, the colour, the motion and the background go unsaid (p_omit 0 draws
+        nothing from `rng`)."""
+        if p_omit <= 0:
+            return self.caption()
         keep = rng.random(3) >= p_omit
         return self.caption(color=bool(keep[0]), motion=bool(keep[1]), background=bool(keep[2]))
 
@@ -219,11 +222,11 @@ def _draw(frame: np.ndarray, shape: str, color, center, radius: float, supersamp
 
 
 def sample_clip(
-    rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train"
+    rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train", p_omit: float = 0.0
 ) -> tuple[np.ndarray, str, Scene]:
     scene = random_scene(rng, split=split)
     frames, _ = render(scene, height, width, num_frames, rng)
-    return frames, scene.caption(), scene
+    return frames, scene.partial_caption(rng, p_omit), scene
 
 
 _POOLS = {"train": all_combinations(held_out=False), "held_out": all_combinations(held_out=True)}

@@ -122,12 +122,13 @@ class VAELoss(torch.nn.Module):
 
     def forward(self, pixels):  # (B, 3, T, H, W) in [-1, 1]
         posterior = self.vae.encode(pixels).latent_dist
-        recon = self.decode_unclamped(posterior.sample() if self.sample_posterior else posterior.mode())
+        mean = posterior.mode()  # (B, C, F, h, w)
+        recon = self.decode_unclamped(posterior.sample() if self.sample_posterior else mean)
         colour_loss = 0.0
         if self.colour_weight:
             config = self.vae.config
             target = opponent_colours(pixels, config.scale_factor_spatial, config.scale_factor_temporal)
-            colour_loss = self.colour_weight * (posterior.mode()[:, :3] - target).pow(2).mean()
+            colour_loss = self.colour_weight * (mean[:, :3] - target).pow(2).mean()
         error = recon - pixels
         median = pixels.flatten(2).median(dim=2).values[:, :, None, None, None]  # (B, 3, 1, 1, 1)
         foreground = ((pixels - median).abs().sum(1, keepdim=True) > 0.3).float()  # (B, 1, T, H, W)
