@@ -1,27 +1,29 @@
-"""Sora Space: the Gradio app. It only wires the page to the API endpoints (`endpoints.py`) and `sora_core`.
+"""Sora Space: the Gradio app. It only builds the page; the API lives in `sora_core.serving.endpoints`.
 
     python app.py [--model NAME]      (or SORA_MODEL=NAME; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT as usual)
 
 API endpoints (gradio_client): /generate, /image, /extend, /transition, /loop, /restyle. Each returns the
-media file first, then the seed and the prompt that were used.
+media file first, then the seed and the prompt that were used. Every input reaches its endpoint by name: a tab
+keeps its components in a dict keyed by the endpoint's parameter names.
 """
 
 import argparse
 import logging
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import gradio as gr
 import torch
 
-from endpoints import default_seconds, make_endpoints
-from sora_core import ModelLoadError, SoraPipeline, limits, toyworld
-from sora_core.enhance import rewrite_for_toyworld
-from sora_core.presets import DEFAULT_PRESET
-from sora_core.service import MAX_SEED, MAX_STEPS
-from sora_core.workflows import DEFAULT_STRENGTH
+from sora_core import ModelLoadError, SoraPipeline, toyworld
+from sora_core.engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from sora_core.engine.presets import DEFAULT_PRESET
+from sora_core.engine.workflows import DEFAULT_STRENGTH
+from sora_core.serving import budget
+from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
+from sora_core.toyworld.rewriter import rewrite_for_toyworld
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 DISCLAIMER = (
@@ -33,309 +35,348 @@ CSS = ".sora-media video, .sora-media img { image-rendering: pixelated; max-heig
 MAX_UPLOAD = "50mb"
 
 
-def create_demo(pipe: SoraPipeline) -> gr.Blocks:
-    preset, api = pipe.preset, make_endpoints(pipe)
-    sizes = limits.size_choices(preset, pipe.spatial_stride)
-    longest = limits.max_seconds(preset)
-    clip_seconds, add_seconds = default_seconds(preset)
-    block = 4 / preset.fps  # seconds in one latent frame
-    negative = preset.negative_prompt
+@dataclass
+class Tab:
+    """One tab: its inputs by endpoint parameter name, and its result and button components."""
 
-    # ------------------------------------------------------------------ the page
-    def vocabulary_note() -> str:
-        if preset.enhancer != "toyworld":
-            return ""
-        words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
-        return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
+    label: str
+    inputs: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)  # out, seed_used, prompt_used, note, randomize, run, stop, ...
 
-    def unplaced_note(prompt, enhance) -> str:
-        if preset.enhancer != "toyworld" or not enhance or not isinstance(prompt, str):
-            return ""
-        unplaced = rewrite_for_toyworld(prompt).unplaced
-        return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
 
-    def controls(prompt_label="Prompt"):
-        """The controls every tab shares; the tab's own inputs go in between by the caller."""
-        tab = SimpleNamespace()
-        tab.prompt = gr.Textbox(
-            label=prompt_label,
-            lines=2,
-            max_length=limits.MAX_PROMPT_CHARS,
-            placeholder="a red ball bouncing on a black background",
+@dataclass
+class Page:
+    """What the tab builders share: the model, its API, the size choices and the session's state."""
+
+    pipe: SoraPipeline
+    api: object
+    state: dict = field(default_factory=dict)
+
+    @property
+    def preset(self):
+        return self.pipe.preset
+
+
+def clip(name: str) -> str:
+    return str(EXAMPLES / name)
+
+
+def upload(label: str):
+    return gr.File(label=label, file_types=["video", "image"], type="filepath")
+
+
+def vocabulary_note(preset) -> str:
+    if preset.enhancer != "toyworld":
+        return ""
+    words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
+    return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
+
+
+def unplaced_note(preset, prompt, enhance) -> str:
+    if preset.enhancer != "toyworld" or not enhance or not isinstance(prompt, str):
+        return ""
+    unplaced = rewrite_for_toyworld(prompt).unplaced
+    return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
+
+
+# ------------------------------------------------------------------ the parts every tab has
+
+
+def prompt_controls(page: Page, tab: Tab, label: str = "Prompt"):
+    tab.inputs["prompt"] = gr.Textbox(
+        label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder="a red ball bouncing on a black background"
+    )
+    tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompt")
+    note = vocabulary_note(page.preset)
+    if note:
+        gr.Markdown(note)
+
+
+def advanced(page: Page, tab: Tab, seams: bool = False):
+    p = page.preset
+    with gr.Accordion("Advanced", open=False):
+        if seams:  # the UI's 0 stands for the API's None: the model's own setting
+            tab.inputs["init_strength"] = gr.Slider(
+                0,
+                1,
+                value=0,
+                step=0.01,
+                label="Seam hold: 0 keeps the model's default; otherwise new frames start from the source at "
+                "this noise level (lower: smoother seams, less motion)",
+            )
+        tab.inputs["negative_prompt"] = gr.Textbox(
+            p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
         )
-        tab.enhance = gr.Checkbox(True, label="Enhance prompt")
-        note = vocabulary_note()
-        if note:
-            gr.Markdown(note)
-        return tab
+        tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=p.steps, step=1, label="Steps")
+        tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=p.guidance, step=0.5, label="Guidance")
+        with gr.Row():
+            tab.inputs["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+            tab.parts["randomize"] = gr.Checkbox(True, label="Randomise seed")
+    with gr.Row():
+        tab.parts["run"] = gr.Button(tab.label, variant="primary")
+        tab.parts["stop"] = gr.Button("Stop", variant="stop")
 
-    def advanced(tab, seams=False):
-        with gr.Accordion("Advanced", open=False):
-            if seams:
-                tab.init = gr.Slider(
-                    0,
-                    1,
-                    value=0,
-                    step=0.01,
-                    label="Seam hold: 0 keeps the model's default; otherwise new frames start from the source at "
-                    "this noise level (lower: smoother seams, less motion)",
-                )
-            tab.negative = gr.Textbox(negative, label="Negative prompt", max_length=limits.MAX_PROMPT_CHARS)
-            tab.steps = gr.Slider(1, MAX_STEPS, value=preset.steps, step=1, label="Steps")
-            tab.guidance = gr.Slider(0, 20, value=preset.guidance, step=0.5, label="Guidance")
+
+def results(tab: Tab):
+    tab.parts["out"] = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
+    with gr.Row():
+        tab.parts["seed_used"] = gr.Number(label="Seed used", interactive=False)
+        tab.parts["prompt_used"] = gr.Textbox(label="Prompt used", interactive=False)
+    tab.parts["note"] = gr.Markdown()
+
+
+def outputs(tab: Tab) -> list:
+    return [tab.parts["out"], tab.parts["seed_used"], tab.parts["prompt_used"]]
+
+
+def examples(tab: Tab, rows: list, names: list[str], endpoint):
+    gr.Examples(
+        rows,
+        inputs=[tab.inputs[name] for name in names],
+        outputs=outputs(tab),
+        fn=endpoint,
+        cache_examples=True,
+        cache_mode="lazy",
+    )
+
+
+# ------------------------------------------------------------------ the tabs
+
+
+def generate_tab(page: Page) -> Tab:
+    tab, p = Tab("Generate"), page.preset
+    sizes = budget.size_choices(p, page.pipe.spatial_stride)
+    with gr.Tab("Generate", id="generate"), gr.Row():
+        with gr.Column():
+            prompt_controls(page, tab)
+            tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
+            tab.inputs["seconds"] = gr.Slider(
+                0,
+                budget.max_seconds(p),
+                value=default_seconds(p)[0],
+                step=4 / p.fps,
+                label="Duration in seconds (0 gives an image)",
+            )
+            with gr.Row(visible=False):
+                tab.inputs["height"] = gr.Number(p.height, label="Height", precision=0)
+                tab.inputs["width"] = gr.Number(p.width, label="Width", precision=0)
+            advanced(page, tab)
+        with gr.Column():
+            results(tab)
+            tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
+    tab.parts["size"].change(
+        lambda size: sizes[size],
+        tab.parts["size"],
+        [tab.inputs["height"], tab.inputs["width"]],
+        api_visibility="private",
+    )
+    prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
+    examples(tab, [[prompt] for prompt in prompts], ["prompt"], page.api.generate)
+    return tab
+
+
+def seconds_slider(page: Page, label: str):
+    p = page.preset
+    block = 4 / p.fps  # seconds in one latent frame
+    return gr.Slider(block, budget.max_seconds(p) / 2, value=default_seconds(p)[1], step=block, label=label)
+
+
+def extend_tab(page: Page) -> Tab:
+    tab = Tab("Extend")
+    with gr.Tab("Extend", id="extend"), gr.Row():
+        with gr.Column():
+            tab.inputs["video"] = upload("Video or image")
+            prompt_controls(page, tab)
+            tab.inputs["direction"] = gr.Radio(["forward", "backward"], value="forward", label="Direction")
+            tab.inputs["seconds"] = seconds_slider(page, "Seconds to add")
+            advanced(page, tab, seams=True)
+        with gr.Column():
+            results(tab)
+    rows = [
+        [clip("red_ball_right.mp4"), "a red ball moving right on a black background"],
+        [clip("green_triangle.png"), "a green triangle moving down on a white background"],
+    ]
+    examples(tab, rows, ["video", "prompt"], page.api.extend)
+    return tab
+
+
+def transition_tab(page: Page) -> Tab:
+    tab = Tab("Connect")
+    with gr.Tab("Transition", id="transition"), gr.Row():
+        with gr.Column():
+            tab.parts["is_loop"] = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
             with gr.Row():
-                tab.seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
-                tab.randomize = gr.Checkbox(True, label="Randomise seed")
-        with gr.Row():
-            tab.run, tab.stop = gr.Button(tab.label, variant="primary"), gr.Button("Stop", variant="stop")
+                tab.inputs["video_a"], tab.inputs["video_b"] = upload("Clip A"), upload("Clip B")
+            prompt_controls(page, tab)
+            tab.inputs["seconds"] = seconds_slider(page, "Bridge length in seconds")
+            advanced(page, tab, seams=True)
+        with gr.Column():
+            results(tab)
+    tab.inputs["video"] = tab.inputs["video_a"]  # a loop's one clip
+    tab.parts["is_loop"].change(
+        lambda is_loop: gr.update(visible=not is_loop),
+        tab.parts["is_loop"],
+        tab.inputs["video_b"],
+        api_visibility="private",
+    )
+    rows = [[clip("red_ball_right.mp4"), clip("blue_square_left.mp4"), "a ball moving right on a black background"]]
+    examples(tab, rows, ["video_a", "video_b", "prompt"], page.api.transition)
+    return tab
 
-    def results(tab):
-        tab.out = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
-        with gr.Row():
-            tab.seed_used = gr.Number(label="Seed used", interactive=False)
-            tab.prompt_used = gr.Textbox(label="Prompt used", interactive=False)
-        tab.note = gr.Markdown()
 
-    def upload(label):
-        return gr.File(label=label, file_types=["video", "image"], type="filepath")
+def restyle_tab(page: Page) -> Tab:
+    tab = Tab("Restyle")
+    with gr.Tab("Restyle", id="restyle"), gr.Row():
+        with gr.Column():
+            tab.inputs["video"] = upload("Video")
+            prompt_controls(page, tab, "New prompt")
+            tab.inputs["strength"] = gr.Slider(
+                0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Strength (0 keeps the input, 1 ignores it)"
+            )
+            advanced(page, tab)
+        with gr.Column():
+            results(tab)
+    examples(
+        tab,
+        [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]],
+        ["video", "prompt"],
+        page.api.restyle,
+    )
+    return tab
 
-    def clip(name):
-        return str(EXAMPLES / name)
 
+# ------------------------------------------------------------------ events
+
+
+def api_routes(page: Page, tabs: dict[str, Tab]):
+    """The named API endpoints, as hidden triggers whose inputs are looked up by parameter name. Where the UI spells
+    "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance: on in the UI,
+    off in the API), a hidden component stands in."""
+    api_only = {
+        "enhance": gr.Checkbox(False, visible=False),
+        "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),
+    }
+    hidden = gr.Button(visible=False)
+    routes = (("generate", "generate"), ("image", "generate"), ("extend", "extend"))
+    routes += (("transition", "transition"), ("loop", "transition"), ("restyle", "restyle"))
+    for name, tab_name in routes:
+        endpoint, tab = getattr(page.api, name), tabs[tab_name]
+        inputs = {**tab.inputs, **api_only}
+        shown = [tab.parts["image"], *outputs(tab)[1:]] if name == "image" else outputs(tab)
+        hidden.click(endpoint, [inputs[p] for p in parameters(endpoint)], shown, api_name=name)
+
+
+def ui_handler(page: Page, tab: Tab, choose):
+    """A tab's button: `choose(values)` picks the endpoint and its arguments by name; then history and gallery."""
+    stop_flag, history, gallery, last = (page.state[k] for k in ("stop", "history", "gallery", "last"))
+    names = list(tab.inputs)
+
+    def handler(data, progress=gr.Progress()):
+        values = {name: data[tab.inputs[name]] for name in names}
+        if data[tab.parts["randomize"]]:
+            values["seed"] = random.randint(0, MAX_SEED)
+        if values.get("init_strength") == 0:
+            values["init_strength"] = None  # the slider's 0: the model's own default
+        endpoint, arguments = choose(values, data)
+        wanted = {name: values[name] for name in parameters(endpoint) if name in values}
+        path, seed, prompt_used = endpoint(**wanted, stop=data[stop_flag], progress=progress)
+        past = [*data[history], path][-24:]
+        update = {
+            tab.parts["out"]: path,
+            tab.parts["seed_used"]: seed,
+            tab.parts["prompt_used"]: prompt_used,
+            tab.parts["note"]: unplaced_note(page.preset, values["prompt"], values["enhance"]),
+            last: path,
+            history: past,
+            gallery: past,
+        }
+        if "image" in tab.parts:
+            is_image = path.endswith(".png")
+            update[tab.parts["out"]] = gr.update(value=None if is_image else path, visible=not is_image)
+            update[tab.parts["image"]] = gr.update(value=path if is_image else None, visible=is_image)
+        return update
+
+    return handler
+
+
+def wire(page: Page, tab: Tab, choose):
+    inputs = {*tab.inputs.values(), tab.parts["randomize"], *tab.parts.get("extra_inputs", ()), page.state["stop"]}
+    inputs.add(page.state["history"])
+    outs = [*outputs(tab), tab.parts["note"], *(page.state[k] for k in ("last", "history", "gallery"))]
+    outs += [tab.parts["image"]] if "image" in tab.parts else []
+    event = tab.parts["run"].click(ui_handler(page, tab, choose), inputs, outs, api_visibility="private")
+    tab.parts["stop"].click(
+        lambda flag: flag.update(stop=True),
+        page.state["stop"],
+        None,
+        cancels=[event],
+        queue=False,
+        api_visibility="private",
+    )
+
+
+def wire_tabs(page: Page, tabs: dict[str, Tab]):
+    api, service = page.api, page.api.service
+
+    def generate_or_image(values, data):
+        return (
+            (api.image, values) if service.frames_for(values["seconds"], plus_one=True) == 1 else (api.generate, values)
+        )
+
+    def transition_or_loop(values, data):
+        return (api.loop, values) if data[tabs["transition"].parts["is_loop"]] else (api.transition, values)
+
+    tabs["transition"].parts["extra_inputs"] = [tabs["transition"].parts["is_loop"]]
+    wire(page, tabs["generate"], generate_or_image)
+    wire(page, tabs["extend"], lambda values, data: (api.extend, values))
+    wire(page, tabs["transition"], transition_or_loop)
+    wire(page, tabs["restyle"], lambda values, data: (api.restyle, values))
+
+
+def send_buttons(page: Page, tabs: dict[str, Tab], selector):
+    def send(tab_id):
+        def to(path):
+            if not path:
+                raise gr.Error("Make a video first: there is no result to send yet.")
+            return path, gr.Tabs(selected=tab_id)
+
+        return to
+
+    with gr.Row():
+        targets = (
+            ("Extend this", tabs["extend"].inputs["video"], "extend"),
+            ("Restyle this", tabs["restyle"].inputs["video"], "restyle"),
+            ("Use as clip A", tabs["transition"].inputs["video_a"], "transition"),
+            ("Use as clip B", tabs["transition"].inputs["video_b"], "transition"),
+        )
+        for label, target, tab_id in targets:
+            button = gr.Button(label, size="sm")
+            button.click(send(tab_id), page.state["last"], [target, selector], api_visibility="private")
+
+
+def create_demo(pipe: SoraPipeline) -> gr.Blocks:
+    page = Page(pipe, make_endpoints(pipe))
+    p = pipe.preset
     with gr.Blocks(title="Sora Space", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             f"# Sora Space\nText to video and image, image to video, extension forward and backward, "
-            f"transitions, loops and restyling, all from one model: **{preset.name}** "
-            f"({preset.fps:g} fps).\n\n*{DISCLAIMER}*" + (f"\n\n**Note:** {preset.notice}" if preset.notice else "")
+            f"transitions, loops and restyling, all from one model: **{p.name}** ({p.fps:g} fps).\n\n*{DISCLAIMER}*"
+            + (f"\n\n**Note:** {p.notice}" if p.notice else "")
         )
-        stop_flag, last_result, history = gr.State({}), gr.State(None), gr.State([])
-        api_enhance = gr.Checkbox(False, visible=False)  # the API's default: off, unlike the UI's
-        with gr.Tabs() as tabs:
-            with gr.Tab("Generate", id="generate"):
-                with gr.Row():
-                    with gr.Column():
-                        g = controls()
-                        g.label = "Generate"
-                        g.size = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
-                        g.seconds = gr.Slider(
-                            0, longest, value=clip_seconds, step=block, label="Duration in seconds (0 gives an image)"
-                        )
-                        with gr.Row(visible=False):
-                            g.height = gr.Number(preset.height, label="Height", precision=0)
-                            g.width = gr.Number(preset.width, label="Width", precision=0)
-                        advanced(g)
-                    with gr.Column():
-                        results(g)
-                        g.image = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
-                gr.Examples(
-                    [["a red ball bouncing on a black background"], ["a blue square moving left on a gray background"]],
-                    inputs=[g.prompt],
-                    outputs=[g.out, g.seed_used, g.prompt_used],
-                    fn=api.generate,
-                    cache_examples=True,
-                    cache_mode="lazy",
-                )
-            with gr.Tab("Extend", id="extend"):
-                with gr.Row():
-                    with gr.Column():
-                        e_video = upload("Video or image")
-                        e = controls()
-                        e.label = "Extend"
-                        e.direction = gr.Radio(["forward", "backward"], value="forward", label="Direction")
-                        e.seconds = gr.Slider(block, longest / 2, value=add_seconds, step=block, label="Seconds to add")
-                        advanced(e, seams=True)
-                    with gr.Column():
-                        results(e)
-                gr.Examples(
-                    [
-                        [clip("red_ball_right.mp4"), "a red ball moving right on a black background"],
-                        [clip("green_triangle.png"), "a green triangle moving down on a white background"],
-                    ],
-                    inputs=[e_video, e.prompt],
-                    outputs=[e.out, e.seed_used, e.prompt_used],
-                    fn=api.extend,
-                    cache_examples=True,
-                    cache_mode="lazy",
-                )
-            with gr.Tab("Transition", id="transition"):
-                with gr.Row():
-                    with gr.Column():
-                        t_loop = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
-                        with gr.Row():
-                            t_a, t_b = upload("Clip A"), upload("Clip B")
-                        t = controls()
-                        t.label = "Connect"
-                        t.seconds = gr.Slider(
-                            block, longest / 2, value=add_seconds, step=block, label="Bridge length in seconds"
-                        )
-                        advanced(t, seams=True)
-                    with gr.Column():
-                        results(t)
-                gr.Examples(
-                    [
-                        [
-                            clip("red_ball_right.mp4"),
-                            clip("blue_square_left.mp4"),
-                            "a ball moving right on a black background",
-                        ]
-                    ],
-                    inputs=[t_a, t_b, t.prompt],
-                    outputs=[t.out, t.seed_used, t.prompt_used],
-                    fn=api.transition,
-                    cache_examples=True,
-                    cache_mode="lazy",
-                )
-            with gr.Tab("Restyle", id="restyle"):
-                with gr.Row():
-                    with gr.Column():
-                        r_video = upload("Video")
-                        r = controls("New prompt")
-                        r.label = "Restyle"
-                        r.strength = gr.Slider(
-                            0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Strength (0 keeps the input, 1 ignores it)"
-                        )
-                        advanced(r)
-                    with gr.Column():
-                        results(r)
-                gr.Examples(
-                    [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]],
-                    inputs=[r_video, r.prompt],
-                    outputs=[r.out, r.seed_used, r.prompt_used],
-                    fn=api.restyle,
-                    cache_examples=True,
-                    cache_mode="lazy",
-                )
-        with gr.Row():
-            send_extend, send_restyle = gr.Button("Extend this", size="sm"), gr.Button("Restyle this", size="sm")
-            send_a, send_b = gr.Button("Use as clip A", size="sm"), gr.Button("Use as clip B", size="sm")
-        gallery = gr.Gallery(label="This session's results", columns=6, height=220, elem_classes="sora-media")
-
-        # ------------------------------------------------------------------ API endpoints (hidden triggers)
-        def shared(tab):
-            return [tab.negative, tab.steps, tab.guidance, tab.seed, api_enhance]
-
-        def outputs(tab):
-            return [tab.out, tab.seed_used, tab.prompt_used]
-
-        hidden = gr.Button(visible=False)
-        hidden.click(
-            api.generate,
-            [g.prompt, g.negative, g.height, g.width, g.seconds, *shared(g)[1:]],
-            outputs(g),
-            api_name="generate",
-        )
-        hidden.click(
-            api.image,
-            [g.prompt, g.negative, g.height, g.width, *shared(g)[1:]],
-            [g.image, g.seed_used, g.prompt_used],
-            api_name="image",
-        )
-        hidden.click(
-            api.extend, [e_video, e.prompt, e.direction, e.seconds, e.init, *shared(e)], outputs(e), api_name="extend"
-        )
-        hidden.click(
-            api.transition, [t_a, t_b, t.prompt, t.seconds, t.init, *shared(t)], outputs(t), api_name="transition"
-        )
-        hidden.click(api.loop, [t_a, t.prompt, t.seconds, t.init, *shared(t)], outputs(t), api_name="loop")
-        hidden.click(api.restyle, [r_video, r.prompt, r.strength, *shared(r)], outputs(r), api_name="restyle")
-
-        # ------------------------------------------------------------------ the UI's own events
-        def generate_or_image(seconds, height, width, **common):
-            if api.service.frames_for(seconds, plus_one=True) == 1:
-                return api.image(height=height, width=width, **common)
-            return api.generate(seconds=seconds, height=height, width=width, **common)
-
-        def transition_or_loop(is_loop, video_a, video_b, **common):
-            if is_loop:
-                return api.loop(video=video_a or video_b, **common)
-            return api.transition(video_a=video_a, video_b=video_b, **common)
-
-        def wire(tab, endpoint, own: dict):
-            """A tab's button: the endpoint with the tab's inputs, then the session's history and gallery."""
-            inputs = {
-                *own.values(),
-                tab.prompt,
-                tab.negative,
-                tab.steps,
-                tab.guidance,
-                tab.seed,
-                tab.randomize,
-                tab.enhance,
-                stop_flag,
-                history,
+        page.state.update(stop=gr.State({}), last=gr.State(None), history=gr.State([]))
+        with gr.Tabs() as selector:
+            tabs = {
+                "generate": generate_tab(page),
+                "extend": extend_tab(page),
+                "transition": transition_tab(page),
+                "restyle": restyle_tab(page),
             }
-            outs = [tab.out, tab.seed_used, tab.prompt_used, tab.note, last_result, history, gallery]
-            if tab is g:
-                outs.append(g.image)
-
-            def handler(data, progress=gr.Progress()):
-                seed = random.randint(0, MAX_SEED) if data[tab.randomize] else data[tab.seed]
-                try:
-                    path, seed, prompt_used = endpoint(
-                        prompt=data[tab.prompt],
-                        negative_prompt=data[tab.negative],
-                        steps=data[tab.steps],
-                        guidance=data[tab.guidance],
-                        seed=seed,
-                        enhance=data[tab.enhance],
-                        stop=data[stop_flag],
-                        progress=progress,
-                        **{name: data[c] for name, c in own.items()},
-                    )
-                except ValueError as error:
-                    raise gr.Error(str(error)) from None
-                past = [*data[history], path][-24:]
-                update = {
-                    tab.out: path,
-                    tab.seed_used: seed,
-                    tab.prompt_used: prompt_used,
-                    last_result: path,
-                    tab.note: unplaced_note(data[tab.prompt], data[tab.enhance]),
-                    history: past,
-                    gallery: past,
-                }
-                if tab is g:
-                    is_image = path.endswith(".png")
-                    update[g.out] = gr.update(value=None if is_image else path, visible=not is_image)
-                    update[g.image] = gr.update(value=path if is_image else None, visible=is_image)
-                return update
-
-            event = tab.run.click(handler, inputs, outs, api_visibility="private")
-            tab.stop.click(
-                lambda flag: flag.update(stop=True),
-                stop_flag,
-                None,
-                cancels=[event],
-                queue=False,
-                api_visibility="private",
-            )
-
-        wire(g, generate_or_image, {"seconds": g.seconds, "height": g.height, "width": g.width})
-        wire(e, api.extend, {"video": e_video, "direction": e.direction, "seconds": e.seconds, "init_strength": e.init})
-        wire(
-            t,
-            transition_or_loop,
-            {"is_loop": t_loop, "video_a": t_a, "video_b": t_b, "seconds": t.seconds, "init_strength": t.init},
+        send_buttons(page, tabs, selector)
+        page.state["gallery"] = gr.Gallery(
+            label="This session's results", columns=6, height=220, elem_classes="sora-media"
         )
-        wire(r, api.restyle, {"video": r_video, "strength": r.strength})
-        g.size.change(lambda size: sizes[size], g.size, [g.height, g.width], api_visibility="private")
-        t_loop.change(lambda is_loop: gr.update(visible=not is_loop), t_loop, t_b, api_visibility="private")
-
-        def send(tab_id):
-            def to(path):
-                if not path:
-                    raise gr.Error("Make a video first: there is no result to send yet.")
-                return path, gr.Tabs(selected=tab_id)
-
-            return to
-
-        for button, target, tab_id in (
-            (send_extend, e_video, "extend"),
-            (send_restyle, r_video, "restyle"),
-            (send_a, t_a, "transition"),
-            (send_b, t_b, "transition"),
-        ):
-            button.click(send(tab_id), last_result, [target, tabs], api_visibility="private")
+        api_routes(page, tabs)
+        wire_tabs(page, tabs)
     return demo
 
 

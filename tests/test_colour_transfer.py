@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from sora_core.colour_transfer import colour_levels, transfer_colours
+from sora_core.engine.colour_transfer import colour_levels, transfer_colours
 
 
 def scene(background, object_rgb, left: int, size: int = 32) -> np.ndarray:

@@ -8,7 +8,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from sora_core import enhance_prompt
-from sora_core.enhance import enhance_with_language_model, rewrite_for_toyworld
+from sora_core.serving.enhance import enhance_with_language_model
+from sora_core.toyworld.rewriter import rewrite_for_toyworld
 
 PARAPHRASES = [
     ("a crimson sphere drifting leftwards over a dark backdrop", "a red ball moving left on a black background"),

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sora_core import ModelLoadError, SoraPipeline
-from sora_core.hub import check_memory, resolve_folder
-from sora_core.presets import PRESETS
+from sora_core.engine.loading import check_memory, resolve_folder
+from sora_core.engine.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -113,7 +113,7 @@ def test_hub_presets_pin_commits():
     import re
     from pathlib import Path
 
-    from sora_core.presets import PRESETS
+    from sora_core.engine.presets import PRESETS
 
     hub = [p for p in PRESETS.values() if not Path(p.source).is_dir()]
     assert hub

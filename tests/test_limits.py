@@ -1,6 +1,7 @@
 """The GPU time requested for a call: it grows with the work, the seams' colour transfer included, within the cap."""
 
-from sora_core import PRESETS, limits
+from sora_core import PRESETS
+from sora_core.serving import budget as limits
 
 
 def test_seam_frames_add_their_colour_transfer_time_within_the_cap():

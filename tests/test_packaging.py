@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sora_core import hub
+from sora_core.engine import loading as hub
 
 ROOT = Path(__file__).resolve().parent.parent
 

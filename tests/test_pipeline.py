@@ -9,7 +9,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
 
 from sora_core import SoraPipeline
-from sora_core.architecture import (
+from sora_core.training.sizes import (
     ArchitectureConfig,
     DiTConfig,
     TextConfig,
@@ -133,7 +133,7 @@ def test_checkpoint_sidecar_overrides_defaults(tiny_checkpoint, tmp_path):
 
 
 def test_bundled_checkpoint_loads_in_plain_wan_pipeline():
-    from sora_core.presets import PRESETS
+    from sora_core.engine.presets import PRESETS
 
     pipe = WanPipeline.from_pretrained(PRESETS["sora-tiny"].source, torch_dtype=torch.float32)
     assert pipe.transformer.config.in_channels == pipe.vae.config.z_dim

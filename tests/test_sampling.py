@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sora_core.architecture import build_scheduler
-from sora_core.conditioning import (
+from sora_core.training.sizes import build_scheduler
+from sora_core.engine.timeline import (
     fill_unknown,
     known_latent_frames,
     known_pixel_frames,
@@ -13,13 +13,14 @@ from sora_core.conditioning import (
     pixel_span,
     random_known_latents,
 )
-from sora_core.sampling import (
+from sora_core.engine.sampling import (
     configure_scheduler,
     guide,
     hold_known,
     initial_noise,
     noise_to,
-    sdedit_start,
+    prepared_scheduler,
+    start_step,
     token_timesteps,
 )
 
@@ -65,6 +66,16 @@ def test_token_timesteps_zero_on_known_frames_in_token_order():
     assert steps.shape == (2, 3 * per_frame)
     assert (steps[:, :per_frame] == 0).all() and (steps[:, per_frame : 2 * per_frame] == 700).all()
     assert (steps[:, 2 * per_frame :] == 0).all()
+
+
+def test_token_timesteps_per_sample_as_training_uses_them():
+    """Training draws one t and one mask per sample; each row equals the sampler's single-sample form."""
+    t = torch.tensor([300.0, 900.0])
+    known = torch.tensor([[True, False], [False, False]])
+    steps = token_timesteps(t, known, latent_hw=(4, 4), patch_hw=(2, 2), batch=2)
+    for row in range(2):
+        single = token_timesteps(t[row], known[row], latent_hw=(4, 4), patch_hw=(2, 2), batch=1)
+        assert torch.equal(steps[row : row + 1], single)
 
 
 def test_hold_known_replaces_only_known_frames():
@@ -119,9 +130,8 @@ def test_random_training_masks_are_sora_style(count):
 
 
 def test_sdedit_start_step_matches_strength():
-    scheduler = build_scheduler(3.0)
-    assert sdedit_start(scheduler, 20, 1.0) == 0
-    starts = [sdedit_start(scheduler, 20, s) for s in (0.9, 0.6, 0.3, 0.05)]
+    scheduler = prepared_scheduler(build_scheduler(3.0), 20)
+    assert start_step(scheduler, 1.0) == 0
+    starts = [start_step(scheduler, s) for s in (0.9, 0.6, 0.3, 0.05)]
     assert starts == sorted(starts) and 0 < starts[0] and starts[-1] <= 19
-    scheduler.set_timesteps(20)
     assert scheduler.sigmas[starts[1]] <= 0.6 < scheduler.sigmas[starts[1] - 1]

@@ -5,7 +5,7 @@ import pytest
 from conftest import random_frames
 
 from sora_core import Video
-from sora_core.service import Service
+from sora_core.serving.service import Service
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
-from sora_core.train import dit_weights, main
+from sora_core.training.train import dit_weights, main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--architecture", "test", "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1", "--log-every", "1"]
@@ -118,8 +118,8 @@ def test_two_processes_stay_in_sync(tmp_path):
 
 def test_vae_loss_reads_the_decoder_before_its_clamp():
     """The loss must see overshooting pixels (the clamp would zero their gradient), yet agree with `decode`."""
-    from sora_core.architecture import ARCHITECTURES, build_vae
-    from sora_core.train import VAELoss
+    from sora_core.training.sizes import ARCHITECTURES, build_vae
+    from sora_core.training.losses import VAELoss
 
     torch.manual_seed(0)
     vae = build_vae(ARCHITECTURES["test"].vae)
@@ -136,7 +136,7 @@ def test_vae_loss_reads_the_decoder_before_its_clamp():
 
 
 def test_flow_loss_weighs_the_object_and_skips_known_frames():
-    from sora_core.train import FlowLoss
+    from sora_core.training.losses import FlowLoss
 
     latents = torch.zeros(2, 4, 3, 8, 8)  # (B, C, F, h, w): a flat background ...
     latents[:, :, :, 2:4, 5:7] = 3.0  # ... and an object of 2 x 2 positions in every frame
@@ -178,7 +178,7 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
 
 
 def test_opponent_colours_follow_the_causal_latent_cells():
-    from sora_core.train import opponent_colours
+    from sora_core.training.losses import opponent_colours
 
     pixels = torch.full((1, 3, 9, 8, 8), -1.0)  # (B, 3, T, H, W): black ...
     pixels[:, 0, 5:, :4, :4] = 1.0  # ... with a red corner from pixel frame 5, i.e. latent frame 2 on
@@ -191,8 +191,8 @@ def test_opponent_colours_follow_the_causal_latent_cells():
 
 
 def test_colour_term_pulls_the_latents_towards_the_pixels_colours():
-    from sora_core.architecture import ARCHITECTURES, build_vae
-    from sora_core.train import VAELoss, opponent_colours
+    from sora_core.training.sizes import ARCHITECTURES, build_vae
+    from sora_core.training.losses import VAELoss, opponent_colours
 
     torch.manual_seed(0)
     vae = build_vae(ARCHITECTURES["test"].vae)

@@ -8,7 +8,7 @@ import pytest
 from conftest import random_frames, smooth_frames
 from PIL import Image
 
-from sora_core.video import Video, VideoError, probe
+from sora_core.engine.video import Video, VideoError, probe
 
 
 def ffmpeg_info(path) -> str:

@@ -13,7 +13,7 @@ from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import ByT5Tokenizer, PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
-from . import toyworld
+from .. import toyworld
 
 
 @dataclass

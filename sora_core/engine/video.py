@@ -28,6 +28,13 @@ MAX_SIDE = 4096
 MIN_SIDE = 16
 
 
+def to_pixels(frames: np.ndarray):
+    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1], as the VAE takes them."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
 class VideoError(ValueError):
     """A media file that cannot be used; the message is one plain sentence for the user."""
 

@@ -1,4 +1,5 @@
-"""Known frames on the output timeline: the pixel <-> latent frame mapping shared by training and inference.
+"""The timeline a sampling call works on: its frames, which of them are given, and where the result goes; and
+the pixel <-> latent frame mapping that training and inference share.
 
 Wan's causal VAE turns T = 4k+1 pixel frames into k+1 latent frames: latent 0 holds pixel frame 0,
 latent j >= 1 holds pixel frames 4j-3 .. 4j. A latent frame counts as known only when all of its
@@ -7,8 +8,48 @@ encoding, in training and at inference alike, so a known segment encodes the sam
 which matters because each latent frame of a causal VAE depends on every frame before it.
 """
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
+
+
+@dataclass
+class Conditioning:
+    """The latent side of a timeline's known frames, as the sampler holds them."""
+
+    known_latents: torch.Tensor  # (B, C, F, h, w), normalised like the sampled latents
+    known_frames: torch.Tensor  # (F,) bool: latent frames that are given
+    mode: str = "clean"  # "clean" (per-token t = 0) or "replace" (re-noised every step); see sampling.py
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One sampling window and how its new frames join the result: before + new frames + after.
+
+    Every workflow is a function that lays one out (`workflows.py`); `SoraPipeline.sample` fills it in."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8, T = 4k+1; unknown frames are zeros (or, for SDEdit, the input)
+    known: np.ndarray  # (T,) bool: frames given by the user, pasted back exactly
+    before: np.ndarray  # (N, H, W, 3) source frames that precede the new frames in the result
+    after: np.ndarray  # (M, H, W, 3) source frames that follow them
+    # Where the new frames start: 1 is pure noise; below 1, the timeline (unknown frames filled with their nearest
+    # known one, or the input itself for SDEdit) noised to that t.
+    init_strength: float = 1.0
+    new: slice = field(default_factory=lambda: slice(None))  # which of the window's new frames the result keeps
+
+    def assemble(self, sampled: np.ndarray) -> np.ndarray:
+        """The result: before, the kept new frames of `sampled` (the window, decoded), after."""
+        return np.concatenate([self.before, sampled[~self.known][self.new], self.after])
+
+    @property
+    def new_frames(self) -> int:
+        return len(range(*self.new.indices(int((~self.known).sum()))))
+
+
+def frame_count_ok(num_frames: int, stride: int = 4) -> bool:
+    """The frame rule of a causal video VAE: 4k+1 frames (1 is an image)."""
+    return num_frames >= 1 and (num_frames - 1) % stride == 0
 
 
 def latent_frames(num_frames: int, stride: int = 4) -> int:

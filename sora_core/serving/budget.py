@@ -1,15 +1,15 @@
-"""What a request may ask for, in the units people use (seconds, aspect ratios), and what it will cost.
+"""The Space's units and costs: seconds to frames, sizes by aspect ratio, and the ZeroGPU time a request needs.
 
-Pure functions of a preset: the app validates with them before any GPU work, and asks ZeroGPU for
-`gpu_seconds(...)` of GPU time. Nothing here depends on Gradio or `spaces`.
+Pure functions of a preset: the service converts with them before any GPU work, and asks ZeroGPU for
+`gpu_seconds(...)` of GPU time. Nothing here depends on Gradio or `spaces`. What a request may ask for is the
+engine's (`engine/limits.py`), the same for every interface.
 """
 
 import math
 
-from .conditioning import latent_frames
-from .presets import Preset
+from ..engine.presets import Preset
+from ..engine.timeline import latent_frames
 
-MAX_PROMPT_CHARS = 2000  # the pipeline and the app both enforce this one bound
 ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
 
 # GPU time model, calibrated to Wan2.1-1.3B on an A100 in bfloat16 at 480 x 832 x 81 frames with guidance

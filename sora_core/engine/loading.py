@@ -1,12 +1,19 @@
-"""Finding a checkpoint on disk: a local folder, or a Hub snapshot at a pinned revision.
+"""Loading a checkpoint: a local folder, or a Hub snapshot at a pinned revision, into diffusers / transformers
+components and the preset it runs with.
 
 Only configs, tokenizer files and safetensors are downloaded (no pickles, no remote code), and
 `HF_HUB_OFFLINE` is honoured by huggingface_hub itself.
 """
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
+import diffusers
 import psutil
+import torch
+import transformers
+from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
 from .presets import ASSETS_DIR, PRESETS, Preset
 
@@ -75,3 +82,43 @@ def check_folder(folder: Path):
     for name in ("vae", "text_encoder", "transformer"):
         if not list((folder / name).glob("*.safetensors")):
             raise ModelLoadError(f"{folder.name}/{name} has no .safetensors weights (other formats are refused).")
+
+
+def with_checkpoint_overrides(preset: Preset, folder: Path) -> Preset:
+    """A checkpoint may carry `sora.json` with its own defaults (fps, size, conditioning, ...)."""
+    sidecar = folder / "sora.json"
+    if not sidecar.is_file():
+        return preset
+    overrides = json.loads(sidecar.read_text()).get("defaults", {})
+    known = {k: v for k, v in overrides.items() if k in Preset.__dataclass_fields__ and k not in ("name", "source")}
+    return replace(preset, **known)
+
+
+def load_components(folder: Path, dtype: torch.dtype) -> dict:
+    """The pipeline's five parts, each with a one-line ModelLoadError naming the part that failed."""
+    index = json.loads((folder / "model_index.json").read_text())
+    scheduler_class = index.get("scheduler", [None, ""])[1]
+    text_encoder_class = index.get("text_encoder", [None, ""])[1]
+    if not scheduler_class.endswith("Scheduler") or not hasattr(diffusers, scheduler_class):
+        raise ModelLoadError(f"{folder.name}: unsupported scheduler '{scheduler_class}'.")
+    if not text_encoder_class.endswith("EncoderModel") or not hasattr(transformers, text_encoder_class):
+        raise ModelLoadError(f"{folder.name}: unsupported text encoder '{text_encoder_class}'.")
+    loaders = {
+        "vae": lambda: AutoencoderKLWan.from_pretrained(folder / "vae", dtype=torch.float32, use_safetensors=True),
+        "transformer": lambda: WanTransformer3DModel.from_pretrained(
+            folder / "transformer", dtype=dtype, use_safetensors=True
+        ),
+        "text_encoder": lambda: getattr(transformers, text_encoder_class).from_pretrained(
+            folder / "text_encoder", dtype=dtype, use_safetensors=True
+        ),
+        "tokenizer": lambda: transformers.AutoTokenizer.from_pretrained(folder / "tokenizer"),
+        "scheduler": lambda: getattr(diffusers, scheduler_class).from_pretrained(folder / "scheduler"),
+    }
+    components = {}
+    for name, load in loaders.items():
+        try:
+            components[name] = load()
+        except Exception as error:  # corrupt or missing files: one line naming the part
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelLoadError(f"Could not load the {name} of {folder.name}: {message[:300]}") from None
+    return components

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .conditioning import fill_unknown, known_pixel_frames, random_known_latents
+from ..engine.timeline import fill_unknown, known_pixel_frames, random_known_latents
 from .data import Bucket
 
 CHUNK = 16  # clips per file: the unit of resumption

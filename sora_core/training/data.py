@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import toyworld
-from .video import VIDEO_SUFFIXES, Video
+from .. import toyworld
+from ..engine.video import VIDEO_SUFFIXES, Video, to_pixels
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,6 @@ class Bucket:
     height: int
     width: int
     num_frames: int
-
-
-def to_pixels(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
 
 
 class BucketedData:

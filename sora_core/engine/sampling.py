@@ -12,16 +12,10 @@ Known frames (extension, transitions, image-to-video) enter as a latent-frame ma
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-
-@dataclass
-class Conditioning:
-    known_latents: torch.Tensor  # (B, C, F, h, w), normalised like the sampled latents
-    known_frames: torch.Tensor  # (F,) bool: latent frames that are given
-    mode: str = "clean"  # "clean" or "replace"
+from .timeline import Conditioning
 
 
 def configure_scheduler(scheduler, flow_shift: float | None):
@@ -35,11 +29,23 @@ def configure_scheduler(scheduler, flow_shift: float | None):
     return type(scheduler).from_config(config)
 
 
-def sdedit_start(scheduler, steps: int, strength: float) -> int:
-    """The first step whose t is at most `strength` (SDEdit starts there); strength 1 starts at step 0."""
+def prepared_scheduler(scheduler, steps: int, device=None):
+    """A fresh copy of `scheduler` with its timesteps set, once per call: no state is shared between calls."""
     scheduler = configure_scheduler(scheduler, None)
-    scheduler.set_timesteps(steps)
+    scheduler.set_timesteps(steps, device=device)
+    return scheduler
+
+
+def start_step(scheduler, strength: float) -> int:
+    """SDEdit's first step: the first whose t is at most `strength`; strength 1 starts at step 0. `scheduler` has
+    its timesteps set (`prepared_scheduler`)."""
+    steps = len(scheduler.timesteps)
     return min(int(torch.count_nonzero(scheduler.sigmas[:steps] > strength + 1e-6)), steps - 1)
+
+
+def starting_latents(scheduler, noise: torch.Tensor, clean: torch.Tensor | None, step: int) -> torch.Tensor:
+    """Where sampling starts: pure noise, or (SDEdit, from `step` on) `clean` noised to that step's t."""
+    return noise if clean is None else noise_to(clean, noise, scheduler.sigmas[step])
 
 
 def initial_noise(shape: tuple, seed: int, device) -> torch.Tensor:
@@ -62,10 +68,13 @@ def guide(velocity_cond: torch.Tensor, velocity_uncond: torch.Tensor, guidance: 
 def token_timesteps(
     t: torch.Tensor, known_frames: torch.Tensor, latent_hw: tuple[int, int], patch_hw: tuple[int, int], batch: int
 ) -> torch.Tensor:
-    """Per-token timesteps (batch, tokens): 0 on known latent frames, t elsewhere, in the DiT's token order."""
+    """Per-token timesteps (batch, tokens): 0 on known latent frames, t elsewhere, in the DiT's token order.
+    t: a scalar or (batch,); known_frames: (F,) or (batch, F). Sampling passes 1000 * t (the scheduler's
+    timesteps); training passes the same."""
     tokens_per_frame = (latent_hw[0] // patch_hw[0]) * (latent_hw[1] // patch_hw[1])
-    per_frame = torch.where(known_frames, torch.zeros_like(t), t.expand(known_frames.shape))  # (F,)
-    return per_frame.repeat_interleave(tokens_per_frame).unsqueeze(0).expand(batch, -1)
+    t = t.reshape(-1, 1) if t.dim() else t  # (batch, 1) or a scalar
+    per_frame = torch.where(known_frames, torch.zeros_like(t), t)  # (F,) or (batch, F)
+    return per_frame.repeat_interleave(tokens_per_frame, dim=-1).expand(batch, -1)
 
 
 def hold_known(latents: torch.Tensor, known: torch.Tensor, known_frames: torch.Tensor) -> torch.Tensor:
@@ -81,7 +90,6 @@ def denoise(
     latents: torch.Tensor,  # (B, C, F, h, w) noise at t=1 (or at `start_step`'s t), float32
     text_embeds: torch.Tensor,  # (B, L, D)
     negative_embeds: torch.Tensor | None,  # (B, L, D); None or guidance <= 1: no guidance
-    steps: int,
     guidance: float,
     conditioning: Conditioning | None = None,
     start_step: int = 0,
@@ -89,9 +97,9 @@ def denoise(
     should_stop: Callable[[], bool] | None = None,
     noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Run the scheduler from t=1 (or from `start_step`, for SDEdit) to t=0; returns clean latents. `noise`: the
-    pure noise that "replace" re-noises known frames with (default: `latents`, right when starting at t=1)."""
-    scheduler.set_timesteps(steps, device=latents.device)
+    """Run `scheduler` (timesteps set: `prepared_scheduler`) from t=1, or from `start_step` (SDEdit), to t=0;
+    returns clean latents. `noise`: the pure noise that "replace" re-noises known frames with (default: `latents`,
+    right when starting at t=1)."""
     scheduler.set_begin_index(start_step)
     timesteps = scheduler.timesteps[start_step:]
     sigmas = scheduler.sigmas[start_step:]

@@ -1,0 +1,83 @@
+"""What a request may ask for, defined once: the Python API, the CLI and the Space check with these same rules.
+
+Each check returns the value it accepts (a whole number given as 20.0 becomes 20) or raises ValueError with
+one sentence that names the field as the Python API spells it; the CLI renames fields to its flags.
+A preset's `max_frames` bounds one sampling window, not the returned video: a transition of two full clips is
+longer than one window.
+"""
+
+import math
+import numbers
+
+MAX_PROMPT_CHARS = 2000
+MAX_STEPS = 100
+MAX_GUIDANCE = 20.0
+MAX_SEED = 2**32 - 1
+
+
+def check_text(value, name: str = "prompt", required: bool = False) -> str:
+    """A prompt (required: not empty) or a negative prompt (may be empty; None counts as empty)."""
+    value = "" if value is None and not required else value
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text; got {type(value).__name__}.")
+    if required and not value.strip():
+        raise ValueError(f"{name} is empty: describe the video to make.")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ValueError(f"{name} is {len(value):,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
+    return value
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def number(value, name: str, low: float, high: float) -> float:
+    """A finite number from low to high (text is refused: every interface passes numbers as numbers)."""
+    if not is_number(value):
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value!r}.")
+    result = float(value)
+    if not math.isfinite(result) or not low <= result <= high:
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value}.")
+    return result
+
+
+def whole(value, name: str, low: int, high: int) -> int:
+    """A whole number from low to high (20.0 is 20)."""
+    allowed = f"{name} must be a whole number from {low:,} to {high:,}; got {value!r}."
+    if not is_number(value):
+        raise ValueError(allowed)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise ValueError(allowed) from None
+    if not math.isfinite(result) or not result.is_integer() or not low <= result <= high:
+        raise ValueError(allowed)
+    return int(value) if isinstance(value, int) else int(result)
+
+
+def check_seed(seed) -> int:
+    return whole(seed, "seed", 0, MAX_SEED)
+
+
+def check_steps(steps) -> int:
+    return whole(steps, "steps", 1, MAX_STEPS)
+
+
+def check_guidance(guidance) -> float:
+    return number(guidance, "guidance", 0, MAX_GUIDANCE)
+
+
+def check_fraction(value, name: str, zero_ok: bool = False) -> float:
+    """A noise level: a number in (0, 1], or in [0, 1] where 0 (keep the input) makes sense."""
+    allowed = "from 0 to 1" if zero_ok else "above 0 and at most 1"
+    result = float(value) if is_number(value) else float("nan")
+    if not 0 <= result <= 1 or (result == 0 and not zero_ok):
+        raise ValueError(f"{name} must be a number {allowed}; got {value}.")
+    return result
+
+
+def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        allowed = " or ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be {allowed}; got {value!r}.")
+    return value

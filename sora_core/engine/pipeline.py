@@ -1,0 +1,247 @@
+"""SoraPipeline: text (and known frames) to video over a diffusers Wan checkpoint.
+
+    prompt --T5--> text tokens --------------------------.
+                                                         v (cross-attention)
+    noise (B, C, F, h, w) --DiT denoises spacetime patches, t: 1 -> 0--> latents --3D causal VAE--> frames
+
+An image is a 1-frame video; any size that is a multiple of the spatial stride and any 4k+1 length work.
+A request (`requests.py`) becomes a plan (`workflows.plan`: checked, its timeline laid out, no model work), and
+`sample` runs every plan the same way.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from . import loading, workflows
+from .colour_transfer import match_seams
+from .presets import Preset, preset_for
+from .requests import (
+    ExtendRequest,
+    GenerateRequest,
+    LoopRequest,
+    Options,
+    Request,
+    RestyleRequest,
+    TransitionRequest,
+)
+from .sampling import configure_scheduler, denoise, initial_noise, prepared_scheduler, start_step, starting_latents
+from .text import encode_prompts
+from .timeline import Conditioning, Timeline, fill_unknown, known_latent_frames, latent_frames
+from .video import Video, to_pixels
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+Progress = Callable[[int, int], None] | None
+Stop = Callable[[], bool] | None
+
+
+class SoraPipeline:
+    def __init__(self, vae, text_encoder, tokenizer, transformer, scheduler, preset: Preset, device="cpu"):
+        self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
+        self.transformer, self.scheduler, self.preset = transformer, scheduler, preset
+        self.device = torch.device(device)
+        self.temporal_stride = vae.config.scale_factor_temporal  # pixel frames per latent frame (after the first)
+        self.spatial_stride = vae.config.scale_factor_spatial * transformer.config.patch_size[1]
+        self.latent_mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(self.device)
+        self.latent_std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(self.device)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = "sora-tiny", device=None, force: bool = False) -> "SoraPipeline":
+        """Load a preset name, a Hub repo id or a local folder. Raises ModelLoadError with one line."""
+        preset = preset_for(str(name_or_path))
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        loading.check_memory(preset, str(device), force)
+        folder = loading.resolve_folder(preset.source, preset.revision)
+        loading.check_folder(folder)
+        preset = loading.with_checkpoint_overrides(preset, folder)
+        dtype = DTYPES[preset.cuda_dtype] if str(device).startswith("cuda") else torch.float32
+        components = loading.load_components(folder, dtype)
+        components["scheduler"] = configure_scheduler(components["scheduler"], preset.flow_shift)
+        for name in ("vae", "text_encoder", "transformer"):
+            components[name].to(device).eval()
+        return cls(**components, preset=preset, device=device)
+
+    @property
+    def grid(self) -> workflows.Grid:
+        return workflows.Grid(self.preset, self.spatial_stride, self.temporal_stride)
+
+    # ----------------------------------------------------------------------------------------- latents
+
+    def encode_text(self, prompt: str, negative_prompt: str, guidance: float):
+        texts = [prompt, negative_prompt] if guidance > 1.0 else [prompt]
+        embeds = encode_prompts(self.tokenizer, self.text_encoder, texts, self.preset.max_sequence_length, self.device)
+        return embeds[:1], (embeds[1:] if guidance > 1.0 else None)
+
+    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple:
+        vae_stride = self.vae.config.scale_factor_spatial
+        latent_count = latent_frames(num_frames, self.temporal_stride)
+        return (1, self.transformer.config.in_channels, latent_count, height // vae_stride, width // vae_stride)
+
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (T, H, W, 3) -> normalised latents (1, C, F, h, w), the VAE posterior's mode."""
+        pixels = to_pixels(frames)[None].to(self.device, self.vae.dtype)  # (1, 3, T, H, W)
+        latents = self.vae.encode(pixels).latent_dist.mode().float()
+        return (latents - self.latent_mean) / self.latent_std
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
+        """Normalised latents (1, C, F, h, w) -> uint8 frames (T, H, W, 3)."""
+        # Written as WanPipeline writes it (divide by 1/std), so decoded frames agree to the last bit.
+        latents = latents / (1.0 / self.latent_std) + self.latent_mean
+        pixels = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0]  # (1, 3, T, H, W)
+        if not torch.isfinite(pixels).all():
+            raise FloatingPointError("The decoder produced invalid values (NaN or infinity).")
+        pixels = (pixels[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0)  # (T, H, W, 3)
+        return (pixels * 255).round().to(torch.uint8).cpu().numpy()
+
+    # ----------------------------------------------------------------------------------------- sampling
+
+    def plan(self, request: Request) -> workflows.Plan:
+        """Check a request against this model and lay out its timeline (no model work); ValueError if bad."""
+        return workflows.plan(self.grid, request)
+
+    def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
+        """Any task's request to its video."""
+        return self.sample(self.plan(request), progress, should_stop)
+
+    def sample(self, plan: workflows.Plan, progress: Progress = None, should_stop: Stop = None) -> Video:
+        """The one sampling path behind every workflow: fill the plan's timeline in and assemble the result."""
+        timeline = plan.timeline
+        window = timeline.frames
+        if not timeline.known.all():  # all known: nothing to make (a restyle at strength 0)
+            window = self.sample_window(plan.prompt, plan.settings, timeline, progress, should_stop)
+        metadata = dict(prompt=plan.prompt, model=self.preset.name, **asdict(plan.settings), task=plan.task)
+        return Video(timeline.assemble(window), fps=self.preset.fps, metadata={**metadata, **plan.extra})
+
+    @torch.no_grad()
+    def sample_window(self, prompt, settings, timeline: Timeline, progress: Progress, should_stop: Stop):
+        """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and given the
+        colours of the given frames beside their seams."""
+        known = timeline.known
+        text_embeds, negative_embeds = self.encode_text(prompt, settings.negative_prompt, settings.guidance)
+        noise = initial_noise(
+            self.latent_shape(len(known), settings.height, settings.width), settings.seed, self.device
+        )
+        scheduler = prepared_scheduler(self.scheduler, settings.steps, self.device)
+        first = start_step(scheduler, timeline.init_strength)
+        given = None
+        if known.any() or timeline.init_strength < 1:  # encode the timeline, unknown frames filled
+            given = self.encode_frames(fill_unknown(timeline.frames, known))
+        conditioning = None
+        if known.any():
+            frames = known_latent_frames(known, self.temporal_stride).to(self.device)
+            conditioning = Conditioning(given, frames, self.preset.conditioning)
+        latents = starting_latents(scheduler, noise, given if timeline.init_strength < 1 else None, first)
+        latents = denoise(
+            self.transformer,
+            scheduler,
+            latents,
+            text_embeds,
+            negative_embeds,
+            settings.guidance,
+            conditioning=conditioning,
+            start_step=first,
+            progress=progress,
+            should_stop=should_stop,
+            noise=noise,
+        )
+        decoded = self.decode_latents(latents)
+        if not known.any():
+            return decoded
+        new = np.flatnonzero(~known)
+        near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
+        window = timeline.frames.copy()
+        window[new] = match_seams(decoded[new], {a: timeline.frames[a] for a in near}, new, device=self.device)
+        return window
+
+    # ----------------------------------------------------------------------------------------- the tasks
+
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        num_frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        seed: int = 0,
+        progress: Progress = None,
+        should_stop: Stop = None,
+    ) -> Video:
+        """Text to video (num_frames=1: text to image). None means the preset's default."""
+        options = Options(
+            negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance, seed=seed
+        )
+        return self.run(GenerateRequest(prompt, num_frames, options), progress, should_stop)
+
+    # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance);
+    # an unknown name raises TypeError, as it does for `generate`.
+
+    def extend(
+        self,
+        video: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        direction: str = "forward",
+        seed: int = 0,
+        *,
+        init_strength: float | None = None,
+        progress: Progress = None,
+        should_stop: Stop = None,
+        **options,
+    ) -> Video:
+        """The source followed (forward) or preceded (backward) by about `num_frames` new frames."""
+        request = ExtendRequest(video, prompt, num_frames, direction, init_strength, Options(seed=seed, **options))
+        return self.run(request, progress, should_stop)
+
+    def transition(
+        self,
+        video_a: Video,
+        video_b: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        seed: int = 0,
+        *,
+        init_strength: float | None = None,
+        progress: Progress = None,
+        should_stop: Stop = None,
+        **options,
+    ) -> Video:
+        """Clip A, about `num_frames` bridge frames, then clip B."""
+        request = TransitionRequest(video_a, video_b, prompt, num_frames, init_strength, Options(seed=seed, **options))
+        return self.run(request, progress, should_stop)
+
+    def loop(
+        self,
+        video: Video,
+        prompt: str,
+        num_frames: int | None = None,
+        seed: int = 0,
+        *,
+        init_strength: float | None = None,
+        progress: Progress = None,
+        should_stop: Stop = None,
+        **options,
+    ) -> Video:
+        """The video, then bridge frames back to its first frame, so it plays seamlessly on repeat."""
+        request = LoopRequest(video, prompt, num_frames, init_strength, Options(seed=seed, **options))
+        return self.run(request, progress, should_stop)
+
+    def restyle(
+        self,
+        video: Video,
+        prompt: str,
+        strength: float | None = None,
+        seed: int = 0,
+        *,
+        progress: Progress = None,
+        should_stop: Stop = None,
+        **options,
+    ) -> Video:
+        """SDEdit at `strength` (0 returns the input, 1 is plain generation); same length and size."""
+        request = RestyleRequest(video, prompt, strength, Options(seed=seed, **options))
+        return self.run(request, progress, should_stop)

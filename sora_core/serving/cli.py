@@ -1,0 +1,144 @@
+"""Command line: `python -m sora_core generate|extend|transition|loop|restyle ...`.
+
+Arguments are checked before the model loads (what can be checked without it), with the engine's own rules, and
+errors name the flag that was typed. Errors print one line and exit with status 2; nothing is written unless the
+video is complete.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..engine import limits
+from ..engine.requests import REQUESTS, VIDEO_FIELDS, build, field_names
+from ..engine.timeline import frame_count_ok
+from ..engine.video import IMAGE_SUFFIXES, Video
+
+USER_ERRORS = (ValueError, RuntimeError, OSError, InterruptedError)
+# The engine names fields as the Python API does; the CLI speaks in flags.
+FLAGS = {
+    "negative_prompt": "--negative-prompt",
+    "init_strength": "--init-strength",
+    "num_frames": "--frames",
+    "video_a": "--video",
+    "video_b": "--video-b",
+    "direction": "--direction",
+    "guidance": "--guidance",
+    "strength": "--strength",
+    "prompt": "--prompt",
+    "height": "--height",
+    "width": "--width",
+    "steps": "--steps",
+    "video": "--video",
+    "seed": "--seed",
+}
+OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
+
+
+def in_flags(message: str) -> str:
+    """An engine message with its field names spelled as flags ("num_frames must be ..." -> "--frames must be")."""
+    names = "|".join(sorted(FLAGS, key=len, reverse=True))
+    return re.sub(rf"(?<![-\w])({names})\b", lambda m: FLAGS[m.group(1)], message)
+
+
+def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = ()):
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--out", required=True, help=".mp4, or .png / .jpg / .webp for an image")
+    parser.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
+    parser.add_argument("--negative-prompt", default=None)
+    parser.add_argument("--height", type=int, default=None)
+    parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--guidance", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
+    for name in videos:
+        parser.add_argument(FLAGS[name], dest=name, required=True, help="a video or image file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sora_core", description="Sora-style video generation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="text to video (or image with --out x.png)")
+    _common(generate)
+    generate.add_argument("--frames", dest="num_frames", type=int, default=None, help="4k+1 frames; 1 for an image")
+    extend = commands.add_parser("extend", help="continue a video or animate an image")
+    _common(extend, ("video",))
+    extend.add_argument("--direction", choices=["forward", "backward"], default="forward")
+    transition = commands.add_parser("transition", help="bridge from --video to --video-b")
+    _common(transition, ("video_a", "video_b"))
+    loop = commands.add_parser("loop", help="make a video loop seamlessly")
+    _common(loop, ("video",))
+    for workflow in (extend, transition, loop):
+        workflow.add_argument("--frames", dest="num_frames", type=int, default=None, help="about how many new frames")
+        workflow.add_argument(
+            "--init-strength",
+            type=float,
+            default=None,
+            help="below 1: new frames start from the source (continuity over motion); default: 1 forward, "
+            "else the checkpoint's arrival_init_strength",
+        )
+    restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
+    _common(restyle, ("video",))
+    restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
+    return parser
+
+
+def check_early(args) -> dict:
+    """What can be checked before the model loads; returns the request's values by name (videos loaded)."""
+    out = Path(args.out)
+    if out.suffix.lower() not in IMAGE_SUFFIXES | {".mp4"}:
+        raise ValueError(f"--out must end in {OUT_SUFFIXES}; got '{out.suffix or out.name}'.")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out: the folder {out.parent} does not exist.")
+    kind = REQUESTS[args.command]
+    values = {name: getattr(args, name) for name in field_names(kind) if getattr(args, name, None) is not None}
+    if args.command == "generate" and args.num_frames is None and out.suffix.lower() in IMAGE_SUFFIXES:
+        values["num_frames"] = 1
+    limits.check_text(args.prompt, "prompt", required=True)
+    limits.check_text(args.negative_prompt, "negative_prompt")
+    limits.check_seed(args.seed)
+    for name, check in (("steps", limits.check_steps), ("guidance", limits.check_guidance)):
+        if values.get(name) is not None:
+            check(values[name])
+    if args.command == "generate" and not frame_count_ok(values.get("num_frames", 1)):
+        raise ValueError(f"num_frames must be 4k+1 (1, 5, 9, ...); got {values['num_frames']}.")
+    for name in VIDEO_FIELDS:
+        if name in values:
+            values[name] = Video.load(values[name])
+    return values
+
+
+def run(args) -> Video:
+    values = check_early(args)
+    from ..engine.pipeline import SoraPipeline
+
+    pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
+    request = build(REQUESTS[args.command], values)
+    plan = pipe.plan(request)
+    with tqdm(total=plan.settings.steps, desc="denoising", unit="step") as bar:
+        video = pipe.sample(plan, progress=lambda step, total: bar.update(step - bar.n))
+    video.save(Path(args.out))
+    return video
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        video = run(args)
+    except USER_ERRORS as error:
+        print(f"error: {in_flags(str(error))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    print(f"wrote {args.out} ({video.num_frames} frames, {video.width}×{video.height}, seed {args.seed})")
+    return 0

@@ -1,0 +1,282 @@
+"""The Space's public API: one named function per task, whose parameters, defaults and docstring are what
+`gradio_client`, `view_api()` and the MCP tool list show. Each passes its parameters by name to the service
+(`service.py`), which checks them with the engine's rules, runs the request on the GPU (ZeroGPU's `spaces.GPU` for
+the seconds the request needs; a no-op elsewhere) and returns the media file, the seed and the prompt used. Every
+failure reaches the user as one plain sentence (`gr.Error`). A parameter left out or None uses the model's default.
+"""
+
+import inspect
+import logging
+import time
+from types import SimpleNamespace
+
+import gradio as gr
+import torch
+
+from ..engine.pipeline import SoraPipeline
+from ..engine.workflows import DEFAULT_STRENGTH
+from .enhance import enhance_prompt
+from .service import Job, Service
+
+try:  # ZeroGPU on a Space; locally the decorator does nothing
+    import spaces
+except ImportError:  # pragma: no cover
+    spaces = None
+
+log = logging.getLogger("sora_space")
+
+ARGS = {
+    "prompt": 'What the result shows, e.g. "a red ball bouncing on a black background".',
+    "negative_prompt": "What the result should not show.",
+    "height": "Height in pixels, a multiple of 16.",
+    "width": "Width in pixels, a multiple of 16.",
+    "seconds": "Duration in seconds; 0 gives a single frame.",
+    "steps": "Denoising steps; more is slower and finer.",
+    "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
+    "seed": "Random seed; the same seed and settings give the same result.",
+    "init_strength": "Left out (None): the model's own seam setting (1 going forward; where new frames lead into the "
+    "source, the checkpoint's). Otherwise a number in (0, 1]: below 1, new frames start from copies of the nearest "
+    "source frame noised to this level: smoother seams, less motion.",
+    "enhance": "Rewrite the prompt into a detailed caption first. Off by default, so that an API call and the "
+    "Python API give the same result for the same seed.",
+    "video": "The video or image to work on.",
+    "video_a": "The first clip.",
+    "video_b": "The second clip.",
+    "direction": '"forward" adds frames after the source, "backward" before it.',
+    "strength": "How far to move from the input: 0 keeps it, 1 ignores it.",
+}
+CALLBACKS = ("stop", "progress")  # what an endpoint takes besides its request's parameters
+
+
+def gpu(function):
+    """Run on ZeroGPU for the seconds the call's first argument asks for; a no-op off Spaces."""
+    if spaces is None:
+        return function
+    return spaces.GPU(duration=lambda budget, *args, **kwargs: budget)(function)
+
+
+def parameters(endpoint) -> list[str]:
+    """An endpoint's request parameters, by name (its callbacks left out)."""
+    return [name for name in inspect.signature(endpoint).parameters if name not in CALLBACKS]
+
+
+def documented(summary: str, **own):
+    """Give an endpoint a docstring with an Args section, which view_api() and the MCP tool list show."""
+
+    def decorate(function):
+        lines = [f"    {name}: {own.get(name) or ARGS[name]}" for name in parameters(function)]
+        function.__doc__ = summary + "\n\nArgs:\n" + "\n".join(lines)
+        return function
+
+    return decorate
+
+
+class Server:
+    """Checks, runs and saves one endpoint call; every failure becomes one plain sentence."""
+
+    def __init__(self, pipe: SoraPipeline):
+        self.pipe, self.preset, self.service = pipe, pipe.preset, Service(pipe)
+        self.run_on_gpu = gpu(self.run)
+
+    def run(self, budget: int, job: Job, progress, stop: dict):
+        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used)."""
+        started = time.time()
+
+        def report(step, total):
+            left = (time.time() - started) / step * (total - step)
+            progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
+
+        prompt = job.prompt
+        if job.enhance:
+            progress(0, desc="Enhancing the prompt")
+            prompt = enhance_prompt(prompt, self.preset, job.seed, device=str(self.pipe.device))
+        video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
+        return video, prompt
+
+    def serve(self, task: str, arguments: dict):
+        """An endpoint's `locals()` -> (file, seed, prompt used). Only its documented parameters are passed on
+        (locals() also holds the closure's `server`)."""
+        progress, stop = arguments["progress"], arguments["stop"]
+        arguments = {name: value for name, value in arguments.items() if name in ARGS}
+        stop = stop if isinstance(stop, dict) else {}
+        try:
+            job = self.service.job(task, arguments)
+            stop["stop"] = False
+            video, prompt_used = self.run_on_gpu(job.gpu_seconds, job, progress, stop)
+            return self.service.save(video), job.seed, prompt_used
+        except InterruptedError:
+            raise gr.Error("Stopped.", print_exception=False) from None
+        except torch.OutOfMemoryError:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise gr.Error("The server ran out of memory; try a shorter or smaller video.") from None
+        except (ValueError, TypeError, FloatingPointError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception:
+            log.exception("request failed")
+            raise gr.Error("Something went wrong on the server; please try again.") from None
+
+
+def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
+    """generate, image, extend, transition, loop and restyle for `pipe`, and the `service` that checks requests."""
+    server = Server(pipe)
+    built = {name: factory(server) for name, factory in ENDPOINTS.items()}
+    return SimpleNamespace(service=server.service, **built)
+
+
+def default_seconds(preset) -> tuple[float, float]:
+    """A generated clip's default length, and the default length of what extend / transition / loop add."""
+    clip_seconds = round((preset.num_frames - 1) / preset.fps, 2)
+    return clip_seconds, round(clip_seconds / 2, 2)
+
+
+# ------------------------------------------------------------------ the public API (named endpoints)
+# Each endpoint's parameters are its API: names, defaults and the docstring's Args are what clients see.
+
+
+def generate_endpoint(server: Server):
+    p, (clip_seconds, _) = server.preset, default_seconds(server.preset)
+
+    @documented("Generate a video from a text prompt.")
+    def generate(
+        prompt: str,
+        negative_prompt: str = p.negative_prompt,
+        height: int = p.height,
+        width: int = p.width,
+        seconds: float = clip_seconds,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("generate", locals())
+
+    return generate
+
+
+def image_endpoint(server: Server):
+    p = server.preset
+
+    @documented("Generate an image (a one-frame video) from a text prompt.")
+    def image(
+        prompt: str,
+        negative_prompt: str = p.negative_prompt,
+        height: int = p.height,
+        width: int = p.width,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("image", locals())
+
+    return image
+
+
+def extend_endpoint(server: Server):
+    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
+
+    @documented(
+        "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
+        seconds="About how many seconds to add.",
+    )
+    def extend(
+        video: str,
+        prompt: str,
+        direction: str = "forward",
+        seconds: float = add_seconds,
+        init_strength: float | None = None,
+        negative_prompt: str = p.negative_prompt,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("extend", locals())
+
+    return extend
+
+
+def transition_endpoint(server: Server):
+    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
+
+    @documented("Connect two videos: clip A, generated bridge frames, then clip B.", seconds="Bridge length.")
+    def transition(
+        video_a: str,
+        video_b: str,
+        prompt: str,
+        seconds: float = add_seconds,
+        init_strength: float | None = None,
+        negative_prompt: str = p.negative_prompt,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("transition", locals())
+
+    return transition
+
+
+def loop_endpoint(server: Server):
+    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
+
+    @documented(
+        "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
+        seconds="Bridge length.",
+    )
+    def loop(
+        video: str,
+        prompt: str,
+        seconds: float = add_seconds,
+        init_strength: float | None = None,
+        negative_prompt: str = p.negative_prompt,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("loop", locals())
+
+    return loop
+
+
+def restyle_endpoint(server: Server):
+    p = server.preset
+
+    @documented("Restyle a video with a new prompt (SDEdit); the result has the input's length and size.")
+    def restyle(
+        video: str,
+        prompt: str,
+        strength: float = DEFAULT_STRENGTH,
+        negative_prompt: str = p.negative_prompt,
+        steps: int = p.steps,
+        guidance: float = p.guidance,
+        seed: int = 0,
+        enhance: bool = False,
+        stop=None,
+        progress=gr.Progress(),
+    ):
+        return server.serve("restyle", locals())
+
+    return restyle
+
+
+ENDPOINTS = {
+    "generate": generate_endpoint,
+    "image": image_endpoint,
+    "extend": extend_endpoint,
+    "transition": transition_endpoint,
+    "loop": loop_endpoint,
+    "restyle": restyle_endpoint,
+}

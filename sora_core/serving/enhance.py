@@ -1,0 +1,84 @@
+"""Prompt enhancement: rewrite a user's short prompt into the kind of caption the model was trained on.
+
+- `sora-tiny`: the toy world's offline rewriter (`sora_core.toyworld.rewriter`), which maps free wording into its
+  vocabulary and reports the words it could not place.
+- Hub presets: a small instruct language model (transformers), asked for one detailed caption; on any
+  failure the user's prompt comes back unchanged and the log says why.
+"""
+
+import logging
+import re
+
+import torch
+
+from ..engine.presets import Preset, preset_for
+from ..toyworld.rewriter import rewrite_for_toyworld
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You rewrite short video prompts into one detailed caption for a text-to-video model. Describe the main "
+    "subject and its appearance, what moves and how, the scene and background, the camera and the light, in "
+    "one paragraph of at most 80 words, in English. Keep everything the user asked for and add nothing that "
+    "contradicts it. Reply with the caption only: no preamble, no quotes, no lists, never a refusal or a question."
+)
+
+
+def enhance_with_language_model(prompt: str, model, tokenizer, seed: int = 0, max_new_tokens: int = 120) -> str:
+    """One detailed caption from an instruct model; the user's prompt unchanged on any failure."""
+    try:
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+        inputs = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        inputs = {k: v.to(model.device) for k, v in inputs.items()}
+        torch.manual_seed(seed)  # sampling is deterministic for a seed
+        with torch.no_grad():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=True,
+                temperature=0.7,
+                top_p=0.9,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
+        text = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        text = re.sub(r"\s+", " ", text).strip(" \"'")
+        refusal = re.match(r"(i'm sorry|i am sorry|i cannot|i can't|as an ai|sure[,!])", text.lower())
+        if len(text) < len(prompt) or refusal:
+            raise ValueError(f"unusable reply {text[:80]!r}")
+        return text
+    except Exception as error:  # the enhancer must never cost the user their request
+        log.warning("prompt enhancement failed, using the prompt as written: %s", error)
+        return prompt
+
+
+_LANGUAGE_MODELS: dict = {}
+
+
+def load_language_model(repo_id: str, revision: str, device: str = "cpu"):
+    """The instruct model of a Hub preset, loaded once (safetensors only, no remote code)."""
+    if repo_id not in _LANGUAGE_MODELS:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(repo_id, revision=revision)
+        dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(repo_id, revision=revision, dtype=dtype, use_safetensors=True)
+        _LANGUAGE_MODELS[repo_id] = (model.to(device).eval(), tokenizer)
+    return _LANGUAGE_MODELS[repo_id]
+
+
+def enhance_prompt(prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu") -> str:
+    """The user's prompt rewritten for `model` (a preset, or its name); unchanged when the model has no enhancer
+    or the enhancer fails."""
+    preset = model if isinstance(model, Preset) else preset_for(model)
+    if preset.enhancer == "toyworld":
+        return rewrite_for_toyworld(prompt).prompt
+    if not preset.enhancer:
+        return prompt
+    try:
+        language_model, tokenizer = load_language_model(preset.enhancer, preset.enhancer_revision, device=device)
+    except Exception as error:
+        log.warning("prompt enhancer %s unavailable, using the prompt as written: %s", preset.enhancer, error)
+        return prompt
+    return enhance_with_language_model(prompt, language_model, tokenizer, seed)

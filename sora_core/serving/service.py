@@ -1,0 +1,113 @@
+"""Serving requests from the outside world: an endpoint's named parameters become an engine request, checked by
+the engine's own rules before any GPU work; results go to a private, bounded temporary folder.
+
+Errors are `ValueError` with one plain sentence (no traceback, no server path); the app shows them as they are.
+Parameters travel by name from the endpoint to the request (`requests.build`); None means the model's default.
+"""
+
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..engine import limits
+from ..engine.pipeline import SoraPipeline
+from ..engine.requests import REQUESTS, VIDEO_FIELDS, Request, build, field_names
+from ..engine.video import Video, VideoError
+from ..engine.workflows import Plan
+from . import budget
+
+TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
+OUTPUT_TTL_SECONDS = 300  # Gradio copies a result into its own cache before answering; ours is then spare
+SEAM_WEIGHT = {"extend": 1, "transition": 2, "loop": 2}  # colour transfers per new frame (bridges blend two)
+VIDEO_NAMES = {"video": "video", "video_a": "first clip", "video_b": "second clip"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked request: the engine's plan, the GPU seconds it needs, and whether to enhance its prompt first."""
+
+    request: Request
+    plan: Plan
+    gpu_seconds: int
+    enhance: bool = False  # rewrite the prompt first (inside the GPU call, for language-model enhancers)
+
+    @property
+    def prompt(self) -> str:
+        return self.plan.prompt
+
+    @property
+    def seed(self) -> int:
+        return self.plan.settings.seed
+
+    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None) -> Video:
+        """Sample the plan with `prompt` (the enhanced one, or the user's)."""
+        return pipe.sample(replace(self.plan, prompt=prompt), progress, should_stop)
+
+
+def upload(path, name: str = "video") -> Video:
+    """Only files that Gradio received as uploads: no URLs, and messages without server paths."""
+    if not path:
+        raise ValueError(f"{name}: please upload a file.")
+    if not isinstance(path, (str, Path)) or "://" in str(path):
+        raise ValueError(f"{name} must be an uploaded file, not a URL.")
+    try:
+        return Video.load(path)
+    except VideoError as error:
+        raise ValueError(str(error)) from None
+
+
+class Service:
+    def __init__(self, pipe: SoraPipeline, output_dir: Path | None = None):
+        self.pipe, self.preset = pipe, pipe.preset
+        self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="sora-space-"))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def frames_for(self, seconds, plus_one: bool) -> int:
+        """A length in seconds as frames: 4k+1 for a clip, 4k for frames added to one; None: the default."""
+        if seconds is None:
+            return self.preset.num_frames if plus_one else self.preset.num_frames - 1
+        seconds = limits.number(seconds, "seconds", 0, budget.max_seconds(self.preset))
+        return budget.frames_for_seconds(self.preset, seconds, plus_one, self.pipe.temporal_stride)
+
+    def job(self, task: str, values: dict) -> Job:
+        """An endpoint's parameters by name -> a checked Job; raises ValueError with one sentence."""
+        if task not in TASKS:
+            raise ValueError(f"Unknown task {task!r}.")
+        values = {name: value for name, value in values.items() if value is not None}
+        enhance = bool(values.pop("enhance", False))
+        kind = REQUESTS["generate" if task == "image" else task]
+        if task != "restyle":
+            seconds = values.pop("seconds", 0 if task == "image" else None)
+            values["num_frames"] = self.frames_for(seconds, plus_one=task in ("generate", "image"))
+        for name in VIDEO_FIELDS:
+            if name in field_names(kind):
+                values[name] = upload(values.get(name), VIDEO_NAMES[name])
+        request = build(kind, values)
+        plan = self.pipe.plan(request)
+        return Job(request, plan, self.gpu_seconds(task, plan, enhance), enhance)
+
+    def gpu_seconds(self, task: str, plan: Plan, enhance: bool) -> int:
+        settings = plan.settings
+        seam_frames = plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0)
+        return budget.gpu_seconds(
+            self.preset,
+            settings.num_frames,
+            settings.height,
+            settings.width,
+            settings.steps,
+            enhance,
+            guidance=settings.guidance > 1,
+            seam_frames=seam_frames,
+        )
+
+    def save(self, video: Video) -> str:
+        """Write a result under a fresh random name; our copies older than five minutes are removed."""
+        now = time.time()
+        for old in self.output_dir.glob("*"):
+            if now - old.stat().st_mtime > OUTPUT_TTL_SECONDS:
+                old.unlink(missing_ok=True)
+        suffix = ".png" if video.num_frames == 1 else ".mp4"
+        video.metadata["app"] = "Sora Space"
+        return str(video.save(self.output_dir / f"{uuid.uuid4().hex}{suffix}"))

@@ -1,0 +1,125 @@
+"""The toy world's detector: colour, shape and motion read back from frames, and the measures of a seam.
+
+The toy world has flat colours on plain backgrounds, so simple pixel statistics suffice: the object is the pixels
+more than 60 RGB levels from the border's median colour; its shape comes from the middle frame's bounding-box fill,
+its motion from its centre's path. The evaluation and the tests read generated frames with it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import world as toyworld
+
+FOREGROUND_THRESHOLD = 60  # summed |RGB difference| from the background colour
+MIN_ACCELERATION = 0.1  # px / frame^2: what counts as speeding up downwards
+
+
+@dataclass
+class Reading:
+    color: str | None
+    shape: str | None
+    motion: str | None
+    background: str
+    centers: np.ndarray  # (T, 2) x, y per frame; NaN where nothing was seen
+    object_rgb: np.ndarray  # (T, 3) mean colour of the object per frame
+    background_rgb: np.ndarray  # (T, 3) mean colour of the background per frame
+
+
+def nearest(rgb, table: dict) -> str:
+    return min(table, key=lambda name: np.abs(np.float32(table[name]) - rgb).sum())
+
+
+def read(frames: np.ndarray) -> Reading:
+    """Colour, shape and motion of the (main) object in uint8 frames (T, H, W, 3)."""
+    frames = frames.astype(np.float32)
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1)
+    background_rgb = np.median(border.reshape(-1, 3), axis=0)
+    masks = np.abs(frames - background_rgb).sum(-1) > FOREGROUND_THRESHOLD  # (T, H, W)
+    count = len(frames)
+    centers = np.full((count, 2), np.nan)
+    object_rgb = np.full((count, 3), np.nan)
+    bg_rgb = np.zeros((count, 3))
+    fills = []
+    for t in range(count):
+        bg_rgb[t] = frames[t][~masks[t]].mean(0) if (~masks[t]).any() else background_rgb
+        ys, xs = np.nonzero(masks[t])
+        if len(xs) < 6:
+            continue
+        centers[t] = xs.mean(), ys.mean()
+        object_rgb[t] = frames[t][masks[t]].mean(0)
+        box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+        touches_edge = (
+            xs.min() == 0 or ys.min() == 0 or xs.max() == frames.shape[2] - 1 or ys.max() == frames.shape[1] - 1
+        )
+        if not touches_edge:
+            fills.append(len(xs) / box)
+    seen = ~np.isnan(centers[:, 0])
+    color = nearest(np.nanmedian(object_rgb[seen], axis=0), toyworld.COLORS) if seen.any() else None
+    shape = None
+    if fills:
+        fill = float(np.median(fills))
+        shape = "square" if fill > 0.9 else "ball" if fill > 0.64 else "triangle"
+    return Reading(
+        color,
+        shape,
+        _motion(centers[seen]) if seen.sum() >= 2 else None,
+        nearest(background_rgb, toyworld.BACKGROUNDS),
+        centers,
+        object_rgb,
+        bg_rgb,
+    )
+
+
+def _motion(centers: np.ndarray) -> str:
+    dx, dy = centers[-1] - centers[0]
+    vy = np.diff(centers[:, 1])
+    if np.abs(centers - centers[0]).max() < 3:
+        return "standing still"
+    # A bounce: falling (y grows), then rising after hitting the floor.
+    if len(vy) > 3 and (vy > 0.5).any() and (vy < -0.5).any() and np.argmax(vy > 0.5) < len(vy) - 1:
+        first_down = np.argmax(vy > 0.5)
+        if (vy[first_down:] < -0.5).any() and abs(dx) < 0.5 * np.abs(np.diff(centers[:, 1])).sum():
+            return "bouncing"
+    if abs(dx) >= abs(dy):
+        return "moving right" if dx > 0 else "moving left"
+    return "moving down" if dy > 0 else "moving up"
+
+
+def falls_with_gravity(reading: Reading) -> bool:
+    """Between bounces a ball speeds up downwards: the median vertical acceleration is positive, by more than the
+    ~0.02 px/frame^2 that anti-aliased edges add to a straight path (gravity is 0.45-0.6 at 96-128 px)."""
+    ys = reading.centers[:, 1]
+    ys = ys[~np.isnan(ys)]
+    return len(ys) >= 4 and float(np.median(np.diff(ys, 2))) > MIN_ACCELERATION
+
+
+@dataclass
+class Seam:
+    jump: float  # object movement across the seam, pixels
+    bound: float  # 2 x the median step between neighbouring frames + 2 pixels
+    object_change: float  # max per-channel change of the object's mean colour across the seam, 0-255
+    background_change: float
+
+    @property
+    def ok(self) -> bool:
+        return self.jump <= self.bound and self.object_change <= 6 and self.background_change <= 6
+
+
+def median_step(reading: Reading) -> float:
+    """The object's median movement between neighbouring frames, pixels (0 when it is seen in no two)."""
+    steps = np.linalg.norm(np.diff(reading.centers, axis=0), axis=1)
+    steps = steps[~np.isnan(steps)]
+    return float(np.median(steps)) if len(steps) else 0.0
+
+
+def seam(frames: np.ndarray, index: int) -> Seam:
+    """Continuity between frames index-1 and index of a clip."""
+    reading = read(frames)
+    median = median_step(reading)
+    jump = float(np.linalg.norm(reading.centers[index] - reading.centers[index - 1]))
+    object_change = float(np.abs(reading.object_rgb[index] - reading.object_rgb[index - 1]).max())
+    background_change = float(np.abs(reading.background_rgb[index] - reading.background_rgb[index - 1]).max())
+    return Seam(
+        np.nan_to_num(jump, nan=np.inf), 2 * median + 2, np.nan_to_num(object_change, nan=255.0), background_change
+    )

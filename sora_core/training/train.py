@@ -1,0 +1,369 @@
+"""Train the bundled model (or your own) with accelerate: one script for a CPU, a GPU, or many machines.
+
+    everything  python -m sora_core.train --stage all --out runs/sora-tiny --export-to assets/sora-tiny
+    stage 1     python -m sora_core.train --stage vae --out runs/sora-tiny --steps 2200 --lr 2e-3
+    stage 2     python -m sora_core.train --stage dit --out runs/sora-tiny
+    stage 3     python -m sora_core.train --stage decoder --out runs/sora-tiny --steps 400 --lr 3e-4 --batch-size 4
+    export      python -m sora_core.train --stage export --out runs/sora-tiny --export-to assets/sora-tiny
+
+Interrupted runs resume from `<out>/<stage>/state` when started again with the same command.
+Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `accelerate launch`.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm import tqdm
+
+from ..engine.text import tokenize
+from . import latent_cache
+from .data import Bucket, make_data
+from .losses import FlowLoss, VAELoss, sample_t
+from .sizes import ARCHITECTURES, build_components, build_vae, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    # "vae", "dit", "decoder" (the VAE's decoder fine-tuned alone: latents, hence the DiT, stay valid), "export",
+    # "all" (each in turn), or "init" (an untrained checkpoint)
+    stage: str = "vae"
+    out: str = "runs/sora-tiny"
+    data: str = "toyworld"  # or a folder of videos with .txt captions
+    architecture: str = "sora-tiny"
+    # The toy world's frame size (VAE crops are cut from it), the DiT buckets' size and the exported defaults.
+    height: int = 96
+    width: int = 96
+    num_frames: int = 17
+    steps: int = 4000
+    vae_steps: int = 2200  # stage 1's length and lr in --stage all (stage 2 takes steps and lr, stage 3 decoder_*)
+    vae_lr: float = 2e-3
+    decoder_steps: int = 400
+    decoder_lr: float = 3e-4
+    batch_size: int = 8
+    lr: float = 6e-4
+    warmup: int = 50
+    clip: float = 1.0
+    kl_weight: float = 1e-6
+    foreground_weight: float = 1.0  # VAE: >1 weighs pixels far from a clip's median colour more
+    colour_weight: float = 0.1  # VAE: pull latent channels 0-2 towards the cell's opponent colours (VAELoss)
+    dit_foreground_weight: float = 5.0  # DiT: weight of latent positions far from their frame's background
+    sample_posterior: bool = False  # decode a posterior sample instead of its mean (see VAELoss)
+    # Text tokens the DiT sees, written into the checkpoint's defaults; sampling pads prompts to the same length.
+    # Wan's cross-attention has no padding mask, and 116 pads of 128 diluted the prompt's words ~2x (measured).
+    max_sequence_length: int = 24
+    caption_dropout: float = 0.1
+    caption_omit: float = 0.15  # DiT: chance a cached caption leaves out each of colour, motion and background
+    known_share: float = 0.3  # DiT: share of cached clips with known frames (a model can copy those, not read text)
+    cache_clips: int = 640  # clips the DiT stage renders and encodes once, then trains on
+    seed: int = 0
+    threads: int = 2
+    save_every: int = 100
+    log_every: int = 10
+    buckets: list[tuple[int, int, int]] = field(default_factory=list)  # (height, width, frames)
+    init_from: str = ""  # a checkpoint folder whose weights a fresh stage starts from (fine-tuning)
+    decoder_only: bool = False  # VAE stage: train the decoder alone, so latents (and a DiT's cache) stay valid
+    export_to: str = ""
+
+
+DEFAULT_BUCKETS = {
+    # Small windows around the object: the VAE is convolutional, and small crops make a step several times cheaper.
+    # Long clips matter: trained on 5-9 frames only, latent frames past the third decayed from 32 dB to ~20 dB.
+    "vae": [(32, 32, 17), (16, 16, 33), (32, 32, 9), (48, 48, 5), (64, 64, 5)],
+    # The decoder's last polish: whole frames (where a colour bias shows) and long windows.
+    "decoder": [(0, 0, 5), (64, 64, 17), (32, 32, 33)],
+    # At the model's size (0 x 0). A bucket listed twice gets twice the clips. Images teach appearance at a
+    # fraction of the cost. Other sizes and aspect ratios work the same way (add e.g. 96x160x17).
+    "dit": [(0, 0, 17), (0, 0, 17), (0, 0, 33), (0, 0, 1), (0, 0, 1)],
+}
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def load_vae(folder: Path):
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan.from_pretrained(folder, dtype=torch.float32)
+
+
+def load_dit_weights(components: dict, folder: Path):
+    """Copy an exported checkpoint's transformer and text encoder into freshly built ones (same architecture)."""
+    from diffusers import WanTransformer3DModel
+    from transformers import UMT5EncoderModel
+
+    transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
+    text_encoder = UMT5EncoderModel.from_pretrained(folder, subfolder="text_encoder", dtype=torch.float32)
+    components["transformer"].load_state_dict(transformer.state_dict())
+    components["text_encoder"].load_state_dict(text_encoder.state_dict())
+
+
+@torch.no_grad()
+def measure_latent_stats(vae, data, batches: int = 8) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the latents, so that normalised latents are ~N(0, 1) for the DiT."""
+    samples = []
+    for _ in range(batches):
+        pixels, _ = data.batch(4)
+        latents = vae.encode(pixels).latent_dist.mode()  # (B, C, F, h, w)
+        samples.append(latents.transpose(0, 1).flatten(1))
+    latents = torch.cat(samples, 1)
+    return latents.mean(1).tolist(), latents.std(1).clamp(min=1e-3).tolist()
+
+
+class Run:
+    """Step counter, loss log and resumable accelerate state of one stage."""
+
+    def __init__(self, accelerator: Accelerator, folder: Path):
+        self.accelerator, self.folder = accelerator, folder
+        self.state_dir, self.log_path = folder / "state", folder / "loss.csv"
+        self.step, self.seconds = 0, 0.0
+        if (self.state_dir / "progress.json").exists():
+            accelerator.load_state(str(self.state_dir))
+            saved = json.loads((self.state_dir / "progress.json").read_text())
+            self.step, self.seconds = saved["step"], saved["seconds"]
+            accelerator.print(f"resumed {folder.name} at step {self.step}")
+            if accelerator.is_main_process and self.log_path.exists():  # rows logged after the last save are redone
+                header, *rows = self.log_path.read_text().splitlines()
+                kept = [row for row in rows if int(row.split(",")[0]) <= self.step]
+                self.log_path.write_text("\n".join([header, *kept]) + "\n")
+
+    def log(self, **values):
+        if self.accelerator.is_main_process:
+            new = not self.log_path.exists()
+            with self.log_path.open("a") as f:
+                if new:
+                    f.write(",".join(["step", "seconds", *values]) + "\n")
+                f.write(
+                    ",".join([str(self.step), f"{self.seconds:.1f}", *(f"{v:.6g}" for v in values.values())]) + "\n"
+                )
+
+    def save(self):
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(self.state_dir))
+        if self.accelerator.is_main_process:
+            (self.state_dir / "progress.json").write_text(json.dumps({"step": self.step, "seconds": self.seconds}))
+
+
+def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, folder: Path, batch_loss):
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    module, optimizer = accelerator.prepare(module, optimizer)
+    run = Run(accelerator, folder)
+    bar = tqdm(total=config.steps, initial=run.step, disable=not accelerator.is_main_process, desc=config.stage)
+    while run.step < config.steps:
+        started = time.time()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(run.step, config)
+        losses = batch_loss(module, run.step)
+        accelerator.backward(losses["loss"])
+        grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        run.step += 1
+        run.seconds += time.time() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['loss'].item():.4f}")
+        if run.step % config.log_every == 0:
+            run.log(**{k: v.item() for k, v in losses.items()}, grad_norm=float(grad_norm), lr=lr_at(run.step, config))
+        if run.step % config.save_every == 0 or run.step == config.steps:
+            run.save()
+    bar.close()
+    write_checksum(accelerator, accelerator.unwrap_model(module), folder)
+    return accelerator.unwrap_model(module), run
+
+
+def write_checksum(accelerator: Accelerator, module, folder: Path):
+    """Each process records a checksum of its weights: data-parallel copies must end identical."""
+    total = sum(float(p.detach().double().abs().sum()) for p in module.parameters())
+    (folder / f"checksum-rank{accelerator.process_index}.txt").write_text(f"{total:.10e}\n")
+
+
+def buckets_of(config: TrainConfig) -> list[Bucket]:
+    """The stage's buckets; a size of 0 x 0 stands for the model's own (`height` x `width`)."""
+    sizes = config.buckets or DEFAULT_BUCKETS[config.stage]
+    return [Bucket(h or config.height, w or config.width, t) for h, w, t in sizes]
+
+
+def train_vae(config: TrainConfig, accelerator: Accelerator):
+    """Stage 1 ("vae"), or stage 3 ("decoder"): stage 1's model with only its decoder trained further."""
+    folder = Path(config.out) / config.stage
+    # Toy-world crops are cut from clips drawn at the model's default size, so objects keep their scale.
+    render = (config.height, config.width)
+    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, render)
+    vae = build_vae(ARCHITECTURES[config.architecture].vae)
+    start = Path(config.init_from) / "vae" if config.init_from else None
+    if config.stage == "decoder":
+        start = Path(config.out) / "vae" / "model"
+    if start is not None:
+        source = load_vae(start)
+        vae.load_state_dict(source.state_dict())
+        vae.register_to_config(latents_mean=source.config.latents_mean, latents_std=source.config.latents_std)
+    decoder_only = config.decoder_only or config.stage == "decoder"
+    if decoder_only:
+        vae.requires_grad_(False).decoder.requires_grad_(True)
+        vae.post_quant_conv.requires_grad_(True)
+    module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior, config.colour_weight)
+
+    def batch_loss(module, step):
+        pixels, _ = data.batch(config.batch_size)
+        loss, mse = module(pixels.to(accelerator.device))
+        return {"loss": loss, "psnr": -10 * torch.log10(mse.detach() / 4)}  # pixels span 2: peak^2 = 4
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    module, _ = train_loop(config, accelerator, module, params, folder, batch_loss)
+    if accelerator.is_main_process:
+        vae = module.vae.eval()
+        if not decoder_only:  # an unchanged encoder keeps the statistics it was exported with
+            mean, std = measure_latent_stats(vae, make_data(config.data, buckets_of(config), config.seed + 7))
+            vae.register_to_config(latents_mean=mean, latents_std=std)
+        vae.save_pretrained(folder / "model")
+
+
+def train_dit(config: TrainConfig, accelerator: Accelerator):
+    folder = Path(config.out) / "dit"
+    vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
+    data = make_data(config.data, buckets_of(config), config.seed, p_omit=config.caption_omit)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    cache_folder = folder / "latents"
+    buckets = buckets_of(config)
+    latent_cache.build(
+        cache_folder, vae, data, buckets, config.cache_clips, config.seed, rank, world, config.known_share
+    )
+    accelerator.wait_for_everyone()
+    del vae
+    cache = latent_cache.LatentCache(folder / "latents", config.seed + 1000 * rank)
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    if config.init_from:
+        load_dit_weights(components, Path(config.init_from))
+    tokenizer = components["tokenizer"]
+    module = FlowLoss(components["transformer"], components["text_encoder"], config.dit_foreground_weight)
+    rng = np.random.default_rng(config.seed + 77 + 1000 * rank)
+
+    def batch_loss(module, step):
+        clean, known, captions = cache.batch(config.batch_size)  # (B, C, F, h, w), (B, F)
+        captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
+        tokens = tokenize(tokenizer, captions, config.max_sequence_length)
+        t = sample_t(len(captions), rng).to(accelerator.device)
+        loss = module(
+            clean.to(accelerator.device),
+            known.to(accelerator.device),
+            tokens.input_ids.to(accelerator.device),
+            tokens.attention_mask.to(accelerator.device),
+            t,
+        )
+        return {"loss": loss}
+
+    module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
+    if accelerator.is_main_process:
+        components.update(transformer=module.transformer.eval(), text_encoder=module.text_encoder.eval())
+        torch.save(
+            {
+                "transformer": components["transformer"].state_dict(),
+                "text_encoder": components["text_encoder"].state_dict(),
+            },
+            folder / "weights.pt",
+        )
+
+
+def dit_weights(folder: Path) -> dict:
+    """The DiT stage's weights: its final `weights.pt`, or, mid-run, its last saved state (to evaluate a long run
+    before it ends). The state names tensors `transformer.*` / `text_encoder.*` and keeps one copy of the text
+    encoder's tied embedding (`shared`)."""
+    if (folder / "weights.pt").exists():
+        return torch.load(folder / "weights.pt", map_location="cpu")
+    from safetensors.torch import load_file
+
+    state = load_file(folder / "state" / "model.safetensors")
+    parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}
+    parts["text_encoder"]["encoder.embed_tokens.weight"] = parts["text_encoder"]["shared.weight"]
+    return parts
+
+
+PARTS = ("transformer", "text_encoder")
+
+
+def export(config: TrainConfig):
+    """Write the trained stages as a half-precision diffusers WanPipeline folder."""
+    out = Path(config.out)
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    components["vae"] = load_vae(out / ("decoder" if (out / "decoder" / "model").exists() else "vae") / "model")
+    weights = dit_weights(out / "dit")
+    components["transformer"].load_state_dict(weights["transformer"])
+    components["text_encoder"].load_state_dict(weights["text_encoder"])
+    sora = {
+        "trained": True,
+        "defaults": {
+            "conditioning": "clean",
+            "enhancer": "toyworld",
+            **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
+            "max_sequence_length": config.max_sequence_length,
+        },
+        "train_config": asdict(config),
+    }
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    print(f"exported to {config.export_to}")
+
+
+def init_untrained(config: TrainConfig):
+    """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
+    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
+
+
+def parse_args(argv=None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig()
+    for name, value in asdict(defaults).items():
+        flag = "--" + name.replace("_", "-")
+        if name == "buckets":
+            parser.add_argument(flag, nargs="*", default=[], help="HxWxT, e.g. 64x64x9")
+        elif isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
+    args = parser.parse_args(argv)
+    args.buckets = [tuple(int(v) for v in b.split("x")) for b in args.buckets]
+    return TrainConfig(**vars(args))
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    config = parse_args(argv)
+    if config.stage == "all":  # each stage resumes or skips what is already done
+        stages = (("vae", config.vae_steps, config.vae_lr), ("dit", config.steps, config.lr))
+        stages += (("decoder", config.decoder_steps, config.decoder_lr),) if config.decoder_steps else ()
+        for stage, steps, lr in stages:
+            main([*argv, "--stage", stage, "--steps", str(steps), "--lr", str(lr)])
+        return main([*argv, "--stage", "export"])
+    torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
+    if config.stage in ("export", "init"):
+        return (export if config.stage == "export" else init_untrained)(config)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())  # cpu=True is what enables multi-process gloo
+    set_seed(config.seed + accelerator.process_index)
+    Path(config.out, config.stage).mkdir(parents=True, exist_ok=True)
+    {"vae": train_vae, "decoder": train_vae, "dit": train_dit}[config.stage](config, accelerator)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # a clean gloo shutdown, so every process exits 0
+
+
+if __name__ == "__main__":
+    main()
