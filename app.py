@@ -17,13 +17,13 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from sora_core import ModelLoadError, SoraPipeline, toyworld
+from sora_core import ModelLoadError, SoraPipeline
 from sora_core.engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from sora_core.engine.presets import DEFAULT_PRESET
 from sora_core.engine.workflows import DEFAULT_STRENGTH
 from sora_core.serving import budget
 from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
-from sora_core.toyworld.rewriter import rewrite_for_toyworld
+from sora_core.toyworld.rewriter import rewrite_for_toyworld, vocabulary_sentence
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 DISCLAIMER = (
@@ -33,6 +33,10 @@ DISCLAIMER = (
 # Small clips are scaled up with crisp pixels, never smoothed into a blur.
 CSS = ".sora-media video, .sora-media img { image-rendering: pixelated; max-height: 384px; object-fit: contain; }"
 MAX_UPLOAD = "50mb"
+SEAM_HOLD = (
+    "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
+    "(lower: smoother seams, less motion)"
+)
 
 
 @dataclass
@@ -65,13 +69,6 @@ def upload(label: str):
     return gr.File(label=label, file_types=["video", "image"], type="filepath")
 
 
-def vocabulary_note(preset) -> str:
-    if preset.enhancer != "toyworld":
-        return ""
-    words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
-    return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
-
-
 def unplaced_note(preset, prompt, enhance) -> str:
     if preset.enhancer != "toyworld" or not enhance or not isinstance(prompt, str):
         return ""
@@ -87,23 +84,15 @@ def prompt_controls(page: Page, tab: Tab, label: str = "Prompt"):
         label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder="a red ball bouncing on a black background"
     )
     tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompt")
-    note = vocabulary_note(page.preset)
-    if note:
-        gr.Markdown(note)
+    if page.preset.enhancer == "toyworld":
+        gr.Markdown(vocabulary_sentence())
 
 
 def advanced(page: Page, tab: Tab, seams: bool = False):
     p = page.preset
     with gr.Accordion("Advanced", open=False):
         if seams:  # the UI's 0 stands for the API's None: the model's own setting
-            tab.inputs["init_strength"] = gr.Slider(
-                0,
-                1,
-                value=0,
-                step=0.01,
-                label="Seam hold: 0 keeps the model's default; otherwise new frames start from the source at "
-                "this noise level (lower: smoother seams, less motion)",
-            )
+            tab.inputs["init_strength"] = gr.Slider(0, 1, value=0, step=0.01, label=SEAM_HOLD)
         tab.inputs["negative_prompt"] = gr.Textbox(
             p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
         )

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sora_core import toyworld  # noqa: E402
-from sora_core.workflows import match_colour  # noqa: E402
+from sora_core.engine.colour_transfer import match_seams as match_colour  # noqa: E402
 
 
 def frames(count: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,7 @@ from diffusers import WanPipeline  # noqa: E402
 from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
 from sora_core import SoraPipeline  # noqa: E402
-from sora_core.presets import preset_for  # noqa: E402
+from sora_core.engine.presets import preset_for  # noqa: E402
 
 
 class PeakRSS:

@@ -3,8 +3,10 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from test_video import ffmpeg_info
 
 from sora_core import Video
@@ -81,13 +83,40 @@ def test_bad_arguments_fail_in_one_line(tmp_path, tiny_checkpoint):
     out = tmp_path / "o.mp4"
     result = cli("generate", "--prompt", "x", "--out", str(out), "--model", str(tiny_checkpoint), "--frames", "10")
     assert result.returncode == 2 and not out.exists()
-    assert result.stderr.strip().splitlines()[-1] == "error: num_frames must be 4k+1 (1, 5, 9, ...); got 10."
+    assert result.stderr.strip().splitlines()[-1] == "error: --frames must be 4k+1 (1, 5, 9, ...); got 10."
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--steps", "0"], "error: --steps must be a whole number from 1 to 100; got 0."),
+        (["--guidance", "99"], "error: --guidance must be a number from 0 to 20; got 99.0."),
+        (["--seed", "-1"], "error: --seed must be a whole number from 0 to 4,294,967,295; got -1."),
+        (["--model", "no-such-model"], "error: Unknown model 'no-such-model': give a preset name (sora-tiny, "),
+    ],
+)
+def test_cli_errors_name_the_flag_and_come_before_the_model_loads(tmp_path, args, message):
+    out = tmp_path / "o.mp4"
+    started = time.time()
+    result = cli("generate", "--prompt", "x", "--out", str(out), *args)
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.strip().splitlines()[-1].startswith(message)
+    assert time.time() - started < 20  # refused before the model (or torch's heavy imports) loads
+
+
+def test_a_bad_output_format_lists_the_formats(tmp_path):
+    result = cli("generate", "--prompt", "x", "--out", str(tmp_path / "o.avi"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: --out must end in .mp4, .png, .jpg, .jpeg or .webp; got '.avi'."
+    )
 
 
 def test_an_empty_prompt_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     out = tmp_path / "out.mp4"
     result = cli("generate", "--prompt", "  ", "--out", str(out), "--frames", "5", "--steps", "1")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: prompt is empty: describe the video to make."
+    assert result.stderr.strip().splitlines()[-1] == "error: --prompt is empty: describe the video to make."
     assert not out.exists()

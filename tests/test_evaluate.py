@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sora_core import toyworld as tw
-from sora_core.toyworld.rewriter import rewrite_for_toyworld
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
 from sora_core.toyworld.evaluate import main, paraphrase
+from sora_core.toyworld.rewriter import rewrite_for_toyworld
 
 
 @pytest.mark.parametrize("size", [(128, 128, 33), (96, 160, 17)])

@@ -77,7 +77,7 @@ def private_files(tiny_checkpoint, tmp_path_factory):
         Path(huggingface_hub.constants.HF_TOKEN_PATH),
         ROOT / "assets" / "sora-tiny" / "model_index.json",
         ROOT / "app.py",
-        ROOT / "endpoints.py",
+        ROOT / "sora_core" / "serving" / "endpoints.py",
     ]
 
 

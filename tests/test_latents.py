@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from sora_core.training import latent_cache as latents
-from sora_core.training.sizes import ARCHITECTURES, build_vae
 from sora_core.engine.timeline import fill_unknown, known_pixel_frames
+from sora_core.training import latent_cache as latents
 from sora_core.training.data import Bucket, ToyWorldData
+from sora_core.training.sizes import ARCHITECTURES, build_vae
 
 BUCKETS = [Bucket(32, 32, 9), Bucket(32, 32, 1)]
 

@@ -4,15 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from sora_core.training.sizes import build_scheduler
-from sora_core.engine.timeline import (
-    fill_unknown,
-    known_latent_frames,
-    known_pixel_frames,
-    latent_frames,
-    pixel_span,
-    random_known_latents,
-)
 from sora_core.engine.sampling import (
     configure_scheduler,
     guide,
@@ -23,6 +14,15 @@ from sora_core.engine.sampling import (
     start_step,
     token_timesteps,
 )
+from sora_core.engine.timeline import (
+    fill_unknown,
+    known_latent_frames,
+    known_pixel_frames,
+    latent_frames,
+    pixel_span,
+    random_known_latents,
+)
+from sora_core.training.sizes import build_scheduler
 
 
 def test_noise_to_follows_t1_is_noise():

@@ -1,4 +1,4 @@
-"""The Space's request checks: what a task is given reaches the pipeline, or is refused with one sentence."""
+"""The Space's request checks: what a task is given reaches the pipeline by name, or is refused with one sentence."""
 
 import numpy as np
 import pytest
@@ -13,25 +13,54 @@ def clip(tmp_path):
     return str(Video(random_frames(9, 32, 32), fps=8).save(tmp_path / "clip.mp4"))
 
 
-def test_init_strength_reaches_the_seam_workflows_and_0_or_empty_leaves_their_default(tiny_pipe, clip, tmp_path):
+def test_init_strength_reaches_the_seam_workflows_and_none_leaves_their_default(tiny_pipe, clip, tmp_path):
     service = Service(tiny_pipe, tmp_path / "out")
-    for task, sources in (("extend", (clip,)), ("transition", (clip, clip)), ("loop", (clip,))):
-        extra = dict(direction="forward") if task == "extend" else {}
-        asked = service.request(task, "x", sources=sources, seconds=1, init_strength=0.9, **extra)
-        assert asked.kwargs["init_strength"] == 0.9
-        for empty in (None, "", 0):
-            default = service.request(task, "x", sources=sources, seconds=1, init_strength=empty, **extra)
-            assert "init_strength" not in default.kwargs
-    for bad in (-0.5, 1.5, "most", float("nan")):
+    for task, videos in (("extend", {"video": clip}), ("transition", {"video_a": clip, "video_b": clip})):
+        asked = service.job(task, {**videos, "prompt": "x", "seconds": 1, "init_strength": 0.9})
+        assert asked.request.init_strength == 0.9 and asked.plan.timeline.init_strength == 0.9
+        default = service.job(task, {**videos, "prompt": "x", "seconds": 1, "init_strength": None})
+        assert default.request.init_strength is None
+    for bad in (0, -0.5, 1.5, "most", float("nan")):
         with pytest.raises(ValueError, match="init_strength must be") as error:
-            service.request("loop", "x", sources=(clip,), seconds=1, init_strength=bad)
+            service.job("loop", {"video": clip, "prompt": "x", "seconds": 1, "init_strength": bad})
         assert "\n" not in str(error.value)
 
 
-def test_a_checked_request_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
+def test_a_checked_job_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
     service = Service(tiny_pipe, tmp_path / "out")
-    request = service.request("loop", "x", sources=(clip,), seconds=1, steps=4, init_strength=0.5)
+    job = service.job("loop", {"video": clip, "prompt": "x", "seconds": 1, "steps": 4, "init_strength": 0.5})
     totals = []
-    video = request.run(tiny_pipe, request.prompt, progress=lambda i, n: totals.append(n))
-    assert video.num_frames == 9 + 8 and np.array_equal(video.frames[:9], request.sources[0].frames)
+    video = job.run(tiny_pipe, job.prompt, progress=lambda i, n: totals.append(n))
+    assert video.num_frames == 9 + 8 and np.array_equal(video.frames[:9], job.request.video.frames)
     assert 0 < totals[-1] < 4  # started part-way, from the source
+
+
+def test_the_service_refuses_what_the_python_api_refuses_with_the_same_sentence(tiny_pipe, clip, tmp_path):
+    """One set of limits: the same bad value gets the same sentence from the Space's service and the Python API."""
+    service = Service(tiny_pipe, tmp_path / "out")
+    video = Video.load(clip)
+    cases = [
+        ("generate", {"prompt": " "}, lambda: tiny_pipe.generate(" ")),
+        ("generate", {"prompt": "x", "steps": 0}, lambda: tiny_pipe.generate("x", steps=0)),
+        ("generate", {"prompt": "x", "guidance": 99}, lambda: tiny_pipe.generate("x", guidance=99)),
+        ("generate", {"prompt": "x", "seed": -1}, lambda: tiny_pipe.generate("x", seed=-1)),
+        ("generate", {"prompt": "x", "height": 33}, lambda: tiny_pipe.generate("x", height=33)),
+        ("restyle", {"video": clip, "prompt": "x", "strength": 2}, lambda: tiny_pipe.restyle(video, "x", strength=2)),
+        (
+            "extend",
+            {"video": clip, "prompt": "x", "direction": "up"},
+            lambda: tiny_pipe.extend(video, "x", direction="up"),
+        ),
+    ]
+    for task, values, python_call in cases:
+        with pytest.raises(ValueError) as from_service:
+            service.job(task, values)
+        with pytest.raises(ValueError) as from_python:
+            python_call()
+        assert str(from_service.value) == str(from_python.value), task
+        assert "\n" not in str(from_service.value)
+
+
+def test_an_empty_negative_prompt_stays_allowed(tiny_pipe, tmp_path):
+    job = Service(tiny_pipe, tmp_path / "out").job("image", {"prompt": "x", "negative_prompt": "", "steps": 1})
+    assert job.plan.settings.negative_prompt == "" and job.plan.settings.num_frames == 1

@@ -118,8 +118,8 @@ def test_two_processes_stay_in_sync(tmp_path):
 
 def test_vae_loss_reads_the_decoder_before_its_clamp():
     """The loss must see overshooting pixels (the clamp would zero their gradient), yet agree with `decode`."""
-    from sora_core.training.sizes import ARCHITECTURES, build_vae
     from sora_core.training.losses import VAELoss
+    from sora_core.training.sizes import ARCHITECTURES, build_vae
 
     torch.manual_seed(0)
     vae = build_vae(ARCHITECTURES["test"].vae)
@@ -191,8 +191,8 @@ def test_opponent_colours_follow_the_causal_latent_cells():
 
 
 def test_colour_term_pulls_the_latents_towards_the_pixels_colours():
-    from sora_core.training.sizes import ARCHITECTURES, build_vae
     from sora_core.training.losses import VAELoss, opponent_colours
+    from sora_core.training.sizes import ARCHITECTURES, build_vae
 
     torch.manual_seed(0)
     vae = build_vae(ARCHITECTURES["test"].vae)

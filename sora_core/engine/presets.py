@@ -7,7 +7,7 @@ local folder; the last two run with `DEFAULTS` unless they match a preset.
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"  # the checkout's assets/
 
 # Wan's own negative prompt (from the Wan2.1 release), used for the Hub preset.
 WAN_NEGATIVE_PROMPT = (

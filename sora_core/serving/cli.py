@@ -39,9 +39,10 @@ OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
 
 
 def in_flags(message: str) -> str:
-    """An engine message with its field names spelled as flags ("num_frames must be ..." -> "--frames must be")."""
+    """An engine message, which opens with the field it is about, with that field spelled as its flag
+    ("num_frames must be ..." -> "--frames must be ...")."""
     names = "|".join(sorted(FLAGS, key=len, reverse=True))
-    return re.sub(rf"(?<![-\w])({names})\b", lambda m: FLAGS[m.group(1)], message)
+    return re.sub(rf"^({names})\b", lambda m: FLAGS[m.group(1)], message)
 
 
 def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = ()):

@@ -164,3 +164,9 @@ def rewrite_for_toyworld(prompt: str) -> Rewrite:
         background = "black"
         filled.append("background: black (the object's colour matched the background)")
     return Rewrite(toyworld.Scene(tuple(things), background).caption(), unplaced, filled)
+
+
+def vocabulary_sentence() -> str:
+    """What a toy-world model knows, for people typing prompts."""
+    words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
+    return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."

@@ -1,0 +1,103 @@
+"""Every endpoint's parameters reach the pipeline by name: each is called with a distinct non-default value for
+every parameter, and the request and plan the pipeline receives must carry exactly those values."""
+
+import numpy as np
+import pytest
+from conftest import smooth_frames
+
+from sora_core import Video
+from sora_core.serving.endpoints import make_endpoints, parameters
+
+SHARED = dict(negative_prompt="blurry", steps=3, guidance=2.5, seed=11)
+
+
+@pytest.fixture
+def called(tiny_pipe, tmp_path, monkeypatch):
+    """The endpoints of `tiny_pipe`, with its sampler replaced by a recorder of the plan it is given."""
+    plans = []
+
+    def record(plan, progress=None, should_stop=None):
+        plans.append(plan)
+        return Video(np.zeros((1, 16, 16, 3), np.uint8), fps=8)
+
+    monkeypatch.setattr(tiny_pipe, "sample", record)
+    clip_a = str(Video(smooth_frames(9, 32, 48, seed=1), fps=8).save(tmp_path / "a.mp4"))
+    clip_b = str(Video(smooth_frames(5, 32, 48, seed=2), fps=8).save(tmp_path / "b.mp4"))
+    return make_endpoints(tiny_pipe), plans, clip_a, clip_b
+
+
+def call(api, name, **values):
+    endpoint = getattr(api, name)
+    assert set(values) == set(parameters(endpoint)), "every parameter is given, so a default cannot hide a mix-up"
+    return endpoint(**values, stop={}, progress=lambda *a, **k: None)
+
+
+def check_shared(plan, prompt):
+    assert plan.prompt == prompt
+    settings = plan.settings
+    assert (settings.negative_prompt, settings.steps, settings.guidance, settings.seed) == ("blurry", 3, 2.5, 11)
+
+
+def test_generate_by_name(called):
+    api, plans, _, _ = called
+    call(api, "generate", prompt="a", height=48, width=32, seconds=1, enhance=False, **SHARED)
+    check_shared(plans[-1], "a")
+    assert (plans[-1].settings.height, plans[-1].settings.width, plans[-1].settings.num_frames) == (48, 32, 9)
+
+
+def test_image_by_name(called):
+    api, plans, _, _ = called
+    call(api, "image", prompt="b", height=32, width=48, enhance=False, **SHARED)
+    check_shared(plans[-1], "b")
+    assert (plans[-1].settings.height, plans[-1].settings.width, plans[-1].settings.num_frames) == (32, 48, 1)
+
+
+def test_extend_by_name(called):
+    api, plans, clip_a, _ = called
+    call(
+        api,
+        "extend",
+        video=clip_a,
+        prompt="c",
+        direction="backward",
+        seconds=1,
+        init_strength=0.7,
+        enhance=False,
+        **SHARED,
+    )
+    plan = plans[-1]
+    check_shared(plan, "c")
+    assert plan.task == "extend backward" and plan.timeline.init_strength == 0.7 and plan.extra["new_frames"] == 8
+    assert plan.timeline.after.shape[:3] == (9, 32, 48)  # the source comes after the new frames
+
+
+def test_transition_by_name(called):
+    api, plans, clip_a, clip_b = called
+    values = dict(video_a=clip_a, video_b=clip_b, prompt="d", seconds=0.5, init_strength=0.8, enhance=False)
+    call(api, "transition", **values, **SHARED)
+    plan = plans[-1]
+    check_shared(plan, "d")
+    assert plan.task == "transition" and plan.timeline.init_strength == 0.8 and plan.extra["new_frames"] == 4
+    assert len(plan.timeline.before) == 9 and len(plan.timeline.after) == 5  # A first, B last
+
+
+def test_loop_by_name(called):
+    api, plans, clip_a, _ = called
+    call(api, "loop", video=clip_a, prompt="e", seconds=1, init_strength=0.9, enhance=False, **SHARED)
+    plan = plans[-1]
+    check_shared(plan, "e")
+    assert plan.task == "loop" and plan.timeline.init_strength == 0.9 and plan.extra["new_frames"] == 8
+
+
+def test_restyle_by_name(called):
+    api, plans, clip_a, _ = called
+    call(api, "restyle", video=clip_a, prompt="f", strength=0.35, enhance=False, **SHARED)
+    plan = plans[-1]
+    check_shared(plan, "f")
+    assert plan.task == "restyle" and plan.timeline.init_strength == 0.35 and plan.extra["strength"] == 0.35
+
+
+def test_enhance_reaches_the_gpu_call_by_name(called):
+    api, plans, _, _ = called
+    _, _, used = call(api, "image", prompt="a crimson sphere", height=32, width=32, enhance=True, **SHARED)
+    assert used == plans[-1].prompt and "red ball" in used
