@@ -135,32 +135,29 @@ def examples(tab: Tab, rows: list, names: list[str], endpoint):
 def generate_tab(page: Page) -> Tab:
     tab, p = Tab("Generate"), page.preset
     sizes = budget.size_choices(p, page.pipe.spatial_stride)
-    with gr.Tab("Generate", id="generate"), gr.Row():
-        with gr.Column():
-            prompt_controls(page, tab)
-            tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
-            tab.inputs["seconds"] = gr.Slider(
-                0,
-                budget.max_seconds(p),
-                value=default_seconds(p)[0],
-                step=4 / p.fps,
-                label="Duration in seconds (0 gives an image)",
-            )
-            with gr.Row(visible=False):
-                tab.inputs["height"] = gr.Number(p.height, label="Height", precision=0)
-                tab.inputs["width"] = gr.Number(p.width, label="Width", precision=0)
-            advanced(page, tab)
-        with gr.Column():
-            results(tab)
-            tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
-    tab.parts["size"].change(
-        lambda size: sizes[size],
-        tab.parts["size"],
-        [tab.inputs["height"], tab.inputs["width"]],
-        api_visibility="private",
-    )
-    prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
-    examples(tab, [[prompt] for prompt in prompts], ["prompt"], page.api.generate)
+    with gr.Tab("Generate", id="generate"):
+        with gr.Row():
+            with gr.Column():
+                prompt_controls(page, tab)
+                tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
+                tab.inputs["seconds"] = gr.Slider(
+                    0,
+                    budget.max_seconds(p),
+                    value=default_seconds(p)[0],
+                    step=4 / p.fps,
+                    label="Duration in seconds (0 gives an image)",
+                )
+                with gr.Row(visible=False):
+                    tab.inputs["height"] = gr.Number(p.height, label="Height", precision=0)
+                    tab.inputs["width"] = gr.Number(p.width, label="Width", precision=0)
+                advanced(page, tab)
+            with gr.Column():
+                results(tab)
+                tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
+        prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
+        examples(tab, [[prompt] for prompt in prompts], ["prompt"], page.api.generate)
+    size, height_width = tab.parts["size"], [tab.inputs["height"], tab.inputs["width"]]
+    size.change(lambda choice: sizes[choice], size, height_width, api_visibility="private")
     return tab
 
 
@@ -172,65 +169,60 @@ def seconds_slider(page: Page, label: str):
 
 def extend_tab(page: Page) -> Tab:
     tab = Tab("Extend")
-    with gr.Tab("Extend", id="extend"), gr.Row():
-        with gr.Column():
-            tab.inputs["video"] = upload("Video or image")
-            prompt_controls(page, tab)
-            tab.inputs["direction"] = gr.Radio(["forward", "backward"], value="forward", label="Direction")
-            tab.inputs["seconds"] = seconds_slider(page, "Seconds to add")
-            advanced(page, tab, seams=True)
-        with gr.Column():
-            results(tab)
-    rows = [
-        [clip("red_ball_right.mp4"), "a red ball moving right on a black background"],
-        [clip("green_triangle.png"), "a green triangle moving down on a white background"],
-    ]
-    examples(tab, rows, ["video", "prompt"], page.api.extend)
+    with gr.Tab("Extend", id="extend"):
+        with gr.Row():
+            with gr.Column():
+                tab.inputs["video"] = upload("Video or image")
+                prompt_controls(page, tab)
+                tab.inputs["direction"] = gr.Radio(["forward", "backward"], value="forward", label="Direction")
+                tab.inputs["seconds"] = seconds_slider(page, "Seconds to add")
+                advanced(page, tab, seams=True)
+            with gr.Column():
+                results(tab)
+        rows = [
+            [clip("red_ball_right.mp4"), "a red ball moving right on a black background"],
+            [clip("green_triangle.png"), "a green triangle moving down on a white background"],
+        ]
+        examples(tab, rows, ["video", "prompt"], page.api.extend)
     return tab
 
 
 def transition_tab(page: Page) -> Tab:
     tab = Tab("Connect")
-    with gr.Tab("Transition", id="transition"), gr.Row():
-        with gr.Column():
-            tab.parts["is_loop"] = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
-            with gr.Row():
-                tab.inputs["video_a"], tab.inputs["video_b"] = upload("Clip A"), upload("Clip B")
-            prompt_controls(page, tab)
-            tab.inputs["seconds"] = seconds_slider(page, "Bridge length in seconds")
-            advanced(page, tab, seams=True)
-        with gr.Column():
-            results(tab)
+    with gr.Tab("Transition", id="transition"):
+        with gr.Row():
+            with gr.Column():
+                tab.parts["is_loop"] = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
+                with gr.Row():
+                    tab.inputs["video_a"], tab.inputs["video_b"] = upload("Clip A"), upload("Clip B")
+                prompt_controls(page, tab)
+                tab.inputs["seconds"] = seconds_slider(page, "Bridge length in seconds")
+                advanced(page, tab, seams=True)
+            with gr.Column():
+                results(tab)
+        rows = [[clip("red_ball_right.mp4"), clip("blue_square_left.mp4"), "a ball moving right on a black background"]]
+        examples(tab, rows, ["video_a", "video_b", "prompt"], page.api.transition)
     tab.inputs["video"] = tab.inputs["video_a"]  # a loop's one clip
-    tab.parts["is_loop"].change(
-        lambda is_loop: gr.update(visible=not is_loop),
-        tab.parts["is_loop"],
-        tab.inputs["video_b"],
-        api_visibility="private",
-    )
-    rows = [[clip("red_ball_right.mp4"), clip("blue_square_left.mp4"), "a ball moving right on a black background"]]
-    examples(tab, rows, ["video_a", "video_b", "prompt"], page.api.transition)
+    is_loop, clip_b = tab.parts["is_loop"], tab.inputs["video_b"]
+    is_loop.change(lambda checked: gr.update(visible=not checked), is_loop, clip_b, api_visibility="private")
     return tab
 
 
 def restyle_tab(page: Page) -> Tab:
     tab = Tab("Restyle")
-    with gr.Tab("Restyle", id="restyle"), gr.Row():
-        with gr.Column():
-            tab.inputs["video"] = upload("Video")
-            prompt_controls(page, tab, "New prompt")
-            tab.inputs["strength"] = gr.Slider(
-                0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Strength (0 keeps the input, 1 ignores it)"
-            )
-            advanced(page, tab)
-        with gr.Column():
-            results(tab)
-    examples(
-        tab,
-        [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]],
-        ["video", "prompt"],
-        page.api.restyle,
-    )
+    with gr.Tab("Restyle", id="restyle"):
+        with gr.Row():
+            with gr.Column():
+                tab.inputs["video"] = upload("Video")
+                prompt_controls(page, tab, "New prompt")
+                tab.inputs["strength"] = gr.Slider(
+                    0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Strength (0 keeps the input, 1 ignores it)"
+                )
+                advanced(page, tab)
+            with gr.Column():
+                results(tab)
+        rows = [[clip("red_ball_right.mp4"), "a blue ball moving right on a black background"]]
+        examples(tab, rows, ["video", "prompt"], page.api.restyle)
     return tab
 
 

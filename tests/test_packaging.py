@@ -18,7 +18,8 @@ def test_a_wheel_builds_from_the_checkout_and_holds_the_package(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("sora_space-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "sora_core/__init__.py" in names and "sora_core/pipeline.py" in names
+    parts = ("engine/pipeline.py", "serving/endpoints.py", "training/train.py", "toyworld/world.py")
+    assert "sora_core/__init__.py" in names and all(f"sora_core/{part}" in names for part in parts)
     assert not any(name.startswith(("tests/", "assets/")) for name in names)
     metadata = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
