@@ -117,13 +117,6 @@ class Server:
             raise gr.Error("Something went wrong on the server; please try again.") from None
 
 
-def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
-    """generate, image, extend, transition, loop and restyle for `pipe`, and the `service` that checks requests."""
-    server = Server(pipe)
-    built = {name: factory(server) for name, factory in ENDPOINTS.items()}
-    return SimpleNamespace(service=server.service, **built)
-
-
 def default_seconds(preset) -> tuple[float, float]:
     """A generated clip's default length, and the default length of what extend / transition / loop add."""
     clip_seconds = round((preset.num_frames - 1) / preset.fps, 2)
@@ -131,152 +124,88 @@ def default_seconds(preset) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ the public API (named endpoints)
-# Each endpoint's parameters are its API: names, defaults and the docstring's Args are what clients see.
+# Each endpoint's signature is its API: names, types, defaults and the docstring's Args are what clients see. The
+# signatures are written as data: each task's own parameters, then the settings every task shares.
 
 
-def generate_endpoint(server: Server):
-    p, (clip_seconds, _) = server.preset, default_seconds(server.preset)
-
-    @documented("Generate a video from a text prompt.")
-    def generate(
-        prompt: str,
-        negative_prompt: str = p.negative_prompt,
-        height: int = p.height,
-        width: int = p.width,
-        seconds: float = clip_seconds,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("generate", locals())
-
-    return generate
-
-
-def image_endpoint(server: Server):
+def endpoint(server: Server, task: str, summary: str, own: list[tuple], **docs):
+    """A named endpoint for `task`: `own` parameters as (name, type, default) (default `REQUIRED`: none), then
+    the shared settings at the model's defaults (the negative prompt unless `own` placed it), then the callbacks.
+    Arguments reach `Server.serve` by name."""
     p = server.preset
+    placed = {name for name, _, _ in own}
+    shared = [("negative_prompt", str, p.negative_prompt)] if "negative_prompt" not in placed else []
+    shared += [
+        ("steps", int, p.steps),
+        ("guidance", float, p.guidance),
+        ("seed", int, 0),
+        ("enhance", bool, False),
+    ]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    listed = [
+        inspect.Parameter(name, kind, default=default, annotation=kind_of) for name, kind_of, default in own + shared
+    ]
+    listed += [
+        inspect.Parameter("stop", kind, default=None),
+        inspect.Parameter("progress", kind, default=gr.Progress()),
+    ]
+    signature = inspect.Signature(listed)
 
-    @documented("Generate an image (a one-frame video) from a text prompt.")
-    def image(
-        prompt: str,
-        negative_prompt: str = p.negative_prompt,
-        height: int = p.height,
-        width: int = p.width,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("image", locals())
+    def call(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return server.serve(task, dict(bound.arguments))
 
-    return image
-
-
-def extend_endpoint(server: Server):
-    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
-
-    @documented(
-        "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
-        seconds="About how many seconds to add.",
-    )
-    def extend(
-        video: str,
-        prompt: str,
-        direction: str = "forward",
-        seconds: float = add_seconds,
-        init_strength: float | None = None,
-        negative_prompt: str = p.negative_prompt,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("extend", locals())
-
-    return extend
+    call.__name__ = call.__qualname__ = task
+    call.__signature__ = signature
+    call.__annotations__ = {parameter.name: parameter.annotation for parameter in listed[:-2]}
+    return documented(summary, **docs)(call)
 
 
-def transition_endpoint(server: Server):
-    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
-
-    @documented("Connect two videos: clip A, generated bridge frames, then clip B.", seconds="Bridge length.")
-    def transition(
-        video_a: str,
-        video_b: str,
-        prompt: str,
-        seconds: float = add_seconds,
-        init_strength: float | None = None,
-        negative_prompt: str = p.negative_prompt,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("transition", locals())
-
-    return transition
+REQUIRED = inspect.Parameter.empty
+TEXT = [("prompt", str, REQUIRED)]
 
 
-def loop_endpoint(server: Server):
-    p, (_, add_seconds) = server.preset, default_seconds(server.preset)
-
-    @documented(
-        "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
-        seconds="Bridge length.",
-    )
-    def loop(
-        video: str,
-        prompt: str,
-        seconds: float = add_seconds,
-        init_strength: float | None = None,
-        negative_prompt: str = p.negative_prompt,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("loop", locals())
-
-    return loop
-
-
-def restyle_endpoint(server: Server):
+def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
+    """generate, image, extend, transition, loop and restyle for `pipe`, and the `service` that checks requests."""
+    server = Server(pipe)
     p = server.preset
-
-    @documented("Restyle a video with a new prompt (SDEdit); the result has the input's length and size.")
-    def restyle(
-        video: str,
-        prompt: str,
-        strength: float = DEFAULT_STRENGTH,
-        negative_prompt: str = p.negative_prompt,
-        steps: int = p.steps,
-        guidance: float = p.guidance,
-        seed: int = 0,
-        enhance: bool = False,
-        stop=None,
-        progress=gr.Progress(),
-    ):
-        return server.serve("restyle", locals())
-
-    return restyle
-
-
-ENDPOINTS = {
-    "generate": generate_endpoint,
-    "image": image_endpoint,
-    "extend": extend_endpoint,
-    "transition": transition_endpoint,
-    "loop": loop_endpoint,
-    "restyle": restyle_endpoint,
-}
+    clip_seconds, add_seconds = default_seconds(p)
+    # The order of each signature is the API's positional order: unchanged since the first release.
+    head = TEXT + [("negative_prompt", str, p.negative_prompt), ("height", int, p.height), ("width", int, p.width)]
+    seam = [("init_strength", float | None, None)]
+    bridge = "Bridge length in seconds."
+    return SimpleNamespace(
+        service=server.service,
+        generate=endpoint(
+            server, "generate", "Generate a video from a text prompt.", head + [("seconds", float, clip_seconds)]
+        ),
+        image=endpoint(server, "image", "Generate an image (a one-frame video) from a text prompt.", head),
+        extend=endpoint(
+            server,
+            "extend",
+            "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
+            [("video", str, REQUIRED), *TEXT, ("direction", str, "forward"), ("seconds", float, add_seconds), *seam],
+            seconds="About how many seconds to add.",
+        ),
+        transition=endpoint(
+            server,
+            "transition",
+            "Connect two videos: clip A, generated bridge frames, then clip B.",
+            [("video_a", str, REQUIRED), ("video_b", str, REQUIRED), *TEXT, ("seconds", float, add_seconds), *seam],
+            seconds=bridge,
+        ),
+        loop=endpoint(
+            server,
+            "loop",
+            "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
+            [("video", str, REQUIRED), *TEXT, ("seconds", float, add_seconds), *seam],
+            seconds=bridge,
+        ),
+        restyle=endpoint(
+            server,
+            "restyle",
+            "Restyle a video with a new prompt (SDEdit); the result has the input's length and size.",
+            [("video", str, REQUIRED), *TEXT, ("strength", float, DEFAULT_STRENGTH)],
+        ),
+    )
