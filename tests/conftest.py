@@ -44,3 +44,18 @@ def smooth_frames(num_frames, height, width, seed=0) -> np.ndarray:
         np.stack([(x * 4 + t * 3 + seed) % 256, (y * 4) % 256, np.full_like(x, 128)], -1) for t in range(num_frames)
     ]
     return np.stack(frames).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_vace_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random VACE-format pipeline folder (WanVACEPipeline, WanVACETransformer3DModel), built here."""
+    folder = tmp_path_factory.mktemp("tiny-vace") / "tiny-wan-vace"
+    save_checkpoint(build_components(ARCHITECTURES["test-vace"], seed=0), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_vace_pipe(tiny_vace_checkpoint):
+    from sora_core import SoraPipeline
+
+    return SoraPipeline.from_pretrained(str(tiny_vace_checkpoint), device="cpu")

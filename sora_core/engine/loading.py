@@ -13,13 +13,15 @@ import diffusers
 import psutil
 import torch
 import transformers
-from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers import AutoencoderKLWan, WanTransformer3DModel, WanVACETransformer3DModel
 
 from .presets import ASSETS_DIR, PRESETS, Preset
 
 BUNDLED = ASSETS_DIR / "sora-tiny"
 
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+# A plain Wan checkpoint, or a VACE one (model_index.json names its class): one loading path for both.
+TRANSFORMERS = {"WanTransformer3DModel": WanTransformer3DModel, "WanVACETransformer3DModel": WanVACETransformer3DModel}
 COMPONENTS = ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")
 
 
@@ -99,13 +101,16 @@ def load_components(folder: Path, dtype: torch.dtype) -> dict:
     index = json.loads((folder / "model_index.json").read_text())
     scheduler_class = index.get("scheduler", [None, ""])[1]
     text_encoder_class = index.get("text_encoder", [None, ""])[1]
+    transformer_class = index.get("transformer", [None, ""])[1]
+    if transformer_class not in TRANSFORMERS:
+        raise ModelLoadError(f"{folder.name}: unsupported transformer '{transformer_class}'.")
     if not scheduler_class.endswith("Scheduler") or not hasattr(diffusers, scheduler_class):
         raise ModelLoadError(f"{folder.name}: unsupported scheduler '{scheduler_class}'.")
     if not text_encoder_class.endswith("EncoderModel") or not hasattr(transformers, text_encoder_class):
         raise ModelLoadError(f"{folder.name}: unsupported text encoder '{text_encoder_class}'.")
     loaders = {
         "vae": lambda: AutoencoderKLWan.from_pretrained(folder / "vae", dtype=torch.float32, use_safetensors=True),
-        "transformer": lambda: WanTransformer3DModel.from_pretrained(
+        "transformer": lambda: TRANSFORMERS[transformer_class].from_pretrained(
             folder / "transformer", dtype=dtype, use_safetensors=True
         ),
         "text_encoder": lambda: getattr(transformers, text_encoder_class).from_pretrained(

@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from . import loading, workflows
+from . import loading, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
 from .requests import (
@@ -74,9 +74,10 @@ class SoraPipeline:
         embeds = encode_prompts(self.tokenizer, self.text_encoder, texts, self.preset.max_sequence_length, self.device)
         return embeds[:1], (embeds[1:] if guidance > 1.0 else None)
 
-    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple:
+    def latent_shape(self, num_frames: int, height: int, width: int, extra_frames: int = 0) -> tuple:
+        """(1, C, F, h, w) for `num_frames` pixel frames, plus `extra_frames` latent frames (VACE's references)."""
         vae_stride = self.vae.config.scale_factor_spatial
-        latent_count = latent_frames(num_frames, self.temporal_stride)
+        latent_count = latent_frames(num_frames, self.temporal_stride) + extra_frames
         return (1, self.transformer.config.in_channels, latent_count, height // vae_stride, width // vae_stride)
 
     @torch.no_grad()
@@ -101,7 +102,9 @@ class SoraPipeline:
 
     def plan(self, request: Request) -> workflows.Plan:
         """Check a request against this model and lay out its timeline (no model work); ValueError if bad."""
-        return workflows.plan(self.grid, request)
+        plan = workflows.plan(self.grid, request)
+        vace.check_references(plan.references, self.transformer)
+        return plan
 
     def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
         """Any task's request to its video."""
@@ -112,28 +115,38 @@ class SoraPipeline:
         timeline = plan.timeline
         window = timeline.frames
         if not timeline.known.all():  # all known: nothing to make (a restyle at strength 0)
-            window = self.sample_window(plan.prompt, plan.settings, timeline, progress, should_stop)
+            window = self.sample_window(plan, progress, should_stop)
         metadata = dict(prompt=plan.prompt, model=self.preset.name, **asdict(plan.settings), task=plan.task)
         return Video(timeline.assemble(window), fps=self.preset.fps, metadata={**metadata, **plan.extra})
 
+    def known_frames(self, timeline: Timeline, given) -> Conditioning | None:
+        """How the sampler holds the timeline's known frames in the latents: held clean or replaced (the preset's
+        `conditioning`); None on a VACE checkpoint, where they enter only through the control stream."""
+        if vace.is_vace(self.transformer) or not timeline.known.any():
+            return None
+        frames = known_latent_frames(timeline.known, self.temporal_stride).to(self.device)
+        return Conditioning(given, frames, self.preset.conditioning)
+
     @torch.no_grad()
-    def sample_window(self, prompt, settings, timeline: Timeline, progress: Progress, should_stop: Stop):
-        """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and given the
-        colours of the given frames beside their seams."""
+    def sample_window(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> np.ndarray:
+        """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and (unless the
+        timeline says otherwise) given the colours of the given frames beside their seams."""
+        settings, timeline, references = plan.settings, plan.timeline, plan.references
         known = timeline.known
-        text_embeds, negative_embeds = self.encode_text(prompt, settings.negative_prompt, settings.guidance)
-        noise = initial_noise(
-            self.latent_shape(len(known), settings.height, settings.width), settings.seed, self.device
-        )
+        text_embeds, negative_embeds = self.encode_text(plan.prompt, settings.negative_prompt, settings.guidance)
+        shape = self.latent_shape(len(known), settings.height, settings.width, extra_frames=len(references))
+        noise = initial_noise(shape, settings.seed, self.device)
         scheduler = prepared_scheduler(self.scheduler, settings.steps, self.device)
         first = start_step(scheduler, timeline.init_strength)
         given = None
-        if known.any() or timeline.init_strength < 1:  # encode the timeline, unknown frames filled
-            given = self.encode_frames(fill_unknown(timeline.frames, known))
-        conditioning = None
-        if known.any():
-            frames = known_latent_frames(known, self.temporal_stride).to(self.device)
-            conditioning = Conditioning(given, frames, self.preset.conditioning)
+        if (known.any() and not vace.is_vace(self.transformer)) or timeline.init_strength < 1:
+            given = self.encode_frames(fill_unknown(timeline.frames, known))  # the timeline, unknown frames filled
+        conditioning, control = self.known_frames(timeline, given), None
+        if vace.is_vace(self.transformer):
+            control = dict(
+                control_hidden_states=vace.control_stream(self, timeline.frames, known, references),
+                control_hidden_states_scale=vace.control_scale(self),
+            )
         latents = starting_latents(scheduler, noise, given if timeline.init_strength < 1 else None, first)
         latents = denoise(
             self.transformer,
@@ -147,10 +160,13 @@ class SoraPipeline:
             progress=progress,
             should_stop=should_stop,
             noise=noise,
+            control=control,
         )
-        decoded = self.decode_latents(latents)
-        if not known.any():
-            return decoded
+        decoded = self.decode_latents(latents[:, :, len(references) :])  # reference frames come first: dropped
+        if not known.any() or not timeline.match_colour:
+            window = timeline.frames.copy()
+            window[~known] = decoded[~known]
+            return window
         new = np.flatnonzero(~known)
         near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
         window = timeline.frames.copy()
@@ -171,12 +187,14 @@ class SoraPipeline:
         seed: int = 0,
         progress: Progress = None,
         should_stop: Stop = None,
+        reference_images=(),
     ) -> Video:
-        """Text to video (num_frames=1: text to image). None means the preset's default."""
+        """Text to video (num_frames=1: text to image). None means the preset's default. `reference_images`: one
+        to three images of a subject or style (VACE checkpoints)."""
         options = Options(
             negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance, seed=seed
         )
-        return self.run(GenerateRequest(prompt, num_frames, options), progress, should_stop)
+        return self.run(GenerateRequest(prompt, num_frames, tuple(reference_images), options), progress, should_stop)
 
     # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance);
     # an unknown name raises TypeError, as it does for `generate`.
@@ -190,12 +208,23 @@ class SoraPipeline:
         seed: int = 0,
         *,
         init_strength: float | None = None,
+        match_colour: bool = True,
+        reference_images=(),
         progress: Progress = None,
         should_stop: Stop = None,
         **options,
     ) -> Video:
         """The source followed (forward) or preceded (backward) by about `num_frames` new frames."""
-        request = ExtendRequest(video, prompt, num_frames, direction, init_strength, Options(seed=seed, **options))
+        request = ExtendRequest(
+            video,
+            prompt,
+            num_frames,
+            direction,
+            init_strength=init_strength,
+            match_colour=match_colour,
+            reference_images=tuple(reference_images),
+            options=Options(seed=seed, **options),
+        )
         return self.run(request, progress, should_stop)
 
     def transition(
@@ -207,12 +236,14 @@ class SoraPipeline:
         seed: int = 0,
         *,
         init_strength: float | None = None,
+        match_colour: bool = True,
         progress: Progress = None,
         should_stop: Stop = None,
         **options,
     ) -> Video:
         """Clip A, about `num_frames` bridge frames, then clip B."""
-        request = TransitionRequest(video_a, video_b, prompt, num_frames, init_strength, Options(seed=seed, **options))
+        options = Options(seed=seed, **options)
+        request = TransitionRequest(video_a, video_b, prompt, num_frames, init_strength, match_colour, options)
         return self.run(request, progress, should_stop)
 
     def loop(
@@ -223,12 +254,13 @@ class SoraPipeline:
         seed: int = 0,
         *,
         init_strength: float | None = None,
+        match_colour: bool = True,
         progress: Progress = None,
         should_stop: Stop = None,
         **options,
     ) -> Video:
         """The video, then bridge frames back to its first frame, so it plays seamlessly on repeat."""
-        request = LoopRequest(video, prompt, num_frames, init_strength, Options(seed=seed, **options))
+        request = LoopRequest(video, prompt, num_frames, init_strength, match_colour, Options(seed=seed, **options))
         return self.run(request, progress, should_stop)
 
     def restyle(

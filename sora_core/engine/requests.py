@@ -27,6 +27,7 @@ class GenerateRequest:
 
     prompt: str
     num_frames: int | None = None
+    reference_images: tuple = ()  # one to three images (H, W, 3) of a subject or style; VACE checkpoints only
     options: Options = field(default_factory=Options)
 
 
@@ -39,6 +40,8 @@ class ExtendRequest:
     num_frames: int | None = None
     direction: str = "forward"
     init_strength: float | None = None
+    match_colour: bool = True  # keep the source's colours at the seam; False lets the prompt change them
+    reference_images: tuple = ()
     options: Options = field(default_factory=Options)
 
 
@@ -51,6 +54,7 @@ class TransitionRequest:
     prompt: str
     num_frames: int | None = None
     init_strength: float | None = None
+    match_colour: bool = True
     options: Options = field(default_factory=Options)
 
 
@@ -62,6 +66,7 @@ class LoopRequest:
     prompt: str
     num_frames: int | None = None
     init_strength: float | None = None
+    match_colour: bool = True
     options: Options = field(default_factory=Options)
 
 
@@ -85,6 +90,7 @@ REQUESTS: dict[str, type] = {
 }
 OPTION_NAMES = tuple(f.name for f in fields(Options))
 VIDEO_FIELDS = ("video", "video_a", "video_b")
+IMAGE_LIST_FIELDS = ("reference_images",)
 
 
 def field_names(kind: type) -> tuple[str, ...]:

@@ -96,10 +96,12 @@ def denoise(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     noise: torch.Tensor | None = None,
+    control: dict | None = None,
 ) -> torch.Tensor:
     """Run `scheduler` (timesteps set: `prepared_scheduler`) from t=1, or from `start_step` (SDEdit), to t=0;
     returns clean latents. `noise`: the pure noise that "replace" re-noises known frames with (default: `latents`,
-    right when starting at t=1)."""
+    right when starting at t=1). `control`: extra transformer inputs that hold for every step (a VACE checkpoint's
+    control stream and scale), batched with the guidance halves like the latents."""
     scheduler.set_begin_index(start_step)
     timesteps = scheduler.timesteps[start_step:]
     sigmas = scheduler.sigmas[start_step:]
@@ -111,6 +113,9 @@ def denoise(
     noise = latents.clone() if noise is None else noise  # the known frames' noise, for "replace"
     patch_hw = tuple(transformer.config.patch_size[1:])
     batch = latents.shape[0] * (2 if use_guidance else 1)
+    control = dict(control or {})
+    if use_guidance and "control_hidden_states" in control:
+        control["control_hidden_states"] = torch.cat([control["control_hidden_states"]] * 2)
 
     for i, t in enumerate(timesteps):
         if should_stop is not None and should_stop():
@@ -129,6 +134,7 @@ def denoise(
             timestep=timestep,
             encoder_hidden_states=context,
             return_dict=False,
+            **control,
         )[0]
         if use_guidance:
             velocity = guide(*velocity.chunk(2), guidance)

@@ -37,6 +37,7 @@ class Timeline:
     # known one, or the input itself for SDEdit) noised to that t.
     init_strength: float = 1.0
     new: slice = field(default_factory=lambda: slice(None))  # which of the window's new frames the result keeps
+    match_colour: bool = True  # give new frames the colours of the given frames beside their seams
 
     def assemble(self, sampled: np.ndarray) -> np.ndarray:
         """The result: before, the kept new frames of `sampled` (the window, decoded), after."""

@@ -60,6 +60,7 @@ class Plan:
     settings: Settings
     timeline: Timeline
     extra: dict = field(default_factory=dict)  # more metadata for the result (strength, new frames)
+    references: tuple = ()  # reference images (H, W, 3) uint8 for a VACE checkpoint's control stream
 
 
 # ------------------------------------------------------------------------------------ settings
@@ -173,6 +174,23 @@ def seam_strength(grid: Grid, init_strength, known: np.ndarray) -> float:
     return grid.preset.arrival_init_strength if arrives else 1.0
 
 
+def check_match_colour(value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"match_colour must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def reference_frames(references, height: int, width: int, init_strength: float) -> tuple[np.ndarray, ...]:
+    """Reference images as RGB arrays; each a Video (its first frame) or an (H, W, 3) uint8 array."""
+    images = tuple(r.frames[0] if isinstance(r, Video) else np.asarray(r) for r in references or ())
+    for image in images:
+        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+            raise ValueError("reference_images must be images: Video.load(path), or (H, W, 3) uint8 arrays.")
+    if images and init_strength < 1:
+        raise ValueError("init_strength below 1 cannot be combined with reference_images; leave it at 1.")
+    return images
+
+
 def blank(count: int, height: int, width: int) -> np.ndarray:
     return np.zeros((count, height, width, 3), np.uint8)
 
@@ -187,7 +205,8 @@ def plan_generate(grid: Grid, request: GenerateRequest) -> Plan:
     frames = blank(settings.num_frames, settings.height, settings.width)
     empty = frames[:0]
     timeline = Timeline(frames, np.zeros(len(frames), bool), empty, empty)
-    return Plan("generate", prompt, settings, timeline)
+    references = reference_frames(request.reference_images, settings.height, settings.width, 1.0)
+    return Plan("generate", prompt, settings, timeline, references=references)
 
 
 def plan_extend(grid: Grid, request: ExtendRequest) -> Plan:
@@ -210,8 +229,9 @@ def plan_extend(grid: Grid, request: ExtendRequest) -> Plan:
         before, after, kept = empty, source, slice(1, None)
     settings = resolve(grid, request.options, len(frames), height, width)
     strength = seam_strength(grid, request.init_strength, known)
-    timeline = Timeline(frames, known, before, after, strength, kept)
-    return Plan(f"extend {direction}", prompt, settings, timeline, {"new_frames": new})
+    timeline = Timeline(frames, known, before, after, strength, kept, check_match_colour(request.match_colour))
+    references = reference_frames(request.reference_images, height, width, strength)
+    return Plan(f"extend {direction}", prompt, settings, timeline, {"new_frames": new}, references)
 
 
 def plan_bridge(grid: Grid, request: TransitionRequest | LoopRequest) -> Plan:
@@ -232,7 +252,8 @@ def plan_bridge(grid: Grid, request: TransitionRequest | LoopRequest) -> Plan:
     known[len(context_a) : len(context_a) + bridge] = False
     settings = resolve(grid, request.options, len(frames), height, width)
     strength = seam_strength(grid, request.init_strength, known)
-    timeline = Timeline(frames, known, source_a, source_b[:0] if is_loop else source_b, strength)
+    after = source_b[:0] if is_loop else source_b
+    timeline = Timeline(frames, known, source_a, after, strength, match_colour=check_match_colour(request.match_colour))
     return Plan("loop" if is_loop else "transition", prompt, settings, timeline, {"new_frames": bridge})
 
 

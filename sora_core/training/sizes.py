@@ -5,11 +5,11 @@ writes them as a diffusers `WanPipeline` folder, so `WanPipeline.from_pretrained
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel, WanVACETransformer3DModel
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import ByT5Tokenizer, PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
@@ -38,6 +38,8 @@ class DiTConfig:
     attention_head_dim: int = 64
     ffn_dim: int = 1024
     freq_dim: int = 64
+    # VACE (WanVACETransformer3DModel): the blocks that take a control hint; empty for a plain Wan transformer.
+    vace_layers: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +74,8 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         text=TextConfig(tokenizer="bytes", d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
     ),
 }
+# For tests: the same, as a VACE checkpoint (a control hint into both blocks).
+ARCHITECTURES["test-vace"] = replace(ARCHITECTURES["test"], dit=replace(ARCHITECTURES["test"].dit, vace_layers=[0, 1]))
 
 
 def build_vae(config: VAEConfig) -> AutoencoderKLWan:
@@ -117,8 +121,8 @@ def build_text_encoder(config: TextConfig) -> tuple[PreTrainedTokenizerFast | By
     return tokenizer, UMT5EncoderModel(encoder_config)
 
 
-def build_transformer(config: DiTConfig, latent_channels: int, text_dim: int) -> WanTransformer3DModel:
-    return WanTransformer3DModel(
+def build_transformer(config: DiTConfig, latent_channels: int, text_dim: int, vae_stride: int = 8):
+    sizes = dict(
         patch_size=tuple(config.patch_size),
         num_attention_heads=config.num_attention_heads,
         attention_head_dim=config.attention_head_dim,
@@ -129,6 +133,11 @@ def build_transformer(config: DiTConfig, latent_channels: int, text_dim: int) ->
         ffn_dim=config.ffn_dim,
         num_layers=config.num_layers,
     )
+    if not config.vace_layers:
+        return WanTransformer3DModel(**sizes)
+    # VACE's control stream: inactive and reactive latents, then the mask packed stride x stride per latent pixel.
+    control_channels = 2 * latent_channels + vae_stride**2
+    return WanVACETransformer3DModel(**sizes, vace_layers=list(config.vace_layers), vace_in_channels=control_channels)
 
 
 def build_scheduler(flow_shift: float) -> UniPCMultistepScheduler:
@@ -142,17 +151,20 @@ def build_components(config: ArchitectureConfig, seed: int = 0) -> dict:
     torch.manual_seed(seed)
     vae = build_vae(config.vae)
     tokenizer, text_encoder = build_text_encoder(config.text)
-    transformer = build_transformer(config.dit, config.vae.z_dim, config.text.d_model)
+    stride = vae.config.scale_factor_spatial
+    transformer = build_transformer(config.dit, config.vae.z_dim, config.text.d_model, stride)
     scheduler = build_scheduler(config.flow_shift)
     return dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler)
 
 
 def save_checkpoint(components: dict, folder, dtype=torch.float32, sora_config: dict | None = None) -> Path:
-    """Write a diffusers WanPipeline folder (safetensors weights) plus our optional `sora.json`."""
-    from diffusers import WanPipeline
+    """Write a diffusers WanPipeline (or, for a VACE transformer, WanVACEPipeline) folder (safetensors weights)
+    plus our optional `sora.json`."""
+    from diffusers import WanPipeline, WanVACEPipeline
 
     folder = Path(folder)
-    pipe = WanPipeline(**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")})
+    kind = WanVACEPipeline if isinstance(components["transformer"], WanVACETransformer3DModel) else WanPipeline
+    pipe = kind(**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")})
     pipe.to(dtype)
     pipe.save_pretrained(folder, safe_serialization=True)
     pipe.to(torch.float32)
