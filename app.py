@@ -18,12 +18,13 @@ import gradio as gr
 import torch
 
 from sora_core import ModelLoadError, SoraPipeline
+from sora_core.engine import vace
 from sora_core.engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from sora_core.engine.presets import DEFAULT_PRESET
 from sora_core.engine.workflows import DEFAULT_STRENGTH
 from sora_core.serving import budget
 from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
-from sora_core.toyworld.rewriter import rewrite_for_toyworld, vocabulary_sentence
+from sora_core.toyworld.rewriter import unplaced_sentence, vocabulary_sentence
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 DISCLAIMER = (
@@ -69,11 +70,10 @@ def upload(label: str):
     return gr.File(label=label, file_types=["video", "image"], type="filepath")
 
 
-def unplaced_note(preset, prompt, enhance) -> str:
-    if preset.enhancer != "toyworld" or not enhance or not isinstance(prompt, str):
-        return ""
-    unplaced = rewrite_for_toyworld(prompt).unplaced
-    return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
+def references(page: Page):
+    """Reference images (a subject or a style); shown only for a model that takes them (VACE)."""
+    shown = vace.is_vace(page.pipe.transformer)
+    return gr.File(label="Reference images (1-3)", file_count="multiple", file_types=["image"], visible=shown)
 
 
 # ------------------------------------------------------------------ the parts every tab has
@@ -93,6 +93,7 @@ def advanced(page: Page, tab: Tab, seams: bool = False):
     with gr.Accordion("Advanced", open=False):
         if seams:  # the UI's 0 stands for the API's None: the model's own setting
             tab.inputs["init_strength"] = gr.Slider(0, 1, value=0, step=0.01, label=SEAM_HOLD)
+            tab.inputs["match_colour"] = gr.Checkbox(True, label="Keep the source's colours")
         tab.inputs["negative_prompt"] = gr.Textbox(
             p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
         )
@@ -150,6 +151,7 @@ def generate_tab(page: Page) -> Tab:
                 with gr.Row(visible=False):
                     tab.inputs["height"] = gr.Number(p.height, label="Height", precision=0)
                     tab.inputs["width"] = gr.Number(p.width, label="Width", precision=0)
+                tab.inputs["reference_images"] = references(page)
                 advanced(page, tab)
             with gr.Column():
                 results(tab)
@@ -176,6 +178,7 @@ def extend_tab(page: Page) -> Tab:
                 prompt_controls(page, tab)
                 tab.inputs["direction"] = gr.Radio(["forward", "backward"], value="forward", label="Direction")
                 tab.inputs["seconds"] = seconds_slider(page, "Seconds to add")
+                tab.inputs["reference_images"] = references(page)
                 advanced(page, tab, seams=True)
             with gr.Column():
                 results(tab)
@@ -251,6 +254,7 @@ def ui_handler(page: Page, tab: Tab, choose):
     """A tab's button: `choose(values)` picks the endpoint and its arguments by name; then history and gallery."""
     stop_flag, history, gallery, last = (page.state[k] for k in ("stop", "history", "gallery", "last"))
     names = list(tab.inputs)
+    toyworld_words = page.preset.enhancer == "toyworld"
 
     def handler(data, progress=gr.Progress()):
         values = {name: data[tab.inputs[name]] for name in names}
@@ -266,7 +270,7 @@ def ui_handler(page: Page, tab: Tab, choose):
             tab.parts["out"]: path,
             tab.parts["seed_used"]: seed,
             tab.parts["prompt_used"]: prompt_used,
-            tab.parts["note"]: unplaced_note(page.preset, values["prompt"], values["enhance"]),
+            tab.parts["note"]: unplaced_sentence(values["prompt"]) if toyworld_words and values["enhance"] else "",
             last: path,
             history: past,
             gallery: past,
@@ -362,8 +366,9 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
 
 
 def default_model() -> str:
-    """The Wan preset where a GPU is there to run it (a GPU Space); the bundled model everywhere else."""
-    return "wan2.1-t2v-1.3b" if os.environ.get("SPACE_ID") and torch.cuda.is_available() else DEFAULT_PRESET
+    """The Wan VACE preset where a GPU is there to run it (a GPU Space: one model serves every tab, with the
+    conditioning its workflows were trained for); the bundled model everywhere else."""
+    return "wan2.1-vace-1.3b" if os.environ.get("SPACE_ID") and torch.cuda.is_available() else DEFAULT_PRESET
 
 
 def main(argv=None):

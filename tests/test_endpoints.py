@@ -40,7 +40,7 @@ def check_shared(plan, prompt):
 
 def test_generate_by_name(called):
     api, plans, _, _ = called
-    call(api, "generate", prompt="a", height=48, width=32, seconds=1, enhance=False, **SHARED)
+    call(api, "generate", prompt="a", height=48, width=32, seconds=1, enhance=False, reference_images=None, **SHARED)
     check_shared(plans[-1], "a")
     assert (plans[-1].settings.height, plans[-1].settings.width, plans[-1].settings.num_frames) == (48, 32, 9)
 
@@ -63,30 +63,38 @@ def test_extend_by_name(called):
         seconds=1,
         init_strength=0.7,
         enhance=False,
+        match_colour=False,
+        reference_images=None,
         **SHARED,
     )
     plan = plans[-1]
     check_shared(plan, "c")
     assert plan.task == "extend backward" and plan.timeline.init_strength == 0.7 and plan.extra["new_frames"] == 8
+    assert plan.timeline.match_colour is False
     assert plan.timeline.after.shape[:3] == (9, 32, 48)  # the source comes after the new frames
 
 
 def test_transition_by_name(called):
     api, plans, clip_a, clip_b = called
     values = dict(video_a=clip_a, video_b=clip_b, prompt="d", seconds=0.5, init_strength=0.8, enhance=False)
+    values["match_colour"] = False
     call(api, "transition", **values, **SHARED)
     plan = plans[-1]
     check_shared(plan, "d")
     assert plan.task == "transition" and plan.timeline.init_strength == 0.8 and plan.extra["new_frames"] == 4
+    assert plan.timeline.match_colour is False
     assert len(plan.timeline.before) == 9 and len(plan.timeline.after) == 5  # A first, B last
 
 
 def test_loop_by_name(called):
     api, plans, clip_a, _ = called
-    call(api, "loop", video=clip_a, prompt="e", seconds=1, init_strength=0.9, enhance=False, **SHARED)
+    call(
+        api, "loop", video=clip_a, prompt="e", seconds=1, init_strength=0.9, enhance=False, match_colour=False, **SHARED
+    )
     plan = plans[-1]
     check_shared(plan, "e")
     assert plan.task == "loop" and plan.timeline.init_strength == 0.9 and plan.extra["new_frames"] == 8
+    assert plan.timeline.match_colour is False
 
 
 def test_restyle_by_name(called):
@@ -101,3 +109,40 @@ def test_enhance_reaches_the_gpu_call_by_name(called):
     api, plans, _, _ = called
     _, _, used = call(api, "image", prompt="a crimson sphere", height=32, width=32, enhance=True, **SHARED)
     assert used == plans[-1].prompt and "red ball" in used
+
+
+@pytest.fixture
+def vace_called(tiny_vace_pipe, tmp_path, monkeypatch):
+    plans = []
+
+    def record(plan, progress=None, should_stop=None):
+        plans.append(plan)
+        return Video(np.zeros((1, 16, 16, 3), np.uint8), fps=8)
+
+    monkeypatch.setattr(tiny_vace_pipe, "sample", record)
+    image = str(Video(smooth_frames(1, 24, 40, seed=4), fps=8).save(tmp_path / "ref.png"))
+    return make_endpoints(tiny_vace_pipe), plans, image
+
+
+def test_reference_images_reach_a_vace_model_by_name(vace_called):
+    api, plans, image = vace_called
+    call(api, "generate", prompt="a", height=32, width=32, seconds=1, enhance=False, reference_images=[image], **SHARED)
+    assert len(plans[-1].references) == 1 and plans[-1].references[0].shape == (24, 40, 3)
+
+
+def test_reference_images_on_a_plain_model_are_one_sentence(called):
+    import gradio as gr
+
+    api, _, clip_a, _ = called
+    with pytest.raises(gr.Error, match="reference_images need a VACE checkpoint"):
+        call(
+            api,
+            "generate",
+            prompt="a",
+            height=32,
+            width=32,
+            seconds=1,
+            enhance=False,
+            reference_images=[clip_a],
+            **SHARED,
+        )

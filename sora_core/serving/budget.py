@@ -69,12 +69,19 @@ def gpu_seconds(
     enhance: bool = False,
     guidance: bool = True,
     seam_frames: int = 0,
+    control_share: float = 0.0,
 ) -> int:
     """GPU seconds to request for one call, capped at the tier's maximum. `seam_frames`: new frames given the
-    colours of a source frame (a bridge's frames count twice: they blend two)."""
+    colours of a source frame (a bridge's frames count twice: they blend two). `control_share`: a VACE checkpoint's
+    control blocks per base block (wan2.1-vace-1.3b: 15 of 30, so 0.5; the encoding uses the decode constant,
+    an encode costing about a decode)."""
     ktokens = latent_frames(num_frames) * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
     model_scale = max(preset.cpu_memory_gb, 0.5) / 29.0
-    seconds = GPU_LOAD_SECONDS + steps * GPU_STEP_SECONDS_PER_KTOKEN * ktokens * model_scale
+    # A VACE checkpoint runs `control_share` more blocks per step on the control tokens, and encodes the control
+    # video twice (its known and new pixels) before sampling.
+    seconds = GPU_LOAD_SECONDS + steps * GPU_STEP_SECONDS_PER_KTOKEN * ktokens * model_scale * (1 + control_share)
+    if control_share:
+        seconds += 2 * GPU_DECODE_SECONDS_PER_MPIXEL_FRAME * num_frames * height * width / 1e6
     seconds += GPU_DECODE_SECONDS_PER_MPIXEL_FRAME * num_frames * height * width / 1e6
     seconds += SEAM_SECONDS_PER_MPIXEL_FRAME * seam_frames * height * width / 1e6
     if enhance:

@@ -34,6 +34,8 @@ FLAGS = {
     "steps": "--steps",
     "video": "--video",
     "seed": "--seed",
+    "reference_images": "--reference",
+    "match_colour": "--match-colour",
 }
 OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
 
@@ -76,11 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
     for workflow in (extend, transition, loop):
         workflow.add_argument("--frames", dest="num_frames", type=int, default=None, help="about how many new frames")
         workflow.add_argument(
+            "--match-colour",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="give new frames the source's colours at the seam (--no-match-colour lets the prompt change them)",
+        )
+        workflow.add_argument(
             "--init-strength",
             type=float,
             default=None,
             help="below 1: new frames start from the source (continuity over motion); default: 1 forward, "
             "else the checkpoint's arrival_init_strength",
+        )
+    for command in (generate, extend):
+        command.add_argument(
+            "--reference",
+            dest="reference_images",
+            action="append",
+            default=None,
+            help="an image of a subject or style to follow (VACE models; up to 3, repeat the flag)",
         )
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
@@ -110,6 +126,8 @@ def check_early(args) -> dict:
     for name in VIDEO_FIELDS:
         if name in values:
             values[name] = Video.load(values[name])
+    if "reference_images" in values:
+        values["reference_images"] = tuple(Video.load(path) for path in values["reference_images"])
     return values
 
 

@@ -44,6 +44,10 @@ ARGS = {
     "video_b": "The second clip.",
     "direction": '"forward" adds frames after the source, "backward" before it.',
     "strength": "How far to move from the input: 0 keeps it, 1 ignores it.",
+    "match_colour": "Give the new frames the colours of the source frames beside the seam (on by default); off lets "
+    "the prompt change colours.",
+    "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
+    "wan2.1-vace-1.3b).",
 }
 CALLBACKS = ("stop", "progress")  # what an endpoint takes besides its request's parameters
 
@@ -128,10 +132,11 @@ def default_seconds(preset) -> tuple[float, float]:
 # signatures are written as data: each task's own parameters, then the settings every task shares.
 
 
-def endpoint(server: Server, task: str, summary: str, own: list[tuple], **docs):
+def endpoint(server: Server, task: str, summary: str, own: list[tuple], added: list[tuple] = (), **docs):
     """A named endpoint for `task`: `own` parameters as (name, type, default) (default `REQUIRED`: none), then
     the shared settings at the model's defaults (the negative prompt unless `own` placed it), then the callbacks.
-    Arguments reach `Server.serve` by name."""
+    `added`: parameters that came later, after the shared ones, so that no earlier position moves. Arguments
+    reach `Server.serve` by name."""
     p = server.preset
     placed = {name for name, _, _ in own}
     shared = [("negative_prompt", str, p.negative_prompt)] if "negative_prompt" not in placed else []
@@ -143,7 +148,8 @@ def endpoint(server: Server, task: str, summary: str, own: list[tuple], **docs):
     ]
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     listed = [
-        inspect.Parameter(name, kind, default=default, annotation=kind_of) for name, kind_of, default in own + shared
+        inspect.Parameter(name, kind, default=default, annotation=kind_of)
+        for name, kind_of, default in [*own, *shared, *added]
     ]
     listed += [
         inspect.Parameter("stop", kind, default=None),
@@ -174,11 +180,17 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
     # The order of each signature is the API's positional order: unchanged since the first release.
     head = TEXT + [("negative_prompt", str, p.negative_prompt), ("height", int, p.height), ("width", int, p.width)]
     seam = [("init_strength", float | None, None)]
+    colours = [("match_colour", bool, True)]
+    references = [("reference_images", list[str] | None, None)]
     bridge = "Bridge length in seconds."
     return SimpleNamespace(
         service=server.service,
         generate=endpoint(
-            server, "generate", "Generate a video from a text prompt.", head + [("seconds", float, clip_seconds)]
+            server,
+            "generate",
+            "Generate a video from a text prompt.",
+            head + [("seconds", float, clip_seconds)],
+            references,
         ),
         image=endpoint(server, "image", "Generate an image (a one-frame video) from a text prompt.", head),
         extend=endpoint(
@@ -186,6 +198,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "extend",
             "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
             [("video", str, REQUIRED), *TEXT, ("direction", str, "forward"), ("seconds", float, add_seconds), *seam],
+            colours + references,
             seconds="About how many seconds to add.",
         ),
         transition=endpoint(
@@ -193,6 +206,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "transition",
             "Connect two videos: clip A, generated bridge frames, then clip B.",
             [("video_a", str, REQUIRED), ("video_b", str, REQUIRED), *TEXT, ("seconds", float, add_seconds), *seam],
+            colours,
             seconds=bridge,
         ),
         loop=endpoint(
@@ -200,6 +214,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "loop",
             "Make a video loop seamlessly: the video, then bridge frames from its end back to its start.",
             [("video", str, REQUIRED), *TEXT, ("seconds", float, add_seconds), *seam],
+            colours,
             seconds=bridge,
         ),
         restyle=endpoint(

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..engine import limits
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, Request, build, field_names
+from ..engine.vace import MAX_REFERENCES, is_vace
 from ..engine.video import Video, VideoError
 from ..engine.workflows import Plan
 from . import budget
@@ -46,6 +47,13 @@ class Job:
         return pipe.sample(replace(self.plan, prompt=prompt), progress, should_stop)
 
 
+def control_share(transformer) -> float:
+    """A VACE checkpoint's control blocks per base block (each runs on the control tokens every step); 0 otherwise."""
+    if not is_vace(transformer):
+        return 0.0
+    return len(transformer.config.vace_layers) / transformer.config.num_layers
+
+
 def upload(path, name: str = "video") -> Video:
     """Only files that Gradio received as uploads: no URLs, and messages without server paths."""
     if not path:
@@ -56,6 +64,14 @@ def upload(path, name: str = "video") -> Video:
         return Video.load(path)
     except VideoError as error:
         raise ValueError(str(error)) from None
+
+
+def references(paths) -> tuple[Video, ...]:
+    """Uploaded reference images (one to three); a single path counts as one."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if len(paths) > MAX_REFERENCES:
+        raise ValueError(f"reference_images takes at most {MAX_REFERENCES} images; got {len(paths)}.")
+    return tuple(upload(path, "reference image") for path in paths)
 
 
 class Service:
@@ -84,6 +100,8 @@ class Service:
         for name in VIDEO_FIELDS:
             if name in field_names(kind):
                 values[name] = upload(values.get(name), VIDEO_NAMES[name])
+        if values.get("reference_images") is not None:
+            values["reference_images"] = references(values["reference_images"])
         request = build(kind, values)
         plan = self.pipe.plan(request)
         return Job(request, plan, self.gpu_seconds(task, plan, enhance), enhance)
@@ -100,6 +118,7 @@ class Service:
             enhance,
             guidance=settings.guidance > 1,
             seam_frames=seam_frames,
+            control_share=control_share(self.pipe.transformer),
         )
 
     def save(self, video: Video) -> str:

@@ -170,3 +170,9 @@ def vocabulary_sentence() -> str:
     """What a toy-world model knows, for people typing prompts."""
     words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in toyworld.VOCABULARY.items())
     return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
+
+
+def unplaced_sentence(prompt) -> str:
+    """The words of `prompt` the rewriter could not place, for the page; empty when it placed them all."""
+    unplaced = rewrite_for_toyworld(prompt).unplaced if isinstance(prompt, str) else []
+    return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
