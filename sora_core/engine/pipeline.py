@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from . import loading, vace, workflows
+from . import loading, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
 from .requests import (
@@ -170,10 +170,30 @@ class SoraPipeline:
         new = np.flatnonzero(~known)
         near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
         window = timeline.frames.copy()
-        window[new] = match_seams(decoded[new], {a: timeline.frames[a] for a in near}, new, device=self.device)
+        anchors = {a: timeline.frames[a] if timeline.anchor is None else timeline.anchor for a in near}
+        window[new] = match_seams(decoded[new], anchors, new, device=self.device)
         return window
 
     # ----------------------------------------------------------------------------------------- the tasks
+
+    def storyboard(
+        self,
+        cards,
+        seed: int = 0,
+        steps: int | None = None,
+        guidance: float | None = None,
+        progress: Progress = None,
+        should_stop: Stop = None,
+        reroll: int | None = None,
+        previous: Video | None = None,
+        **options,
+    ) -> Video:
+        """Cards (`Card` or (prompt, num_frames) pairs) along one timeline, up to a minute; `reroll=k` with
+        `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width."""
+        settings = dict(steps=steps, guidance=guidance, **options)
+        if reroll is not None:
+            return storyboard.reroll(self, cards, reroll, previous, seed, progress, should_stop, **settings)
+        return storyboard.storyboard(self, cards, seed, progress=progress, should_stop=should_stop, **settings)
 
     def generate(
         self,
