@@ -11,20 +11,19 @@ import argparse
 import logging
 import os
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 import torch
 
 from sora_core import ModelLoadError, SoraPipeline
-from sora_core.engine import vace
-from sora_core.engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from sora_core.engine.limits import MAX_SEED
 from sora_core.engine.presets import DEFAULT_PRESET
 from sora_core.engine.workflows import DEFAULT_STRENGTH
 from sora_core.serving import budget
 from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
-from sora_core.toyworld.rewriter import unplaced_sentence, vocabulary_sentence
+from sora_core.serving.ui import Page, Tab, advanced, examples, outputs, prompt_controls, references, results, upload
+from sora_core.toyworld.rewriter import unplaced_sentence
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 DISCLAIMER = (
@@ -34,100 +33,10 @@ DISCLAIMER = (
 # Small clips are scaled up with crisp pixels, never smoothed into a blur.
 CSS = ".sora-media video, .sora-media img { image-rendering: pixelated; max-height: 384px; object-fit: contain; }"
 MAX_UPLOAD = "50mb"
-SEAM_HOLD = (
-    "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
-    "(lower: smoother seams, less motion)"
-)
-
-
-@dataclass
-class Tab:
-    """One tab: its inputs by endpoint parameter name, and its result and button components."""
-
-    label: str
-    inputs: dict = field(default_factory=dict)
-    parts: dict = field(default_factory=dict)  # out, seed_used, prompt_used, note, randomize, run, stop, ...
-
-
-@dataclass
-class Page:
-    """What the tab builders share: the model, its API, the size choices and the session's state."""
-
-    pipe: SoraPipeline
-    api: object
-    state: dict = field(default_factory=dict)
-
-    @property
-    def preset(self):
-        return self.pipe.preset
 
 
 def clip(name: str) -> str:
     return str(EXAMPLES / name)
-
-
-def upload(label: str):
-    return gr.File(label=label, file_types=["video", "image"], type="filepath")
-
-
-def references(page: Page):
-    """Reference images (a subject or a style); shown only for a model that takes them (VACE)."""
-    shown = vace.is_vace(page.pipe.transformer)
-    return gr.File(label="Reference images (1-3)", file_count="multiple", file_types=["image"], visible=shown)
-
-
-# ------------------------------------------------------------------ the parts every tab has
-
-
-def prompt_controls(page: Page, tab: Tab, label: str = "Prompt"):
-    tab.inputs["prompt"] = gr.Textbox(
-        label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder="a red ball bouncing on a black background"
-    )
-    tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompt")
-    if page.preset.enhancer == "toyworld":
-        gr.Markdown(vocabulary_sentence())
-
-
-def advanced(page: Page, tab: Tab, seams: bool = False):
-    p = page.preset
-    with gr.Accordion("Advanced", open=False):
-        if seams:  # the UI's 0 stands for the API's None: the model's own setting
-            tab.inputs["init_strength"] = gr.Slider(0, 1, value=0, step=0.01, label=SEAM_HOLD)
-            tab.inputs["match_colour"] = gr.Checkbox(True, label="Keep the source's colours")
-        tab.inputs["negative_prompt"] = gr.Textbox(
-            p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
-        )
-        tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=p.steps, step=1, label="Steps")
-        tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=p.guidance, step=0.5, label="Guidance")
-        with gr.Row():
-            tab.inputs["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
-            tab.parts["randomize"] = gr.Checkbox(True, label="Randomise seed")
-    with gr.Row():
-        tab.parts["run"] = gr.Button(tab.label, variant="primary")
-        tab.parts["stop"] = gr.Button("Stop", variant="stop")
-
-
-def results(tab: Tab):
-    tab.parts["out"] = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
-    with gr.Row():
-        tab.parts["seed_used"] = gr.Number(label="Seed used", interactive=False)
-        tab.parts["prompt_used"] = gr.Textbox(label="Prompt used", interactive=False)
-    tab.parts["note"] = gr.Markdown()
-
-
-def outputs(tab: Tab) -> list:
-    return [tab.parts["out"], tab.parts["seed_used"], tab.parts["prompt_used"]]
-
-
-def examples(tab: Tab, rows: list, names: list[str], endpoint):
-    gr.Examples(
-        rows,
-        inputs=[tab.inputs[name] for name in names],
-        outputs=outputs(tab),
-        fn=endpoint,
-        cache_examples=True,
-        cache_mode="lazy",
-    )
 
 
 # ------------------------------------------------------------------ the tabs
@@ -229,6 +138,32 @@ def restyle_tab(page: Page) -> Tab:
     return tab
 
 
+def storyboard_tab(page: Page) -> Tab:
+    tab, p = Tab("Make the story"), page.preset
+    seconds = round((p.num_frames - 1) / p.fps, 2)
+    with gr.Tab("Storyboard", id="storyboard"):
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown(
+                    "Cards along one timeline, up to a minute: the first card is generated, each next one continues "
+                    "the story with its own prompt, colours held to the story's first frame."
+                )
+                tab.inputs["cards"] = gr.Dataframe(
+                    value=[[f"a red ball {m} on a black background", seconds] for m in ("moving right", "bouncing")],
+                    headers=["prompt", "seconds"],
+                    datatype=["str", "number"],
+                    type="array",
+                    row_count=(2, "dynamic"),
+                    col_count=(2, "fixed"),
+                    label="Cards: a prompt and its seconds each (add or remove rows)",
+                )
+                tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompts")
+                advanced(page, tab)
+            with gr.Column():
+                results(tab)
+    return tab
+
+
 # ------------------------------------------------------------------ events
 
 
@@ -239,10 +174,12 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
     api_only = {
         "enhance": gr.Checkbox(False, visible=False),
         "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),
+        "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
     }
     hidden = gr.Button(visible=False)
     routes = (("generate", "generate"), ("image", "generate"), ("extend", "extend"))
     routes += (("transition", "transition"), ("loop", "transition"), ("restyle", "restyle"))
+    routes += (("storyboard", "storyboard"),)
     for name, tab_name in routes:
         endpoint, tab = getattr(page.api, name), tabs[tab_name]
         inputs = {**tab.inputs, **api_only}
@@ -270,7 +207,7 @@ def ui_handler(page: Page, tab: Tab, choose):
             tab.parts["out"]: path,
             tab.parts["seed_used"]: seed,
             tab.parts["prompt_used"]: prompt_used,
-            tab.parts["note"]: unplaced_sentence(values["prompt"]) if toyworld_words and values["enhance"] else "",
+            tab.parts["note"]: unplaced_sentence(values.get("prompt")) if toyworld_words and values["enhance"] else "",
             last: path,
             history: past,
             gallery: past,
@@ -316,6 +253,7 @@ def wire_tabs(page: Page, tabs: dict[str, Tab]):
     wire(page, tabs["extend"], lambda values, data: (api.extend, values))
     wire(page, tabs["transition"], transition_or_loop)
     wire(page, tabs["restyle"], lambda values, data: (api.restyle, values))
+    wire(page, tabs["storyboard"], lambda values, data: (api.storyboard, values))
 
 
 def send_buttons(page: Page, tabs: dict[str, Tab], selector):
@@ -355,6 +293,7 @@ def create_demo(pipe: SoraPipeline) -> gr.Blocks:
                 "extend": extend_tab(page),
                 "transition": transition_tab(page),
                 "restyle": restyle_tab(page),
+                "storyboard": storyboard_tab(page),
             }
         send_buttons(page, tabs, selector)
         page.state["gallery"] = gr.Gallery(

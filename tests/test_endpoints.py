@@ -146,3 +146,19 @@ def test_reference_images_on_a_plain_model_are_one_sentence(called):
             reference_images=[clip_a],
             **SHARED,
         )
+
+
+def test_storyboard_by_name(tiny_pipe, monkeypatch):
+    stories = []
+
+    def record(cards, seed, steps, guidance, progress, should_stop, **settings):
+        stories.append((cards, seed, steps, guidance, settings))
+        return Video(np.zeros((1, 16, 16, 3), np.uint8), fps=8)
+
+    monkeypatch.setattr(tiny_pipe, "storyboard", record)
+    api = make_endpoints(tiny_pipe)
+    cards = [{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}]
+    call(api, "storyboard", cards=cards, enhance=False, **SHARED)
+    made, seed, steps, guidance, settings = stories[-1]
+    assert [(c.prompt, c.num_frames) for c in made] == [("a", 8), ("b", 16)]
+    assert (seed, steps, guidance, settings["negative_prompt"]) == (11, 3, 2.5, "blurry")

@@ -44,6 +44,7 @@ ARGS = {
     "video_b": "The second clip.",
     "direction": '"forward" adds frames after the source, "backward" before it.',
     "strength": "How far to move from the input: 0 keeps it, 1 ignores it.",
+    "cards": 'The story: a list of {"prompt": ..., "seconds": ...} objects, one a card, in order (a minute at most).',
     "match_colour": "Give the new frames the colours of the source frames beside the seam (on by default); off lets "
     "the prompt change colours.",
     "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
@@ -91,9 +92,11 @@ class Server:
             progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
 
         prompt = job.prompt
-        if job.enhance:
+        if job.enhance:  # a storyboard's prompts are its cards', joined by " / ": each is enhanced alone
             progress(0, desc="Enhancing the prompt")
-            prompt = enhance_prompt(prompt, self.preset, job.seed, device=str(self.pipe.device))
+            device = str(self.pipe.device)
+            parts = [enhance_prompt(part, self.preset, job.seed, device=device) for part in prompt.split(" / ")]
+            prompt = " / ".join(parts)
         video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
         return video, prompt
 
@@ -216,6 +219,13 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             [("video", str, REQUIRED), *TEXT, ("seconds", float, add_seconds), *seam],
             colours,
             seconds=bridge,
+        ),
+        storyboard=endpoint(
+            server,
+            "storyboard",
+            "Make one video from several cards along a timeline (up to a minute): the first card is generated, "
+            "each next one continues the story with its own prompt.",
+            [("cards", list[dict], REQUIRED)],
         ),
         restyle=endpoint(
             server,

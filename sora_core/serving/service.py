@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ..engine import limits
 from ..engine.pipeline import SoraPipeline
-from ..engine.requests import REQUESTS, VIDEO_FIELDS, Request, build, field_names
+from ..engine.requests import REQUESTS, VIDEO_FIELDS, GenerateRequest, Options, Request, build, field_names
+from ..engine.storyboard import Card, check_cards, segments
 from ..engine.vace import MAX_REFERENCES, is_vace
 from ..engine.video import Video, VideoError
 from ..engine.workflows import Plan
 from . import budget
 
-TASKS = ("generate", "image", "extend", "transition", "loop", "restyle")
+TASKS = ("generate", "image", "extend", "transition", "loop", "restyle", "storyboard")
 OUTPUT_TTL_SECONDS = 300  # Gradio copies a result into its own cache before answering; ours is then spare
 SEAM_WEIGHT = {"extend": 1, "transition": 2, "loop": 2}  # colour transfers per new frame (bridges blend two)
 VIDEO_NAMES = {"video": "video", "video_a": "first clip", "video_b": "second clip"}
@@ -45,6 +46,45 @@ class Job:
     def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None) -> Video:
         """Sample the plan with `prompt` (the enhanced one, or the user's)."""
         return pipe.sample(replace(self.plan, prompt=prompt), progress, should_stop)
+
+
+@dataclass(frozen=True)
+class StoryJob:
+    """A checked storyboard: its cards, the shared options and the GPU seconds the whole story needs."""
+
+    cards: tuple
+    options: Options
+    gpu_seconds: int
+    enhance: bool = False
+
+    @property
+    def prompt(self) -> str:
+        return " / ".join(card.prompt for card in self.cards)
+
+    @property
+    def seed(self) -> int:
+        return self.options.seed
+
+    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None) -> Video:
+        prompts = prompt.split(" / ") if prompt != self.prompt else [card.prompt for card in self.cards]
+        cards = [replace(card, prompt=p) for card, p in zip(self.cards, prompts)]
+        o = self.options
+        settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width)
+        return pipe.storyboard(cards, o.seed, o.steps, o.guidance, progress, should_stop, **settings)
+
+
+def story_cards(raw, fps: float) -> list[Card]:
+    """The API's cards: [{"prompt": ..., "seconds": ...}, ...] (or rows [prompt, seconds]) -> Cards in frames."""
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise ValueError('cards must be a non-empty list of {"prompt": ..., "seconds": ...} objects.')
+    cards = []
+    for i, card in enumerate(raw):
+        prompt, seconds = (
+            (card.get("prompt"), card.get("seconds")) if isinstance(card, dict) else (tuple(card) + (None, None))[:2]
+        )
+        seconds = limits.number(seconds, f"cards[{i}].seconds", 0.5, 60)
+        cards.append(Card(prompt, max(4, round(seconds * fps))))
+    return cards
 
 
 def control_share(transformer) -> float:
@@ -87,10 +127,12 @@ class Service:
         seconds = limits.number(seconds, "seconds", 0, budget.max_seconds(self.preset))
         return budget.frames_for_seconds(self.preset, seconds, plus_one, self.pipe.temporal_stride)
 
-    def job(self, task: str, values: dict) -> Job:
+    def job(self, task: str, values: dict) -> "Job | StoryJob":
         """An endpoint's parameters by name -> a checked Job; raises ValueError with one sentence."""
         if task not in TASKS:
             raise ValueError(f"Unknown task {task!r}.")
+        if task == "storyboard":
+            return self.story_job(values)
         values = {name: value for name, value in values.items() if value is not None}
         enhance = bool(values.pop("enhance", False))
         kind = REQUESTS["generate" if task == "image" else task]
@@ -105,6 +147,25 @@ class Service:
         request = build(kind, values)
         plan = self.pipe.plan(request)
         return Job(request, plan, self.gpu_seconds(task, plan, enhance), enhance)
+
+    def story_job(self, values: dict) -> "StoryJob":
+        """`cards` as a list of {"prompt", "seconds"} objects (or [prompt, seconds] rows), checked before any GPU
+        work: each prompt, each length, the card count and the total length."""
+        values = dict(values)
+        enhance = bool(values.pop("enhance", False))
+        cards = story_cards(values.pop("cards", None), self.preset.fps)
+        unknown = set(values) - {"negative_prompt", "steps", "guidance", "seed", "height", "width"}
+        if unknown:
+            raise TypeError(f"storyboard has no parameter {sorted(unknown)[0]!r}.")
+        cards = check_cards(cards, self.preset.fps, self.pipe.temporal_stride)
+        options = Options(**values)
+        first = self.pipe.plan(GenerateRequest(cards[0].prompt, 1, options=options))  # checks the settings
+        segments_ = segments(self.pipe, cards, [None] * len(cards))
+        settings = first.settings
+        window = self.preset.max_frames
+        per_segment = budget.gpu_seconds(self.preset, window, settings.height, settings.width, settings.steps)
+        seconds = min(budget.GPU_MAX_SECONDS, per_segment * len(segments_) + (15 if enhance else 0))
+        return StoryJob(tuple(cards), options, int(seconds), enhance)
 
     def gpu_seconds(self, task: str, plan: Plan, enhance: bool) -> int:
         settings = plan.settings

@@ -1,0 +1,102 @@
+"""The Space's page parts that every tab shares: a tab's components by endpoint parameter name, the prompt,
+Advanced and result blocks, uploads and examples. `app.py` builds the tabs from them."""
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from ..engine import vace
+from ..engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
+from ..engine.pipeline import SoraPipeline
+from ..toyworld.rewriter import vocabulary_sentence
+
+SEAM_HOLD = (
+    "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
+    "(lower: smoother seams, less motion)"
+)
+
+
+@dataclass
+class Tab:
+    """One tab: its inputs by endpoint parameter name, and its result and button components."""
+
+    label: str
+    inputs: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)  # out, seed_used, prompt_used, note, randomize, run, stop, ...
+
+
+@dataclass
+class Page:
+    """What the tab builders share: the model, its API, the size choices and the session's state."""
+
+    pipe: SoraPipeline
+    api: object
+    state: dict = field(default_factory=dict)
+
+    @property
+    def preset(self):
+        return self.pipe.preset
+
+
+def upload(label: str):
+    return gr.File(label=label, file_types=["video", "image"], type="filepath")
+
+
+def references(page: Page):
+    """Reference images (a subject or a style); shown only for a model that takes them (VACE)."""
+    shown = vace.is_vace(page.pipe.transformer)
+    return gr.File(label="Reference images (1-3)", file_count="multiple", file_types=["image"], visible=shown)
+
+
+# ------------------------------------------------------------------ the parts every tab has
+
+
+def prompt_controls(page: Page, tab: Tab, label: str = "Prompt"):
+    tab.inputs["prompt"] = gr.Textbox(
+        label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder="a red ball bouncing on a black background"
+    )
+    tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompt")
+    if page.preset.enhancer == "toyworld":
+        gr.Markdown(vocabulary_sentence())
+
+
+def advanced(page: Page, tab: Tab, seams: bool = False):
+    p = page.preset
+    with gr.Accordion("Advanced", open=False):
+        if seams:  # the UI's 0 stands for the API's None: the model's own setting
+            tab.inputs["init_strength"] = gr.Slider(0, 1, value=0, step=0.01, label=SEAM_HOLD)
+            tab.inputs["match_colour"] = gr.Checkbox(True, label="Keep the source's colours")
+        tab.inputs["negative_prompt"] = gr.Textbox(
+            p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
+        )
+        tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=p.steps, step=1, label="Steps")
+        tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=p.guidance, step=0.5, label="Guidance")
+        with gr.Row():
+            tab.inputs["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+            tab.parts["randomize"] = gr.Checkbox(True, label="Randomise seed")
+    with gr.Row():
+        tab.parts["run"] = gr.Button(tab.label, variant="primary")
+        tab.parts["stop"] = gr.Button("Stop", variant="stop")
+
+
+def results(tab: Tab):
+    tab.parts["out"] = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
+    with gr.Row():
+        tab.parts["seed_used"] = gr.Number(label="Seed used", interactive=False)
+        tab.parts["prompt_used"] = gr.Textbox(label="Prompt used", interactive=False)
+    tab.parts["note"] = gr.Markdown()
+
+
+def outputs(tab: Tab) -> list:
+    return [tab.parts["out"], tab.parts["seed_used"], tab.parts["prompt_used"]]
+
+
+def examples(tab: Tab, rows: list, names: list[str], endpoint):
+    gr.Examples(
+        rows,
+        inputs=[tab.inputs[name] for name in names],
+        outputs=outputs(tab),
+        fn=endpoint,
+        cache_examples=True,
+        cache_mode="lazy",
+    )
