@@ -79,3 +79,18 @@ def test_a_reroll_needs_the_previous_storys_boundaries(tiny_pipe):
     plain = Video(np.zeros((9, 32, 32, 3), np.uint8), fps=8)
     with pytest.raises(ValueError, match="previous must be a storyboard video"):
         tiny_pipe.storyboard([("a", 9), ("b", 8)], reroll=1, previous=plain, **SMALL)
+
+
+def test_the_cli_storyboard_writes_one_video(tiny_checkpoint, tmp_path):
+    from test_cli import cli
+
+    out = tmp_path / "story.mp4"
+    cards = ["--card", "a red ball moving right=1", "--card", "a blue ball=1.5"]
+    common = ["--model", str(tiny_checkpoint), "--steps", "1", "--height", "32", "--width", "32"]
+    result = cli("storyboard", *cards, *common, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert abs(Video.load(out).num_frames - 20) <= 4
+    bad = cli("storyboard", "--card", "no seconds", "--out", str(tmp_path / "bad.mp4"))
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
+        'error: --card must be "PROMPT=SECONDS"'
+    )

@@ -47,8 +47,9 @@ def in_flags(message: str) -> str:
     return re.sub(rf"^({names})\b", lambda m: FLAGS[m.group(1)], message)
 
 
-def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = ()):
-    parser.add_argument("--prompt", required=True)
+def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), prompt: bool = True):
+    if prompt:
+        parser.add_argument("--prompt", required=True)
     parser.add_argument("--out", required=True, help=".mp4, or .png / .jpg / .webp for an image")
     parser.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
     parser.add_argument("--negative-prompt", default=None)
@@ -98,19 +99,40 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="an image of a subject or style to follow (VACE models; up to 3, repeat the flag)",
         )
+    story = commands.add_parser("storyboard", help="several prompts along one timeline, up to a minute")
+    _common(story, prompt=False)
+    story.add_argument("--card", dest="cards", action="append", required=True, help='"PROMPT=SECONDS"; repeat in order')
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
     restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
     return parser
 
 
-def check_early(args) -> dict:
-    """What can be checked before the model loads; returns the request's values by name (videos loaded)."""
+def parse_cards(cards: list[str]) -> list[dict]:
+    """["a red ball=3", ...] -> [{"prompt": "a red ball", "seconds": 3.0}, ...]."""
+    parsed = []
+    for card in cards:
+        prompt, _, seconds = card.rpartition("=")
+        try:
+            parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
+        except ValueError:
+            raise ValueError(f'--card must be "PROMPT=SECONDS"; got {card!r}.') from None
+        limits.check_text(prompt, "--card's prompt", required=True)
+    return parsed
+
+
+def check_out(args):
     out = Path(args.out)
     if out.suffix.lower() not in IMAGE_SUFFIXES | {".mp4"}:
         raise ValueError(f"--out must end in {OUT_SUFFIXES}; got '{out.suffix or out.name}'.")
     if not out.parent.is_dir():
         raise ValueError(f"--out: the folder {out.parent} does not exist.")
+
+
+def check_early(args) -> dict:
+    """What can be checked before the model loads; returns the request's values by name (videos loaded)."""
+    check_out(args)
+    out = Path(args.out)
     kind = REQUESTS[args.command]
     values = {name: getattr(args, name) for name in field_names(kind) if getattr(args, name, None) is not None}
     if args.command == "generate" and args.num_frames is None and out.suffix.lower() in IMAGE_SUFFIXES:
@@ -131,7 +153,30 @@ def check_early(args) -> dict:
     return values
 
 
+def run_storyboard(args) -> Video:
+    check_out(args)
+    cards = parse_cards(args.cards)
+    limits.check_seed(args.seed)
+    from ..engine.pipeline import SoraPipeline
+    from .service import story_cards
+
+    pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
+    settings = dict(negative_prompt=args.negative_prompt, height=args.height, width=args.width)
+    with tqdm(desc="denoising", unit="step") as bar:
+
+        def progress(step, total):
+            bar.total = total
+            bar.update(step - bar.n)
+
+        cards = story_cards(cards, pipe.preset.fps)
+        video = pipe.storyboard(cards, args.seed, args.steps, args.guidance, progress, **settings)
+    video.save(Path(args.out))
+    return video
+
+
 def run(args) -> Video:
+    if args.command == "storyboard":
+        return run_storyboard(args)
     values = check_early(args)
     from ..engine.pipeline import SoraPipeline
 
