@@ -11,16 +11,22 @@ from sora_core.serving.endpoints import make_endpoints, parameters
 SHARED = dict(negative_prompt="blurry", steps=3, guidance=2.5, seed=11)
 
 
-@pytest.fixture
-def called(tiny_pipe, tmp_path, monkeypatch):
-    """The endpoints of `tiny_pipe`, with its sampler replaced by a recorder of the plan it is given."""
+def recorded(pipe, monkeypatch) -> list:
+    """`pipe`'s sampler replaced by a recorder of the plans it is given."""
     plans = []
 
     def record(plan, progress=None, should_stop=None):
         plans.append(plan)
         return Video(np.zeros((1, 16, 16, 3), np.uint8), fps=8)
 
-    monkeypatch.setattr(tiny_pipe, "sample", record)
+    monkeypatch.setattr(pipe, "sample", record)
+    return plans
+
+
+@pytest.fixture
+def called(tiny_pipe, tmp_path, monkeypatch):
+    """The endpoints of `tiny_pipe`, with its sampler recording the plans it is given."""
+    plans = recorded(tiny_pipe, monkeypatch)
     clip_a = str(Video(smooth_frames(9, 32, 48, seed=1), fps=8).save(tmp_path / "a.mp4"))
     clip_b = str(Video(smooth_frames(5, 32, 48, seed=2), fps=8).save(tmp_path / "b.mp4"))
     return make_endpoints(tiny_pipe), plans, clip_a, clip_b
@@ -113,13 +119,7 @@ def test_enhance_reaches_the_gpu_call_by_name(called):
 
 @pytest.fixture
 def vace_called(tiny_vace_pipe, tmp_path, monkeypatch):
-    plans = []
-
-    def record(plan, progress=None, should_stop=None):
-        plans.append(plan)
-        return Video(np.zeros((1, 16, 16, 3), np.uint8), fps=8)
-
-    monkeypatch.setattr(tiny_vace_pipe, "sample", record)
+    plans = recorded(tiny_vace_pipe, monkeypatch)
     image = str(Video(smooth_frames(1, 24, 40, seed=4), fps=8).save(tmp_path / "ref.png"))
     return make_endpoints(tiny_vace_pipe), plans, image
 

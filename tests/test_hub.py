@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sora_core import ModelLoadError, SoraPipeline
@@ -89,6 +90,14 @@ def test_too_big_for_cpu_is_refused_unless_forced():
     check_memory(big, "cuda")
 
 
+def test_the_vace_preset_knows_its_size(monkeypatch):
+    """31 GB in float32: refused on a 24 GB machine (this project's) with the memory sentence, unless forced."""
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("Memory", (), {"total": 24 * 2**30})())
+    with pytest.raises(ModelLoadError, match="wan2.1-vace-1.3b needs about 31 GB"):
+        check_memory(PRESETS["wan2.1-vace-1.3b"], "cpu")
+    check_memory(PRESETS["wan2.1-vace-1.3b"], "cpu", force=True)
+
+
 @pytest.mark.parametrize("damage", ["missing_transformer", "corrupt_weights", "pickle_only", "not_a_folder"])
 def test_broken_checkpoints_give_clear_errors(tmp_path, tiny_checkpoint, damage):
     folder = tmp_path / "broken"
@@ -124,5 +133,5 @@ def test_hub_presets_pin_commits():
 
 
 def test_an_unknown_model_lists_the_presets():
-    with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b\)"):
+    with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b, wan2.1-vace-1.3b\)"):
         resolve_folder("no-such-model")

@@ -96,34 +96,20 @@ PRESETS: dict[str, Preset] = {
         max_width=1280,
         max_frames=81,
     ),
-    # VACE: the same 1.3B text-to-video model with control blocks trained to continue given frames, bridge first and
-    # last frames and follow reference images; known frames enter through its control stream (engine/vace.py).
-    "wan2.1-vace-1.3b": Preset(
-        name="wan2.1-vace-1.3b",
-        source="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
-        # Pinned: the commit public projects load it at (their Hugging Face cache snapshot folder names it).
-        revision="ec4d2cb062b548996b179d493fdd05340de702a1",
-        height=480,
-        width=832,
-        num_frames=81,
-        fps=16.0,
-        steps=50,
-        guidance=5.0,
-        flow_shift=3.0,
-        negative_prompt=WAN_NEGATIVE_PROMPT,
-        cuda_dtype="bfloat16",
-        max_sequence_length=512,
-        conditioning="vace",  # known frames only through the control stream, whatever the workflow
-        enhancer="Qwen/Qwen2.5-1.5B-Instruct",
-        enhancer_revision="989aa7980e4cf806f80c7fef2b1adb7bc71aa306",
-        # umT5-XXL ~23 GB + the DiT with its VACE blocks ~7.7 GB in float32 (estimated: 15 control blocks of the
-        # base's 30, about 0.6B parameters more than the T2V DiT's 1.4B).
-        cpu_memory_gb=31.0,
-        max_height=720,
-        max_width=1280,
-        max_frames=81,
-    ),
 }
+# VACE: the same 1.3B text-to-video model with control blocks trained to continue given frames, bridge first and
+# last frames and follow reference images; known frames enter through its control stream (engine/vace.py).
+PRESETS["wan2.1-vace-1.3b"] = replace(
+    PRESETS["wan2.1-t2v-1.3b"],
+    name="wan2.1-vace-1.3b",
+    source="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+    # Pinned: the commit public projects load it at (their Hugging Face cache snapshot folder names it).
+    revision="ec4d2cb062b548996b179d493fdd05340de702a1",
+    conditioning="vace",  # known frames only through the control stream, whatever the workflow
+    # umT5-XXL ~23 GB + the DiT with its VACE blocks ~7.7 GB in float32 (estimated: 15 control blocks of the base's
+    # 30, about 0.6B parameters more than the T2V DiT's 1.4B).
+    cpu_memory_gb=31.0,
+)
 
 DEFAULT_PRESET = "sora-tiny"
 

@@ -83,6 +83,17 @@ def hold_known(latents: torch.Tensor, known: torch.Tensor, known_frames: torch.T
     return torch.where(mask, known, latents)
 
 
+def held(latents, conditioning: Conditioning | None, t, sigma, noise, patch_hw, batch: int):
+    """The latents with their known frames held for this step, and the timesteps the DiT sees: per-token ("clean":
+    known frames clean at t = 0) or one per sample ("replace": known frames re-noised to this step's t)."""
+    if conditioning is None:
+        return latents, t.expand(batch)
+    known, frames = conditioning.known_latents, conditioning.known_frames
+    if conditioning.mode == "clean":
+        return hold_known(latents, known, frames), token_timesteps(t, frames, latents.shape[-2:], patch_hw, batch)
+    return hold_known(latents, noise_to(known, noise, sigma), frames), t.expand(batch)
+
+
 @torch.no_grad()
 def denoise(
     transformer,
@@ -120,14 +131,7 @@ def denoise(
     for i, t in enumerate(timesteps):
         if should_stop is not None and should_stop():
             raise InterruptedError("Generation was stopped.")
-        timestep = t.expand(batch)
-        if conditioning is not None:
-            known, frames = conditioning.known_latents, conditioning.known_frames
-            if conditioning.mode == "clean":
-                latents = hold_known(latents, known, frames)
-                timestep = token_timesteps(t, frames, latents.shape[-2:], patch_hw, batch)
-            else:
-                latents = hold_known(latents, noise_to(known, noise, sigmas[i]), frames)
+        latents, timestep = held(latents, conditioning, t, sigmas[i], noise, patch_hw, batch)
         model_input = torch.cat([latents, latents]) if use_guidance else latents
         velocity = transformer(
             hidden_states=model_input.to(model_dtype),
