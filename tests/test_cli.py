@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from test_video import ffmpeg_info
 
-from sora_core import Video
+from sora_core import PRESETS, Video
+from sora_core.engine.loading import with_checkpoint_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +40,8 @@ def test_generate_bundled_default_writes_h264_mp4(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     info = ffmpeg_info(out)
     assert "Video: h264" in info and "yuv420p" in info
-    assert Video.load(out).frames.shape == (9, 128, 128, 3)
+    preset = with_checkpoint_overrides(PRESETS["sora-tiny"], Path(PRESETS["sora-tiny"].source))
+    assert Video.load(out).frames.shape == (9, preset.height, preset.width, 3)  # the checkpoint's default size
 
 
 def test_png_out_gives_an_image(tmp_path, tiny_checkpoint):
