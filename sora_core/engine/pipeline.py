@@ -163,13 +163,11 @@ class SoraPipeline:
             control=control,
         )
         decoded = self.decode_latents(latents[:, :, len(references) :])  # reference frames come first: dropped
+        window, new = timeline.frames.copy(), np.flatnonzero(~known)
         if not known.any() or not timeline.match_colour:
-            window = timeline.frames.copy()
-            window[~known] = decoded[~known]
+            window[new] = decoded[new]
             return window
-        new = np.flatnonzero(~known)
         near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
-        window = timeline.frames.copy()
         anchors = {a: timeline.frames[a] if timeline.anchor is None else timeline.anchor for a in near}
         window[new] = match_seams(decoded[new], anchors, new, device=self.device)
         return window

@@ -17,7 +17,7 @@ import numpy as np
 from . import limits
 from .requests import ExtendRequest, GenerateRequest, Options, TransitionRequest
 from .video import Video
-from .workflows import Plan, plan_bridge, plan_extend, plan_generate
+from .workflows import Plan, fit, plan_bridge, plan_extend, plan_generate
 
 MAX_SECONDS = 60.0
 MAX_CARDS = 24
@@ -67,10 +67,10 @@ def segment_frames(pipe, wanted: int) -> int:
 
 
 class Story:
-    """The frames so far (uint8 chunks), the card boundaries and the sampling settings every segment shares."""
+    """The frames so far (uint8 chunks), the card boundaries and the progress over every segment."""
 
-    def __init__(self, pipe, options: Options, progress, should_stop):
-        self.pipe, self.options, self.chunks, self.starts = pipe, options, [], []
+    def __init__(self, pipe, progress, should_stop):
+        self.pipe, self.chunks, self.starts = pipe, [], []
         self.progress, self.should_stop, self.steps_done = progress, should_stop, 0
         self.anchor = None  # the story's first frame: the colour every matched segment takes
 
@@ -118,8 +118,6 @@ class Segment:
 
 
 def keyframe_frames(pipe, card: Card, height: int, width: int) -> np.ndarray | None:
-    from .workflows import fit
-
     return None if card.keyframe is None else fit(card.keyframe, height, width, pipe.preset.fps)
 
 
@@ -188,7 +186,7 @@ def storyboard(
     h = pipe.preset.height if height is None else height
     w = pipe.preset.width if width is None else width
     keyframes = [keyframe_frames(pipe, card, h, w) for card in cards]
-    story = Story(pipe, options, progress, should_stop)
+    story = Story(pipe, progress, should_stop)
     plan = segments(pipe, cards, keyframes)
     resolved = plan_generate(pipe.grid, GenerateRequest(cards[0].prompt, 1, options=options)).settings
     total_steps = len(plan) * resolved.steps
@@ -236,7 +234,7 @@ def reroll(pipe, cards, k: int, previous: Video, seed: int = 0, progress=None, s
     frames, fps = previous.frames, pipe.preset.fps
     start, end = bounds[k]["start"], bounds[k]["end"]
     card, options = cards[k], Options(seed=limits.check_seed(seed), **settings)
-    story = Story(pipe, options, progress, should_stop)
+    story = Story(pipe, progress, should_stop)
     story.anchor = frames[0] if k > 0 else None
     grid = pipe.grid
     if k == 0:
