@@ -169,10 +169,11 @@ def storyboard_tab(page: Page) -> Tab:
 
 def api_routes(page: Page, tabs: dict[str, Tab]):
     """The named API endpoints, as hidden triggers whose inputs are looked up by parameter name. Where the UI spells
-    "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance: on in the UI,
-    off in the API), a hidden component stands in."""
+    "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance and fast: on in
+    the UI, off in the API), a hidden component stands in."""
     api_only = {
         "enhance": gr.Checkbox(False, visible=False),
+        "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
         "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),
         "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
     }

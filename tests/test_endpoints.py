@@ -8,7 +8,7 @@ from conftest import smooth_frames
 from sora_core import Video
 from sora_core.serving.endpoints import make_endpoints, parameters
 
-SHARED = dict(negative_prompt="blurry", steps=3, guidance=2.5, seed=11)
+SHARED = dict(negative_prompt="blurry", steps=3, guidance=2.5, seed=11, fast=True)
 
 
 def recorded(pipe, monkeypatch) -> list:
@@ -42,6 +42,7 @@ def check_shared(plan, prompt):
     assert plan.prompt == prompt
     settings = plan.settings
     assert (settings.negative_prompt, settings.steps, settings.guidance, settings.seed) == ("blurry", 3, 2.5, 11)
+    assert settings.fast is True
 
 
 def test_generate_by_name(called):
@@ -161,4 +162,4 @@ def test_storyboard_by_name(tiny_pipe, monkeypatch):
     call(api, "storyboard", cards=cards, enhance=False, **SHARED)
     made, seed, steps, guidance, settings = stories[-1]
     assert [(c.prompt, c.num_frames) for c in made] == [("a", 8), ("b", 16)]
-    assert (seed, steps, guidance, settings["negative_prompt"]) == (11, 3, 2.5, "blurry")
+    assert (seed, steps, guidance, settings["negative_prompt"], settings["fast"]) == (11, 3, 2.5, "blurry", True)

@@ -9,6 +9,8 @@ longer than one window.
 import math
 import numbers
 
+import numpy as np
+
 MAX_PROMPT_CHARS = 2000
 MAX_STEPS = 100
 MAX_GUIDANCE = 20.0
@@ -74,6 +76,13 @@ def check_fraction(value, name: str, zero_ok: bool = False) -> float:
     if not 0 <= result <= 1 or (result == 0 and not zero_ok):
         raise ValueError(f"{name} must be a number {allowed}; got {value}.")
     return result
+
+
+def check_flag(value, name: str) -> bool:
+    """A switch: True or False only (1 or "yes" are refused, so that a typo is not read as a choice)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
 
 
 def check_choice(value, name: str, choices: tuple[str, ...]) -> str:

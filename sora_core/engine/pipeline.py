@@ -10,11 +10,13 @@ A request (`requests.py`) becomes a plan (`workflows.plan`: checked, its timelin
 """
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict
 
 import numpy as np
 import torch
 
+from . import fast as fast_mode
 from . import loading, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
@@ -46,6 +48,15 @@ class SoraPipeline:
         self.spatial_stride = vae.config.scale_factor_spatial * transformer.config.patch_size[1]
         self.latent_mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(self.device)
         self.latent_std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(self.device)
+        self._fast_transformer = None
+
+    @property
+    def fast_transformer(self):
+        """Fast mode's transformer (engine/fast.py), built on first use: this one, or a copy in bfloat16 and/or
+        with a step-distilled LoRA fused in (the copy costs one more transformer's memory)."""
+        if self._fast_transformer is None:
+            self._fast_transformer = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
+        return self._fast_transformer
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "sora-tiny", device=None, force: bool = False) -> "SoraPipeline":
@@ -131,6 +142,23 @@ class SoraPipeline:
     def sample_window(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> np.ndarray:
         """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and (unless the
         timeline says otherwise) given the colours of the given frames beside their seams."""
+        fast = plan.settings.fast
+        transformer = self.fast_transformer if fast else self.transformer
+        with fast_mode.fast_mode(self, plan.settings.steps) if fast else nullcontext():
+            latents = self.window_latents(plan, transformer, progress, should_stop)
+            decoded = self.decode_latents(latents[:, :, len(plan.references) :])  # reference frames come first
+        timeline, known = plan.timeline, plan.timeline.known
+        window, new = timeline.frames.copy(), np.flatnonzero(~known)
+        if not known.any() or not timeline.match_colour:
+            window[new] = decoded[new]
+            return window
+        near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
+        anchors = {a: timeline.frames[a] if timeline.anchor is None else timeline.anchor for a in near}
+        window[new] = match_seams(decoded[new], anchors, new, device=self.device)
+        return window
+
+    def window_latents(self, plan: workflows.Plan, transformer, progress: Progress, should_stop: Stop):
+        """The window's clean latents (1, C, F, h, w), sampled by `transformer` (the exact one or fast mode's)."""
         settings, timeline, references = plan.settings, plan.timeline, plan.references
         known = timeline.known
         text_embeds, negative_embeds = self.encode_text(plan.prompt, settings.negative_prompt, settings.guidance)
@@ -148,8 +176,8 @@ class SoraPipeline:
                 control_hidden_states_scale=vace.control_scale(self),
             )
         latents = starting_latents(scheduler, noise, given if timeline.init_strength < 1 else None, first)
-        latents = denoise(
-            self.transformer,
+        return denoise(
+            transformer,
             scheduler,
             latents,
             text_embeds,
@@ -161,16 +189,9 @@ class SoraPipeline:
             should_stop=should_stop,
             noise=noise,
             control=control,
+            # fast mode's bfloat16 transformer: the scheduler still steps float32 latents
+            velocity_dtype=torch.float32 if settings.fast else None,
         )
-        decoded = self.decode_latents(latents[:, :, len(references) :])  # reference frames come first: dropped
-        window, new = timeline.frames.copy(), np.flatnonzero(~known)
-        if not known.any() or not timeline.match_colour:
-            window[new] = decoded[new]
-            return window
-        near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
-        anchors = {a: timeline.frames[a] if timeline.anchor is None else timeline.anchor for a in near}
-        window[new] = match_seams(decoded[new], anchors, new, device=self.device)
-        return window
 
     # ----------------------------------------------------------------------------------------- the tasks
 
@@ -187,7 +208,7 @@ class SoraPipeline:
         **options,
     ) -> Video:
         """Cards (`Card` or (prompt, num_frames) pairs) along one timeline, up to a minute; `reroll=k` with
-        `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width."""
+        `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width, fast."""
         settings = dict(steps=steps, guidance=guidance, **options)
         if reroll is not None:
             return storyboard.reroll(self, cards, reroll, previous, seed, progress, should_stop, **settings)
@@ -206,15 +227,23 @@ class SoraPipeline:
         progress: Progress = None,
         should_stop: Stop = None,
         reference_images=(),
+        fast: bool = False,
     ) -> Video:
         """Text to video (num_frames=1: text to image). None means the preset's default. `reference_images`: one
-        to three images of a subject or style (VACE checkpoints)."""
+        to three images of a subject or style (VACE checkpoints). `fast`: fast mode (engine/fast.py)."""
         options = Options(
-            negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance, seed=seed
+            negative_prompt=negative_prompt,
+            height=height,
+            width=width,
+            steps=steps,
+            guidance=guidance,
+            seed=seed,
+            fast=fast,
         )
         return self.run(GenerateRequest(prompt, num_frames, tuple(reference_images), options), progress, should_stop)
 
-    # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance);
+    # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance,
+    # fast);
     # an unknown name raises TypeError, as it does for `generate`.
 
     def extend(

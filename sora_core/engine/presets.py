@@ -4,8 +4,10 @@ A preset is plain data. `SoraPipeline.from_pretrained` accepts a preset name, a 
 local folder; the last two run with `DEFAULTS` unless they match a preset.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from .fast import FastLora, FastSettings
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"  # the checkout's assets/
 
@@ -15,6 +17,17 @@ WAN_NEGATIVE_PROMPT = (
     "overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly "
     "drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy "
     "background, three legs, many people in the background, walking backwards"
+)
+
+# A step- and guidance-distilled LoRA for Wan2.1-T2V-1.3B: Kijai's extraction of CausVid's bidirectional 1.3B model
+# (tianweiy/CausVid), rank 32, in ComfyUI's key format, which diffusers' WanLoraLoaderMixin converts. Made for 4-8
+# steps at guidance 1; ComfyUI workflows pair the same file with Wan2.1-VACE-1.3B, whose base blocks it matches.
+# Revision: the repository's head as the Hub's API listed it on 2026-06-13 (not re-read here: no Hub access).
+CAUSVID_1_3B = FastLora(
+    source="Kijai/WanVideo_comfy",
+    weight_name="Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
+    revision="8260d429d19fd7a72304cad059160b95d843913f",
+    scale=1.0,
 )
 
 
@@ -47,6 +60,7 @@ class Preset:
     max_width: int = 1280
     max_frames: int = 129
     notice: str = ""  # one line for users about this checkpoint (e.g. still in training); a checkpoint may set it
+    fast: FastSettings = field(default_factory=FastSettings)  # what fast=True does here (engine/fast.py)
 
 
 PRESETS: dict[str, Preset] = {
@@ -95,6 +109,7 @@ PRESETS: dict[str, Preset] = {
         max_height=720,
         max_width=1280,
         max_frames=81,
+        fast=FastSettings(cache="", steps=6, guidance=1.0, lora=CAUSVID_1_3B),
     ),
 }
 # VACE: the same 1.3B text-to-video model with control blocks trained to continue given frames, bridge first and

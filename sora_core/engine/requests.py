@@ -19,6 +19,7 @@ class Options:
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
+    fast: bool = False  # fast mode (engine/fast.py); False keeps the exact path, reproducible against diffusers
 
 
 @dataclass(frozen=True)

@@ -108,11 +108,13 @@ def denoise(
     should_stop: Callable[[], bool] | None = None,
     noise: torch.Tensor | None = None,
     control: dict | None = None,
+    velocity_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Run `scheduler` (timesteps set: `prepared_scheduler`) from t=1, or from `start_step` (SDEdit), to t=0;
     returns clean latents. `noise`: the pure noise that "replace" re-noises known frames with (default: `latents`,
     right when starting at t=1). `control`: extra transformer inputs that hold for every step (a VACE checkpoint's
-    control stream and scale), batched with the guidance halves like the latents."""
+    control stream and scale), batched with the guidance halves like the latents. `velocity_dtype`: cast the
+    transformer's output to it before the step (None keeps the model's dtype, as WanPipeline does)."""
     scheduler.set_begin_index(start_step)
     timesteps = scheduler.timesteps[start_step:]
     sigmas = scheduler.sigmas[start_step:]
@@ -140,6 +142,8 @@ def denoise(
             return_dict=False,
             **control,
         )[0]
+        if velocity_dtype is not None:
+            velocity = velocity.to(velocity_dtype)
         if use_guidance:
             velocity = guide(*velocity.chunk(2), guidance)
         latents = scheduler.step(velocity, t, latents, return_dict=False)[0]

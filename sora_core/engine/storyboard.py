@@ -178,10 +178,13 @@ def storyboard(
     negative_prompt: str | None = None,
     height: int | None = None,
     width: int | None = None,
+    fast: bool = False,
 ) -> Video:
     """The whole story; its metadata records each card's prompt and [start, end) frames."""
     cards = check_cards(cards, pipe.preset.fps, pipe.temporal_stride)
-    options = Options(negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance)
+    options = Options(
+        negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance, fast=fast
+    )
     options = replace(options, seed=limits.check_seed(seed))
     h = pipe.preset.height if height is None else height
     w = pipe.preset.width if width is None else width
@@ -209,6 +212,7 @@ def finish(pipe, story: Story, cards: list[Card], settings) -> Video:
         seed=settings.seed,
         steps=settings.steps,
         guidance=settings.guidance,
+        fast=settings.fast,
         cards=[
             {"prompt": card.prompt, "start": int(start), "end": int(end)}
             for card, start, end in zip(cards, story.starts, ends)

@@ -49,6 +49,7 @@ class Settings:
     steps: int
     guidance: float
     seed: int
+    fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ def resolve(grid: Grid, options: Options, num_frames: int, height: int | None = 
     p = grid.preset
     height = options.height if height is None else height
     width = options.width if width is None else width
+    fast = limits.check_flag(options.fast, "fast")
+    # Fast mode may bring its own defaults (a step-distilled LoRA: fewer steps, no guidance); asked values win.
+    steps = options.steps if options.steps is not None else (p.fast.steps if fast else None)
+    guidance = options.guidance if options.guidance is not None else (p.fast.guidance if fast else None)
     settings = Settings(
         negative_prompt=limits.check_text(
             p.negative_prompt if options.negative_prompt is None else options.negative_prompt, "negative_prompt"
@@ -95,9 +100,10 @@ def resolve(grid: Grid, options: Options, num_frames: int, height: int | None = 
         num_frames=num_frames,
         height=p.height if height is None else height,
         width=p.width if width is None else width,
-        steps=limits.check_steps(p.steps if options.steps is None else options.steps),
-        guidance=limits.check_guidance(p.guidance if options.guidance is None else options.guidance),
+        steps=limits.check_steps(p.steps if steps is None else steps),
+        guidance=limits.check_guidance(p.guidance if guidance is None else guidance),
         seed=limits.check_seed(options.seed),
+        fast=fast,
     )
     check_size(grid, settings.height, settings.width, settings.num_frames)
     return settings
@@ -175,9 +181,7 @@ def seam_strength(grid: Grid, init_strength, known: np.ndarray) -> float:
 
 
 def check_match_colour(value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"match_colour must be True or False; got {value!r}.")
-    return bool(value)
+    return limits.check_flag(value, "match_colour")
 
 
 def reference_frames(references, height: int, width: int, init_strength: float) -> tuple[np.ndarray, ...]:

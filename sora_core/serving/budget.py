@@ -70,15 +70,18 @@ def gpu_seconds(
     guidance: bool = True,
     seam_frames: int = 0,
     control_share: float = 0.0,
+    full_steps: int | None = None,
 ) -> int:
     """GPU seconds to request for one call, capped at the tier's maximum. `seam_frames`: new frames given the
     colours of a source frame (a bridge's frames count twice: they blend two). `control_share`: a VACE checkpoint's
     control blocks per base block (wan2.1-vace-1.3b: 15 of 30, so 0.5; the encoding uses the decode constant,
-    an encode costing about a decode)."""
+    an encode costing about a decode). `full_steps`: the steps the transformer runs in full, where fast mode's
+    step cache skips some (None: all `steps`)."""
     ktokens = latent_frames(num_frames) * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
     model_scale = max(preset.cpu_memory_gb, 0.5) / 29.0
     # A VACE checkpoint runs `control_share` more blocks per step on the control tokens, and encodes the control
     # video twice (its known and new pixels) before sampling.
+    steps = steps if full_steps is None else full_steps
     seconds = GPU_LOAD_SECONDS + steps * GPU_STEP_SECONDS_PER_KTOKEN * ktokens * model_scale * (1 + control_share)
     if control_share:
         seconds += 2 * GPU_DECODE_SECONDS_PER_MPIXEL_FRAME * num_frames * height * width / 1e6

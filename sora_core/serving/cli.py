@@ -36,6 +36,7 @@ FLAGS = {
     "seed": "--seed",
     "reference_images": "--reference",
     "match_colour": "--match-colour",
+    "fast": "--fast",
 }
 OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
 
@@ -58,6 +59,7 @@ def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), promp
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fast", action="store_true", help="fast mode: step caching, bfloat16 where the CPU has it")
     parser.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
     for name in videos:
         parser.add_argument(FLAGS[name], dest=name, required=True, help="a video or image file")
@@ -161,7 +163,7 @@ def run_storyboard(args) -> Video:
     from .service import story_cards
 
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
-    settings = dict(negative_prompt=args.negative_prompt, height=args.height, width=args.width)
+    settings = dict(negative_prompt=args.negative_prompt, height=args.height, width=args.width, fast=args.fast)
     with tqdm(desc="denoising", unit="step") as bar:
 
         def progress(step, total):

@@ -47,6 +47,8 @@ ARGS = {
     "cards": 'The story: a list of {"prompt": ..., "seconds": ...} objects, one a card, in order (a minute at most).',
     "match_colour": "Give the new frames the colours of the source frames beside the seam (on by default); off lets "
     "the prompt change colours.",
+    "fast": "Fast mode: step caching, bfloat16 where the hardware has it and, on Wan models, a step-distilled LoRA "
+    "(fewer steps, no guidance). Off by default, so that an API call is reproducible against diffusers.",
     "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
     "wan2.1-vace-1.3b).",
 }
@@ -138,8 +140,8 @@ def default_seconds(preset) -> tuple[float, float]:
 def endpoint(server: Server, task: str, summary: str, own: list[tuple], added: list[tuple] = (), **docs):
     """A named endpoint for `task`: `own` parameters as (name, type, default) (default `REQUIRED`: none), then
     the shared settings at the model's defaults (the negative prompt unless `own` placed it), then the callbacks.
-    `added`: parameters that came later, after the shared ones, so that no earlier position moves. Arguments
-    reach `Server.serve` by name."""
+    `added`: parameters that came later, after the shared ones, so that no earlier position moves; `fast`, the
+    newest, comes last everywhere. Arguments reach `Server.serve` by name."""
     p = server.preset
     placed = {name for name, _, _ in own}
     shared = [("negative_prompt", str, p.negative_prompt)] if "negative_prompt" not in placed else []
@@ -152,7 +154,7 @@ def endpoint(server: Server, task: str, summary: str, own: list[tuple], added: l
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     listed = [
         inspect.Parameter(name, kind, default=default, annotation=kind_of)
-        for name, kind_of, default in [*own, *shared, *added]
+        for name, kind_of, default in [*own, *shared, *added, ("fast", bool, False)]
     ]
     listed += [
         inspect.Parameter("stop", kind, default=None),

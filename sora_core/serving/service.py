@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..engine import limits
+from ..engine.fast import full_calls
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, GenerateRequest, Options, Request, build, field_names
 from ..engine.storyboard import Card, check_cards, segments
@@ -69,7 +70,7 @@ class StoryJob:
         prompts = prompt.split(" / ") if prompt != self.prompt else [card.prompt for card in self.cards]
         cards = [replace(card, prompt=p) for card, p in zip(self.cards, prompts)]
         o = self.options
-        settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width)
+        settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width, fast=o.fast)
         return pipe.storyboard(cards, o.seed, o.steps, o.guidance, progress, should_stop, **settings)
 
 
@@ -154,7 +155,7 @@ class Service:
         values = dict(values)
         enhance = bool(values.pop("enhance", False))
         cards = story_cards(values.pop("cards", None), self.preset.fps)
-        unknown = set(values) - {"negative_prompt", "steps", "guidance", "seed", "height", "width"}
+        unknown = set(values) - {"negative_prompt", "steps", "guidance", "seed", "height", "width", "fast"}
         if unknown:
             raise TypeError(f"storyboard has no parameter {sorted(unknown)[0]!r}.")
         cards = check_cards(cards, self.preset.fps, self.pipe.temporal_stride)
@@ -163,7 +164,10 @@ class Service:
         segments_ = segments(self.pipe, cards, [None] * len(cards))
         settings = first.settings
         window = self.preset.max_frames
-        per_segment = budget.gpu_seconds(self.preset, window, settings.height, settings.width, settings.steps)
+        full_steps = full_calls(self.preset.fast, settings.steps) if settings.fast else None
+        per_segment = budget.gpu_seconds(
+            self.preset, window, settings.height, settings.width, settings.steps, full_steps=full_steps
+        )
         seconds = min(budget.GPU_MAX_SECONDS, per_segment * len(segments_) + (15 if enhance else 0))
         return StoryJob(tuple(cards), options, int(seconds), enhance)
 
@@ -180,6 +184,7 @@ class Service:
             guidance=settings.guidance > 1,
             seam_frames=seam_frames,
             control_share=control_share(self.pipe.transformer),
+            full_steps=full_calls(self.preset.fast, settings.steps) if settings.fast else None,
         )
 
     def save(self, video: Video) -> str:

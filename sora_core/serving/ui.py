@@ -10,6 +10,7 @@ from ..engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from ..engine.pipeline import SoraPipeline
 from ..toyworld.rewriter import vocabulary_sentence
 
+FAST_DEFAULT = True  # the page starts in fast mode: same-seed frames >= 28 dB from full quality (README)
 SEAM_HOLD = (
     "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
     "(lower: smoother seams, less motion)"
@@ -69,14 +70,32 @@ def advanced(page: Page, tab: Tab, seams: bool = False):
         tab.inputs["negative_prompt"] = gr.Textbox(
             p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
         )
-        tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=p.steps, step=1, label="Steps")
-        tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=p.guidance, step=0.5, label="Guidance")
+        steps, guidance = step_defaults(p, FAST_DEFAULT)
+        tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=steps, step=1, label="Steps")
+        tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=guidance, step=0.5, label="Guidance")
         with gr.Row():
             tab.inputs["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
             tab.parts["randomize"] = gr.Checkbox(True, label="Randomise seed")
+    fast_switch(page, tab)
     with gr.Row():
         tab.parts["run"] = gr.Button(tab.label, variant="primary")
         tab.parts["stop"] = gr.Button("Stop", variant="stop")
+
+
+def step_defaults(preset, fast: bool) -> tuple[int, float]:
+    """The steps and guidance the sliders show: fast mode's own where it brings them (a step-distilled LoRA)."""
+    steps = preset.fast.steps if fast and preset.fast.steps is not None else preset.steps
+    guidance = preset.fast.guidance if fast and preset.fast.guidance is not None else preset.guidance
+    return steps, guidance
+
+
+def fast_switch(page: Page, tab: Tab):
+    """Fast mode, on by default in the page (its quality numbers are in the README); the page always sends steps and
+    guidance, so the sliders follow the switch where fast mode has its own."""
+    tab.inputs["fast"] = gr.Checkbox(FAST_DEFAULT, label="Fast")
+    if step_defaults(page.preset, True) != step_defaults(page.preset, False):
+        sliders = [tab.inputs["steps"], tab.inputs["guidance"]]
+        tab.inputs["fast"].change(lambda on: step_defaults(page.preset, on), tab.inputs["fast"], sliders)
 
 
 def results(tab: Tab):
