@@ -1,9 +1,11 @@
-"""Seconds per video and peak memory: SoraPipeline.generate against diffusers' WanPipeline, same work.
+"""Seconds per video and peak memory: SoraPipeline.generate, at full quality and in fast mode, against diffusers'
+WanPipeline doing the same nominal work (checkpoint, size, frames, steps, guidance, prompt length).
 
-    python benchmarks/bench_generate.py [--model sora-tiny] [--frames 33] [--size 128] [--steps 12] [--runs 5]
+    python benchmarks/bench_generate.py [--model sora-tiny] [--frames 17] [--size 96] [--steps 20] [--runs 5]
 
-Runs alternate between the two pipelines (interleaved) so that machine noise hits both alike; the ratio
-is of the medians (ours / WanPipeline, below 1 is faster).
+Runs alternate between the pipelines (interleaved) after one warm-up call each, so that machine noise hits all
+alike; ratios are of the medians (ours / WanPipeline, below 1 is faster). Fast mode's frames are compared with full
+quality's of the same seed (PSNR).
 """
 
 import argparse
@@ -11,8 +13,10 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import psutil
 import torch
 
@@ -48,17 +52,25 @@ class PeakRSS:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="sora-tiny")
-    parser.add_argument("--frames", type=int, default=33)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--guidance", type=float, default=5.0)
+    parser.add_argument("--frames", type=int, default=None, help="default: the model's")
+    parser.add_argument("--size", type=int, default=None, help="default: the model's height (square)")
+    parser.add_argument("--steps", type=int, default=None, help="default: the model's")
+    parser.add_argument("--guidance", type=float, default=None, help="default: the model's")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--fast-float32", action="store_true", help="fast mode without bfloat16, as on a CPU without AMX / AVX-512 BF16"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     diffusers_logging.disable_progress_bar()
 
     ours = SoraPipeline.from_pretrained(args.model, device="cpu")
+    p = ours.preset
+    if args.fast_float32:
+        ours.preset = replace(p, fast=replace(p.fast, bfloat16=False))
+    args.frames, args.size = args.frames or p.num_frames, args.size or p.height
+    args.steps, args.guidance = args.steps or p.steps, p.guidance if args.guidance is None else args.guidance
     folder = preset_for(args.model).source
     theirs = WanPipeline.from_pretrained(folder, torch_dtype=torch.float32)
     theirs.scheduler = ours.scheduler  # the same (flow-shifted) scheduler config for both
@@ -66,8 +78,13 @@ def main():
     prompt, negative = "a red ball bouncing on a black background", ours.preset.negative_prompt
     size = dict(num_frames=args.frames, height=args.size, width=args.size)
 
-    def run_ours():
-        ours.generate(prompt, negative_prompt=negative, steps=args.steps, guidance=args.guidance, seed=0, **size)
+    made = {}
+
+    def run_ours(fast=False):
+        video = ours.generate(
+            prompt, negative_prompt=negative, steps=args.steps, guidance=args.guidance, seed=0, fast=fast, **size
+        )
+        made[fast] = video.frames
 
     def run_theirs():
         theirs(
@@ -80,11 +97,12 @@ def main():
             **size,
         )
 
-    times = {"SoraPipeline": [], "WanPipeline": []}
-    peaks = {"SoraPipeline": [], "WanPipeline": []}
-    run_ours(), run_theirs()  # warm-up
+    runs = {"SoraPipeline": run_ours, "SoraPipeline fast": lambda: run_ours(fast=True), "WanPipeline": run_theirs}
+    times, peaks = {name: [] for name in runs}, {name: [] for name in runs}
+    for fn in runs.values():  # warm-up
+        fn()
     for _ in range(args.runs):
-        for name, fn in (("SoraPipeline", run_ours), ("WanPipeline", run_theirs)):
+        for name, fn in runs.items():
             with PeakRSS() as peak:
                 started = time.perf_counter()
                 fn()
@@ -92,12 +110,18 @@ def main():
             peaks[name].append(peak.mb)
     print(
         f"model {args.model}: {args.frames} frames x {args.size} x {args.size}, {args.steps} steps, "
-        f"guidance {args.guidance}, {args.threads} threads, {args.runs} interleaved runs"
+        f"guidance {args.guidance}, {args.threads} threads, {args.runs} interleaved runs, "
+        f"fast transformer in {ours.fast_transformer.dtype}"
     )
+    theirs_median = statistics.median(times["WanPipeline"])
     for name in times:
-        print(f"{name:13s} median {statistics.median(times[name]):6.2f} s/video   peak +{max(peaks[name]):7.1f} MB")
-    ratio = statistics.median(times["SoraPipeline"]) / statistics.median(times["WanPipeline"])
-    print(f"ratio (ours / WanPipeline): {ratio:.3f}")
+        median = statistics.median(times[name])
+        print(
+            f"{name:18s} median {median:6.2f} s/video   ratio {median / theirs_median:5.3f}   "
+            f"peak +{max(peaks[name]):7.1f} MB"
+        )
+    error = np.mean((made[True].astype(np.float64) - made[False].astype(np.float64)) ** 2)
+    print(f"fast frames against full quality, same seed: {10 * np.log10(255**2 / max(error, 1e-12)):.1f} dB PSNR")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_video import ffmpeg_info
+from test_video import ffmpeg_info, read_metadata
 
 from sora_core import PRESETS, Video
 from sora_core.engine.loading import with_checkpoint_overrides
@@ -63,6 +63,14 @@ def test_png_out_gives_an_image(tmp_path, tiny_checkpoint):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert Video.load(out).frames.shape == (1, 32, 32, 3)
+
+
+def test_fast_flag_reaches_the_video(tmp_path, tiny_checkpoint):
+    out = tmp_path / "fast.mp4"
+    common = ["--prompt", "x", "--model", str(tiny_checkpoint), "--steps", "3", "--height", "32", "--width", "32"]
+    result = cli("generate", *common, "--frames", "5", "--fast", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_metadata(out)["fast"] is True
 
 
 def test_workflow_subcommands(tmp_path, tiny_checkpoint):

@@ -193,3 +193,18 @@ def test_fast_frames_stay_close_to_full_quality_on_the_bundled_model():
     full = pipe.generate(PROMPT, seed=0).frames
     quick = pipe.generate(PROMPT, seed=0, fast=True).frames
     assert psnr(full, quick) >= 28
+
+
+def test_the_gpu_benchmark_runs_at_a_tiny_size():
+    """benchmarks/bench_gpu.py is what a lent GPU runs; here its code path at the smallest shapes, on the CPU."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu.py"
+    tiny = ["--shape", "tiny", "--device", "cpu", "--height", "32", "--width", "32", "--frames", "9", "--steps", "4"]
+    done = subprocess.run([sys.executable, str(script), *tiny], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["WanPipeline", "ours, full", "ours, fast"]
+    assert rows[-1].rstrip(" |").endswith("dB")

@@ -1,5 +1,7 @@
 """Video I/O: codec and pixel format of what we write, round trips, images, and refusing playlists."""
 
+import json
+import re
 import subprocess
 
 import imageio_ffmpeg
@@ -15,6 +17,16 @@ def ffmpeg_info(path) -> str:
     return subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
     ).stderr
+
+
+def read_metadata(path) -> dict:
+    text = ffmpeg_info(path)
+    match = re.search(r"comment\s*:\s*(\{.*\})", text)
+    assert match, text
+    try:
+        return json.loads(match.group(1))
+    except json.JSONDecodeError:
+        raise AssertionError(text) from None
 
 
 def test_mp4_is_h264_yuv420p_faststart_with_metadata(tmp_path):

@@ -1,6 +1,6 @@
 """Measure a toy-world model: does it follow prompts, are its seams invisible, does it obey gravity?
 
-    python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--paraphrase]
+    python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--paraphrase] [--fast]
 
 Generated frames are read back by the toy world's detector (`detector.py`), which measures seams too.
 """
@@ -68,7 +68,14 @@ def paraphrase(thing: toyworld.Thing, background: str, rng: np.random.Generator)
 
 
 def adherence(
-    pipe, clips: int, steps: int, size: tuple[int, int], seed: int = 0, paraphrased: bool = False, enhance: bool = False
+    pipe,
+    clips: int,
+    steps: int,
+    size: tuple[int, int],
+    seed: int = 0,
+    paraphrased: bool = False,
+    enhance: bool = False,
+    fast: bool = False,
 ) -> dict:
     """Generate clips for held-out combinations; the share with colour, shape and motion all right. The prompts
     are the toy world's captions, or paraphrases of them, optionally rewritten by the offline enhancer."""
@@ -82,7 +89,7 @@ def adherence(
         prompt = paraphrase(thing, background, words) if paraphrased else toyworld.Scene((thing,), background).caption()
         if enhance:
             prompt = rewrite_for_toyworld(prompt).prompt
-        video = pipe.generate(prompt, height=size[0], width=size[1], steps=steps, seed=seed + i)
+        video = pipe.generate(prompt, height=size[0], width=size[1], steps=steps, seed=seed + i, fast=fast)
         reading = read(video.frames)
         hits = {
             "color": reading.color == thing.color,
@@ -99,7 +106,9 @@ def adherence(
     return result
 
 
-def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, tuple[Seam, bool, float]]:
+def seams(
+    pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False
+) -> dict[str, tuple[Seam, bool, float]]:
     """Extend both ways, bridge two clips and loop one; measure every seam, whether the source frames next to it
     came back pixel for pixel, and the object's median step in the new frames (the source's: 2.35 px), which shows
     whether continuity came at the cost of motion."""
@@ -114,17 +123,17 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, t
     def step(new_frames):
         return median_step(read(new_frames))
 
-    out = {}
-    forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", steps=steps, seed=seed).frames
+    out, run = {}, dict(steps=steps, seed=seed, fast=fast)
+    forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
     out["extend forward"] = seam(forward, 17), np.array_equal(forward[:17], a), step(forward[17:])
-    backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", steps=steps, seed=seed).frames
+    backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", **run).frames
     new = len(backward) - 17
     out["extend backward"] = seam(backward, new), np.array_equal(backward[new:], a), step(backward[:new])
-    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, steps=steps, seed=seed)
+    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run)
     bridge = bridge.frames
     out["transition A->bridge"] = seam(bridge[: 17 + 16], 17), np.array_equal(bridge[:17], a), step(bridge[17:33])
     out["transition bridge->B"] = seam(bridge[17:], 16), np.array_equal(bridge[-17:], b), step(bridge[17:33])
-    looped = pipe.loop(clip_a, caption, num_frames=16, steps=steps, seed=seed).frames
+    looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
     out["loop"] = (
         seam(np.concatenate([looped[17:], looped[:17]]), 16),
         np.array_equal(looped[:17], a),
@@ -133,7 +142,7 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict[str, t
     return out
 
 
-def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0) -> list[float]:
+def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0, fast: bool = False) -> list[float]:
     """Background colour after each of `times` chained forward extensions, minus the source's (levels)."""
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "gray")
@@ -141,18 +150,17 @@ def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0
     start = read(video.frames).background_rgb[0]
     changes = []
     for i in range(times):
-        video = pipe.extend(
-            Video(video.frames[-9:], fps=video.fps), scene.caption(), num_frames=8, steps=steps, seed=seed + i
-        )
+        source = Video(video.frames[-9:], fps=video.fps)
+        video = pipe.extend(source, scene.caption(), num_frames=8, steps=steps, seed=seed + i, fast=fast)
         changes.append(float(np.abs(read(video.frames).background_rgb[-1] - start).max()))
     return changes
 
 
-def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0) -> dict:
+def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
     source = Video(toyworld.render(scene, *size, 17, rng)[0], fps=pipe.preset.fps)
-    out = pipe.restyle(source, "a blue ball moving right on a black background", steps=steps, seed=seed)
+    out = pipe.restyle(source, "a blue ball moving right on a black background", steps=steps, seed=seed, fast=fast)
     before, after = read(source.frames), read(out.frames)
     xs_before, xs_after = before.centers[:, 0], after.centers[:, 0]
     both = ~np.isnan(xs_before) & ~np.isnan(xs_after)
@@ -169,6 +177,7 @@ def main(argv=None):
     parser.add_argument(
         "--paraphrase", action="store_true", help="also score paraphrased prompts, without and with enhancement"
     )
+    parser.add_argument("--fast", action="store_true", help="every clip in fast mode (engine/fast.py)")
     args = parser.parse_args(argv)
 
     pipe = SoraPipeline.from_pretrained(args.model)
@@ -182,7 +191,7 @@ def main(argv=None):
     print(f"| prompts ({args.clips} held-out combinations) | colour | shape | motion | all three | gravity |")
     print("|---|---|---|---|---|---|")
     for name, options in rows.items():
-        scores = adherence(pipe, args.clips, args.steps, size, **options)
+        scores = adherence(pipe, args.clips, args.steps, size, fast=args.fast, **options)
         print(
             f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['motion']:.0%} | "
             f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
@@ -193,14 +202,14 @@ def main(argv=None):
         "| new frames' step px |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for name, (s, kept, step) in seams(pipe, args.steps, size).items():
+    for name, (s, kept, step) in seams(pipe, args.steps, size, fast=args.fast).items():
         print(
             f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
             f"{'yes' if s.ok else 'no'} | {'yes' if kept else 'no'} | {step:.1f} |"
         )
-    changes = drift(pipe, args.steps, size)
+    changes = drift(pipe, args.steps, size, fast=args.fast)
     print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
-    restyled = restyle_check(pipe, args.steps, size)
+    restyled = restyle_check(pipe, args.steps, size, fast=args.fast)
     print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
 
 
