@@ -161,6 +161,9 @@ def storyboard_tab(page: Page) -> Tab:
                 advanced(page, tab)
             with gr.Column():
                 results(tab)
+                with gr.Row():  # one bad card need not cost the whole story
+                    tab.parts["reroll_card"] = gr.Number(1, label="Card to make again (1 = first)", precision=0)
+                    tab.parts["reroll"] = gr.Button("Re-roll this card", size="sm")
     return tab
 
 
@@ -222,12 +225,12 @@ def ui_handler(page: Page, tab: Tab, choose):
     return handler
 
 
-def wire(page: Page, tab: Tab, choose):
+def wire(page: Page, tab: Tab, choose, button: str = "run"):
     inputs = {*tab.inputs.values(), tab.parts["randomize"], *tab.parts.get("extra_inputs", ()), page.state["stop"]}
     inputs.add(page.state["history"])
     outs = [*outputs(tab), tab.parts["note"], *(page.state[k] for k in ("last", "history", "gallery"))]
     outs += [tab.parts["image"]] if "image" in tab.parts else []
-    event = tab.parts["run"].click(ui_handler(page, tab, choose), inputs, outs, api_visibility="private")
+    event = tab.parts[button].click(ui_handler(page, tab, choose), inputs, outs, api_visibility="private")
     tab.parts["stop"].click(
         lambda flag: flag.update(stop=True),
         page.state["stop"],
@@ -255,6 +258,18 @@ def wire_tabs(page: Page, tabs: dict[str, Tab]):
     wire(page, tabs["transition"], transition_or_loop)
     wire(page, tabs["restyle"], lambda values, data: (api.restyle, values))
     wire(page, tabs["storyboard"], lambda values, data: (api.storyboard, values))
+    story = tabs["storyboard"]
+
+    def reroll(values, data):
+        """The shown story's card, made again: the card's number as the page counts (1 = first) to the API's."""
+        card = data[story.parts["reroll_card"]]
+        values.update(reroll=int(card) - 1 if card is not None else None, previous=data[story.parts["out"]])
+        if not values["previous"]:
+            raise gr.Error("Make a story first: there is no storyboard result to re-roll a card of.")
+        return api.storyboard, values
+
+    story.parts["extra_inputs"] = [story.parts["reroll_card"], story.parts["out"]]
+    wire(page, story, reroll, button="reroll")
 
 
 def send_buttons(page: Page, tabs: dict[str, Tab], selector):

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from app_server import ROOT, running_app
 from gradio_client import Client, handle_file
-from test_video import ffmpeg_info, read_metadata
+from test_video import ffmpeg_info
 
 from sora_core import Video
+from sora_core.engine.video import read_metadata
 
 EXAMPLES = ROOT / "assets" / "examples"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -46,7 +47,11 @@ def test_api_lists_the_named_endpoints_with_defaults(client):
         "seed",
         "enhance",
         "reference_images",  # added later, after the others: no earlier position moved
+        "fast",  # the newest, last on every endpoint
     ]
+    for name, endpoint in endpoints.items():
+        fast = endpoint["parameters"][-1]
+        assert (fast["parameter_name"], fast["parameter_default"]) == ("fast", False), name  # reproducible API
     for name in ("/extend", "/transition", "/loop"):
         seam = [p for p in endpoints[name]["parameters"] if p["parameter_name"] == "init_strength"][0]
         assert seam["parameter_default"] is None  # None: the model's own default, as in the Python API

@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_video import ffmpeg_info, read_metadata
+from test_video import ffmpeg_info
 
 from sora_core import PRESETS, Video
 from sora_core.engine.loading import with_checkpoint_overrides
+from sora_core.engine.video import read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,7 @@
 """Every endpoint's parameters reach the pipeline by name: each is called with a distinct non-default value for
 every parameter, and the request and plan the pipeline receives must carry exactly those values."""
 
+import gradio as gr
 import numpy as np
 import pytest
 from conftest import smooth_frames
@@ -159,7 +160,28 @@ def test_storyboard_by_name(tiny_pipe, monkeypatch):
     monkeypatch.setattr(tiny_pipe, "storyboard", record)
     api = make_endpoints(tiny_pipe)
     cards = [{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}]
-    call(api, "storyboard", cards=cards, enhance=False, **SHARED)
+    call(api, "storyboard", cards=cards, enhance=False, reroll=None, previous=None, **SHARED)
     made, seed, steps, guidance, settings = stories[-1]
     assert [(c.prompt, c.num_frames) for c in made] == [("a", 8), ("b", 16)]
     assert (seed, steps, guidance, settings["negative_prompt"], settings["fast"]) == (11, 3, 2.5, "blurry", True)
+
+
+def test_a_card_is_rerolled_through_the_endpoint(tiny_pipe):
+    """`reroll` and `previous` by name: card 1 made again from the story's own file, card 0's frames kept (up to the
+    MP4 codec: the previous story travels as a file), and the result's metadata says which card was made again."""
+    api = make_endpoints(tiny_pipe)
+    cards = [{"prompt": "a red ball", "seconds": 1}, {"prompt": "a blue box", "seconds": 1}]
+    settings = dict(negative_prompt="", steps=2, guidance=1.0, seed=3, enhance=False, fast=False)
+    story, _, _ = call(api, "storyboard", cards=cards, reroll=None, previous=None, **settings)
+    first = Video.load(story)
+    again, _, _ = call(api, "storyboard", cards=cards, reroll=1, previous=story, **{**settings, "seed": 9})
+    rerolled = Video.load(again)
+    end = first.metadata["cards"][0]["end"]
+    assert rerolled.metadata["rerolled"] == 1 and rerolled.metadata["cards"][0]["end"] == end
+    kept = np.abs(rerolled.frames[:end].astype(int) - first.frames[:end].astype(int))
+    assert kept.mean() < 1.5, "card 0 kept (one more H.264 round trip)"
+    assert not np.array_equal(rerolled.frames[end:], first.frames[end:]), "card 1 made again with seed 9"
+    with pytest.raises(gr.Error, match=r"reroll must be a whole number from 0 to 1; got 2\."):
+        call(api, "storyboard", cards=cards, reroll=2, previous=story, **settings)
+    with pytest.raises(gr.Error, match="previous must be a storyboard video of these cards"):
+        call(api, "storyboard", cards=cards[:1] * 3, reroll=0, previous=story, **settings)

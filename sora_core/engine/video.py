@@ -243,4 +243,23 @@ def _load_video(path: Path, max_seconds: float, max_pixels: int) -> Video:
     if num_frames == 0:
         raise VideoError(f"{path.name} could not be decoded (the file may be damaged or truncated).")
     frames = np.frombuffer(result.stdout[: num_frames * frame_bytes], np.uint8).reshape(num_frames, height, width, 3)
-    return Video(frames.copy(), fps=fps)
+    return Video(frames.copy(), fps=fps, metadata=read_metadata(path))
+
+
+def read_metadata(path: Path) -> dict:
+    """The settings `Video.save` wrote (JSON in the `comment` tag), in full; {} for any other file. ffmpeg's
+    ffmetadata output, unlike its console summary, does not shorten long tags (a storyboard's card list)."""
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", *SAFE_INPUT_ARGS, "-i", str(path)]
+    try:
+        text = subprocess.run([*command, "-f", "ffmetadata", "-"], capture_output=True, text=True, timeout=30).stdout
+    except (subprocess.TimeoutExpired, UnicodeDecodeError):
+        return {}
+    # ffmetadata escapes '=', ';', '#', '\\' and newlines with a backslash
+    match = re.search(r"^comment=((?:[^\\\n]|\\.)*)$", text, re.MULTILINE | re.DOTALL)
+    if not match:
+        return {}
+    try:
+        metadata = json.loads(re.sub(r"\\(.)", r"\1", match.group(1), flags=re.DOTALL))
+    except json.JSONDecodeError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}

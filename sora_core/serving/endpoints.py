@@ -47,6 +47,9 @@ ARGS = {
     "cards": 'The story: a list of {"prompt": ..., "seconds": ...} objects, one a card, in order (a minute at most).',
     "match_colour": "Give the new frames the colours of the source frames beside the seam (on by default); off lets "
     "the prompt change colours.",
+    "reroll": "Make only this card again (0 is the first card), with `seed`, keeping every other frame of `previous` "
+    "exactly. Left out: make the whole story.",
+    "previous": "The storyboard video whose card `reroll` makes again (its metadata lists the cards' frames).",
     "fast": "Fast mode: step caching, bfloat16 where the hardware has it and, on Wan models, a step-distilled LoRA "
     "(fewer steps, no guidance). Off by default, so that an API call is reproducible against diffusers.",
     "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
@@ -228,6 +231,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "Make one video from several cards along a timeline (up to a minute): the first card is generated, "
             "each next one continues the story with its own prompt.",
             [("cards", list[dict], REQUIRED)],
+            [("reroll", int | None, None), ("previous", str | None, None)],
         ),
         restyle=endpoint(
             server,

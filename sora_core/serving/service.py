@@ -57,6 +57,8 @@ class StoryJob:
     options: Options
     gpu_seconds: int
     enhance: bool = False
+    reroll: int | None = None  # make only this card again, keeping every other frame of `previous`
+    previous: Video | None = None
 
     @property
     def prompt(self) -> str:
@@ -71,6 +73,8 @@ class StoryJob:
         cards = [replace(card, prompt=p) for card, p in zip(self.cards, prompts)]
         o = self.options
         settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width, fast=o.fast)
+        if self.reroll is not None:
+            settings.update(reroll=self.reroll, previous=self.previous)
         return pipe.storyboard(cards, o.seed, o.steps, o.guidance, progress, should_stop, **settings)
 
 
@@ -155,6 +159,7 @@ class Service:
         values = dict(values)
         enhance = bool(values.pop("enhance", False))
         cards = story_cards(values.pop("cards", None), self.preset.fps)
+        reroll, previous = values.pop("reroll", None), values.pop("previous", None)
         unknown = set(values) - {"negative_prompt", "steps", "guidance", "seed", "height", "width", "fast"}
         if unknown:
             raise TypeError(f"storyboard has no parameter {sorted(unknown)[0]!r}.")
@@ -168,8 +173,21 @@ class Service:
         per_segment = budget.gpu_seconds(
             self.preset, window, settings.height, settings.width, settings.steps, full_steps=full_steps
         )
+        if reroll is not None:
+            previous = self.previous_story(reroll, previous, cards)
+            segments_ = segments_[:1]  # one card made again: one bridge or extension
         seconds = min(budget.GPU_MAX_SECONDS, per_segment * len(segments_) + (15 if enhance else 0))
-        return StoryJob(tuple(cards), options, int(seconds), enhance)
+        return StoryJob(tuple(cards), options, int(seconds), enhance, reroll, previous)
+
+    @staticmethod
+    def previous_story(reroll, previous, cards) -> Video:
+        """The storyboard video a card is re-rolled in, checked against the cards before any GPU work."""
+        limits.whole(reroll, "reroll", 0, len(cards) - 1)
+        video = upload(previous, "previous")
+        bounds = video.metadata.get("cards")
+        if not isinstance(bounds, list) or len(bounds) != len(cards):
+            raise ValueError("previous must be a storyboard video of these cards (its metadata lists their frames).")
+        return video
 
     def gpu_seconds(self, task: str, plan: Plan, enhance: bool) -> int:
         settings = plan.settings
