@@ -179,6 +179,8 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
         "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
         "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),
         "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
+        "reroll": gr.Number(None, visible=False, precision=0),  # the page re-rolls with its own button
+        "previous": gr.File(visible=False, type="filepath"),
     }
     hidden = gr.Button(visible=False)
     routes = (("generate", "generate"), ("image", "generate"), ("extend", "extend"))

@@ -13,6 +13,8 @@ import torch
 from .. import toyworld
 from ..engine.video import VIDEO_SUFFIXES, Video, to_pixels
 
+CAPTIONS_RECORD = "captions.json"  # in a video folder: who wrote its captions, and so their style (recaption.py)
+
 
 @dataclass(frozen=True)
 class Bucket:

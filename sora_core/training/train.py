@@ -24,9 +24,10 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
+from ..engine.presets import PRESETS
 from ..engine.text import tokenize
 from . import latent_cache
-from .data import Bucket, make_data
+from .data import CAPTIONS_RECORD, Bucket, make_data
 from .losses import FlowLoss, VAELoss, sample_t
 from .sizes import ARCHITECTURES, build_components, build_vae, save_checkpoint
 
@@ -301,6 +302,22 @@ def dit_weights(folder: Path) -> dict:
 PARTS = ("transformer", "text_encoder")
 
 
+def enhancer_for(data: str) -> tuple[dict, dict]:
+    """The prompt enhancer a model trained on `data` wants (sora.json defaults), and what its captions were: the
+    toy world's rewriter for toy-world captions; for a re-captioned folder's paragraphs, the Hub presets' instruct
+    model, whose system prompt asks for the same paragraph (`recaption.py` records the style in captions.json)."""
+    if data == "toyworld":
+        return {"enhancer": "toyworld"}, {"captioner": "toyworld", "style": "toyworld"}
+    record = Path(data) / CAPTIONS_RECORD
+    captions = json.loads(record.read_text()) if record.is_file() else {"captioner": "unknown", "style": "custom"}
+    if captions.get("style") == "toyworld":
+        return {"enhancer": "toyworld"}, captions
+    if captions.get("style") == "paragraph":
+        wan = PRESETS["wan2.1-t2v-1.3b"]
+        return {"enhancer": wan.enhancer, "enhancer_revision": wan.enhancer_revision}, captions
+    return {"enhancer": ""}, captions  # hand-written captions: prompts are used as typed
+
+
 def export(config: TrainConfig):
     """Write the trained stages as a half-precision diffusers WanPipeline folder."""
     out = Path(config.out)
@@ -309,11 +326,13 @@ def export(config: TrainConfig):
     weights = dit_weights(out / "dit")
     components["transformer"].load_state_dict(weights["transformer"])
     components["text_encoder"].load_state_dict(weights["text_encoder"])
+    enhancer, captions = enhancer_for(config.data)
     sora = {
         "trained": True,
+        "captions": captions,
         "defaults": {
             "conditioning": "clean",
-            "enhancer": "toyworld",
+            **enhancer,
             **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
             "max_sequence_length": config.max_sequence_length,
         },
