@@ -2,7 +2,7 @@
 
     python app.py [--model NAME]      (or SORA_MODEL=NAME; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT as usual)
 
-API endpoints (gradio_client): /generate, /image, /extend, /transition, /loop, /restyle. Each returns the
+API endpoints (gradio_client): /generate, /image, /extend, /transition, /loop, /restyle, /storyboard. Each returns the
 media file first, then the seed and the prompt that were used. Every input reaches its endpoint by name: a tab
 keeps its components in a dict keyed by the endpoint's parameter names.
 """
@@ -45,7 +45,7 @@ def clip(name: str) -> str:
 def generate_tab(page: Page) -> Tab:
     tab, p = Tab("Generate"), page.preset
     sizes = budget.size_choices(p, page.pipe.spatial_stride)
-    with gr.Tab("Generate", id="generate"):
+    with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
         with gr.Row():
             with gr.Column():
                 prompt_controls(page, tab)
@@ -80,7 +80,7 @@ def seconds_slider(page: Page, label: str):
 
 def extend_tab(page: Page) -> Tab:
     tab = Tab("Extend")
-    with gr.Tab("Extend", id="extend"):
+    with gr.Tab("Extend", id="extend", elem_id="extend-tab"):
         with gr.Row():
             with gr.Column():
                 tab.inputs["video"] = upload("Video or image")
@@ -101,7 +101,7 @@ def extend_tab(page: Page) -> Tab:
 
 def transition_tab(page: Page) -> Tab:
     tab = Tab("Connect")
-    with gr.Tab("Transition", id="transition"):
+    with gr.Tab("Transition", id="transition", elem_id="transition-tab"):
         with gr.Row():
             with gr.Column():
                 tab.parts["is_loop"] = gr.Checkbox(False, label="Loop: one clip, its end joined back to its start")
@@ -122,7 +122,7 @@ def transition_tab(page: Page) -> Tab:
 
 def restyle_tab(page: Page) -> Tab:
     tab = Tab("Restyle")
-    with gr.Tab("Restyle", id="restyle"):
+    with gr.Tab("Restyle", id="restyle", elem_id="restyle-tab"):
         with gr.Row():
             with gr.Column():
                 tab.inputs["video"] = upload("Video")
@@ -141,7 +141,7 @@ def restyle_tab(page: Page) -> Tab:
 def storyboard_tab(page: Page) -> Tab:
     tab, p = Tab("Make the story"), page.preset
     seconds = round((p.num_frames - 1) / p.fps, 2)
-    with gr.Tab("Storyboard", id="storyboard"):
+    with gr.Tab("Storyboard", id="storyboard", elem_id="storyboard-tab"):
         with gr.Row():
             with gr.Column():
                 gr.Markdown(
@@ -149,13 +149,25 @@ def storyboard_tab(page: Page) -> Tab:
                     "the story with its own prompt, colours held to the story's first frame."
                 )
                 tab.inputs["cards"] = gr.Dataframe(
-                    value=[[f"a red ball {m} on a black background", seconds] for m in ("moving right", "bouncing")],
-                    headers=["prompt", "seconds"],
-                    datatype=["str", "number"],
+                    value=[
+                        [f"a red ball {m} on a black background", seconds, None, True]
+                        for m in ("moving right", "bouncing")
+                    ],
+                    headers=["prompt", "seconds", "keyframe", "keep colours"],
+                    datatype=["str", "number", "number", "bool"],
                     type="array",
                     row_count=(2, "dynamic"),
-                    col_count=(2, "fixed"),
-                    label="Cards: a prompt and its seconds each (add or remove rows)",
+                    col_count=(4, "fixed"),
+                    label="Cards: a prompt and its seconds each (add or remove rows); optionally the keyframe upload "
+                    "it ends on (1 = the first file below), and whether it keeps the story's colours",
+                    elem_id="storyboard-cards",
+                )
+                tab.inputs["keyframes"] = gr.File(
+                    label="Keyframes: images or clips that cards end on, numbered in upload order",
+                    file_count="multiple",
+                    file_types=["image", "video"],
+                    type="filepath",
+                    elem_id="storyboard-keyframes",
                 )
                 tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompts")
                 advanced(page, tab)
@@ -206,7 +218,7 @@ def ui_handler(page: Page, tab: Tab, choose):
         if values.get("init_strength") == 0:
             values["init_strength"] = None  # the slider's 0: the model's own default
         endpoint, arguments = choose(values, data)
-        wanted = {name: values[name] for name in parameters(endpoint) if name in values}
+        wanted = {name: arguments[name] for name in parameters(endpoint) if name in arguments}
         path, seed, prompt_used = endpoint(**wanted, stop=data[stop_flag], progress=progress)
         past = [*data[history], path][-24:]
         update = {
@@ -243,6 +255,22 @@ def wire(page: Page, tab: Tab, choose, button: str = "run"):
     )
 
 
+def table_cards(values: dict) -> dict:
+    """The cards table's rows with the numbers typed into its cells as numbers: the table sends an edited cell of a
+    number column as text ("3"), which the API refuses."""
+
+    def number(cell):
+        if not isinstance(cell, str):
+            return cell
+        try:
+            return float(cell) if cell.strip() else None
+        except ValueError:
+            return cell  # the API names the cell in its sentence
+
+    rows = values["cards"] or []
+    return {**values, "cards": [[number(c) if i in (1, 2) else c for i, c in enumerate(row)] for row in rows]}
+
+
 def wire_tabs(page: Page, tabs: dict[str, Tab]):
     api, service = page.api, page.api.service
 
@@ -259,11 +287,12 @@ def wire_tabs(page: Page, tabs: dict[str, Tab]):
     wire(page, tabs["extend"], lambda values, data: (api.extend, values))
     wire(page, tabs["transition"], transition_or_loop)
     wire(page, tabs["restyle"], lambda values, data: (api.restyle, values))
-    wire(page, tabs["storyboard"], lambda values, data: (api.storyboard, values))
+    wire(page, tabs["storyboard"], lambda values, data: (api.storyboard, table_cards(values)))
     story = tabs["storyboard"]
 
     def reroll(values, data):
         """The shown story's card, made again: the card's number as the page counts (1 = first) to the API's."""
+        values = table_cards(values)
         card = data[story.parts["reroll_card"]]
         values.update(reroll=int(card) - 1 if card is not None else None, previous=data[story.parts["out"]])
         if not values["previous"]:

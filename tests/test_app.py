@@ -4,6 +4,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from app_server import ROOT, running_app
 from gradio_client import Client, handle_file
@@ -202,7 +203,8 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(EXAMPLES / "red_ball_right.mp4"))
         page.get_by_label("Prompt", exact=True).locator("visible=true").first.fill("a red ball moving right")
         page.get_by_role("button", name="Extend", exact=True).click()
-        page.locator(".sora-media video[src]").locator("visible=true").first.wait_for(timeout=180_000)
+        page.locator("#extend-tab .sora-media video[src]").first.wait_for(timeout=180_000)
+        story_with_a_keyframe(page, url, tmp_path)
         for tab in ("Extend", "Transition", "Restyle", "Storyboard"):
             page.get_by_role("tab", name=tab).click()
             page.wait_for_timeout(500)
@@ -210,3 +212,31 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
         browser.close()
     tabs = ("generate", "extend", "transition", "restyle", "storyboard")
     assert all((ARTIFACTS / f"tab-{t}.png").stat().st_size > 0 for t in tabs)
+
+
+def story_with_a_keyframe(page, url, tmp_path):
+    """The Storyboard tab as a person uses it: upload a keyframe, type its number into the second card's keyframe
+    cell, make the story; the uploaded image is the second card's last frame."""
+    import urllib.parse
+    import urllib.request
+
+    key = np.zeros((96, 96, 3), np.uint8)  # the bundled model's default size
+    key[30:60, 30:60] = (0, 0, 255)
+    path = Video(key[None], fps=8).save(tmp_path / "key.png")
+    page.get_by_role("tab", name="Storyboard").click()
+    page.locator("#storyboard-keyframes input[type=file]").set_input_files(str(path))
+    page.locator("#storyboard-cards [data-testid=cell-1-2]").dblclick()
+    page.keyboard.type("1")  # the table sends a typed number as text: the page turns it into a number
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Make the story", exact=True).click()
+    video = page.locator("#storyboard-tab .sora-media video[src]").first
+    try:
+        video.wait_for(timeout=180_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "storyboard-failed.png"), full_page=True)
+        raise
+    story = tmp_path / "story.mp4"
+    story.write_bytes(urllib.request.urlopen(urllib.parse.urljoin(url, video.get_attribute("src"))).read())
+    made = Video.load(story)
+    end = made.metadata["cards"][1]["end"]
+    assert np.abs(made.frames[end - 1].astype(int) - key.astype(int)).mean() < 3, "the keyframe ends card 2"

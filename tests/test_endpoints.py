@@ -160,7 +160,7 @@ def test_storyboard_by_name(tiny_pipe, monkeypatch):
     monkeypatch.setattr(tiny_pipe, "storyboard", record)
     api = make_endpoints(tiny_pipe)
     cards = [{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}]
-    call(api, "storyboard", cards=cards, enhance=False, reroll=None, previous=None, **SHARED)
+    call(api, "storyboard", cards=cards, enhance=False, reroll=None, previous=None, keyframes=None, **SHARED)
     made, seed, steps, guidance, settings = stories[-1]
     assert [(c.prompt, c.num_frames) for c in made] == [("a", 8), ("b", 16)]
     assert (seed, steps, guidance, settings["negative_prompt"], settings["fast"]) == (11, 3, 2.5, "blurry", True)
@@ -172,9 +172,11 @@ def test_a_card_is_rerolled_through_the_endpoint(tiny_pipe):
     api = make_endpoints(tiny_pipe)
     cards = [{"prompt": "a red ball", "seconds": 1}, {"prompt": "a blue box", "seconds": 1}]
     settings = dict(negative_prompt="", steps=2, guidance=1.0, seed=3, enhance=False, fast=False)
-    story, _, _ = call(api, "storyboard", cards=cards, reroll=None, previous=None, **settings)
+    story, _, _ = call(api, "storyboard", cards=cards, reroll=None, previous=None, keyframes=None, **settings)
     first = Video.load(story)
-    again, _, _ = call(api, "storyboard", cards=cards, reroll=1, previous=story, **{**settings, "seed": 9})
+    again, _, _ = call(
+        api, "storyboard", cards=cards, reroll=1, previous=story, keyframes=None, **{**settings, "seed": 9}
+    )
     rerolled = Video.load(again)
     end = first.metadata["cards"][0]["end"]
     assert rerolled.metadata["rerolled"] == 1 and rerolled.metadata["cards"][0]["end"] == end
@@ -182,6 +184,112 @@ def test_a_card_is_rerolled_through_the_endpoint(tiny_pipe):
     assert kept.mean() < 1.5, "card 0 kept (one more H.264 round trip)"
     assert not np.array_equal(rerolled.frames[end:], first.frames[end:]), "card 1 made again with seed 9"
     with pytest.raises(gr.Error, match=r"reroll must be a whole number from 0 to 1; got 2\."):
-        call(api, "storyboard", cards=cards, reroll=2, previous=story, **settings)
+        call(api, "storyboard", cards=cards, reroll=2, previous=story, keyframes=None, **settings)
     with pytest.raises(gr.Error, match="previous must be a storyboard video of these cards"):
-        call(api, "storyboard", cards=cards[:1] * 3, reroll=0, previous=story, **settings)
+        call(api, "storyboard", cards=cards[:1] * 3, reroll=0, previous=story, keyframes=None, **settings)
+
+
+def test_storyboard_keyframes_by_name(tiny_pipe, monkeypatch, tmp_path):
+    """Cards name their keyframe by its place among the uploads, as objects or as the Space's table rows."""
+    stories = []
+    monkeypatch.setattr(
+        tiny_pipe,
+        "storyboard",
+        lambda cards, *args, **settings: stories.append(cards) or Video(np.zeros((1, 8, 8, 3), np.uint8)),
+    )
+    api = make_endpoints(tiny_pipe)
+    image = Video(smooth_frames(1, 32, 32, seed=1), fps=8)
+    clip = Video(smooth_frames(5, 32, 32, seed=2), fps=8)
+    paths = [str(image.save(tmp_path / "key.png")), str(clip.save(tmp_path / "key.mp4"))]
+    cards = [{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2, "keyframe": 2, "match_colour": False}]
+    cards += [["c", 1, 1.0, True], ["d", 1, None, None]]
+    call(api, "storyboard", cards=cards, keyframes=paths, enhance=False, reroll=None, previous=None, **SHARED)
+    made = stories[-1]
+    assert made[0].keyframe is None and made[3].keyframe is None and made[3].match_colour
+    assert made[1].keyframe.num_frames == 5 and made[1].match_colour is False
+    assert np.array_equal(made[2].keyframe.frames, image.frames), "a PNG keyframe arrives pixel for pixel"
+    bad = {
+        r"cards\[0\]\.keyframe must be a whole number from 1 to 2; got 3\.": [
+            {"prompt": "a", "seconds": 1, "keyframe": 3}
+        ],
+        r"cards\[0\] has no field 'colour'": [{"prompt": "a", "seconds": 1, "colour": "red"}],
+        r"cards\[0\]\.match_colour must be True or False; got 'no'\.": [["a", 1, None, "no"]],
+    }
+    for message, story in bad.items():
+        with pytest.raises(gr.Error, match=message):
+            call(api, "storyboard", cards=story, keyframes=paths, enhance=False, reroll=None, previous=None, **SHARED)
+    with pytest.raises(gr.Error, match=r"cards\[0\]\.keyframe names an upload, but no keyframes were uploaded\."):
+        call(
+            api, "storyboard", cards=[["a", 1, 1]], keyframes=None, enhance=False, reroll=None, previous=None, **SHARED
+        )
+
+
+def test_a_keyframe_upload_is_kept_in_the_story(tiny_pipe, tmp_path):
+    """End to end on the tiny model: the uploaded keyframe image is the last frame of its card."""
+    api = make_endpoints(tiny_pipe)
+    key = Video(smooth_frames(1, 128, 128, seed=5), fps=8)  # the tiny model's own size
+    path = str(key.save(tmp_path / "key.png"))
+    cards = [{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 1, "keyframe": 1}]
+    story, _, _ = call(
+        api,
+        "storyboard",
+        cards=cards,
+        keyframes=[path],
+        reroll=None,
+        previous=None,
+        steps=2,
+        guidance=1.0,
+        seed=0,
+        enhance=False,
+        fast=False,
+        negative_prompt="",
+    )
+    video = Video.load(story)
+    end = video.metadata["cards"][1]["end"]
+    error = np.abs(video.frames[end - 1].astype(int) - key.frames[0].astype(int)).mean()
+    others = np.abs(video.frames[0].astype(int) - key.frames[0].astype(int)).mean()
+    assert error < 4 and others > 4 * error, (error, others)
+
+
+def test_a_story_too_long_for_one_gpu_call_gets_one_call_per_segment(tiny_pipe, monkeypatch):
+    """ZeroGPU grants at most GPU_MAX_SECONDS a call: a story that needs more runs one call per sampling window,
+    each asking for one segment's seconds; a short story stays one call."""
+    from sora_core.serving import budget, endpoints
+
+    calls = []
+
+    def gpu(function):
+        return lambda seconds, *args, **kwargs: (
+            calls.append((function.__name__, seconds)) or function(seconds, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(endpoints, "gpu", gpu)
+    api = make_endpoints(tiny_pipe)
+    cards = [{"prompt": "a", "seconds": 2}, {"prompt": "b", "seconds": 2}]
+    settings = dict(negative_prompt="", steps=1, guidance=1.0, seed=0, enhance=True, fast=False)
+    call(api, "storyboard", cards=cards, reroll=None, previous=None, keyframes=None, **settings)
+    assert [name for name, _ in calls] == ["run"], "one call for a short story"
+    whole = calls[0][1]
+    monkeypatch.setattr(budget, "GPU_MAX_SECONDS", whole - 1)
+    calls.clear()
+    path, _, _ = call(api, "storyboard", cards=cards, reroll=None, previous=None, keyframes=None, **settings)
+    names = [name for name, _ in calls]
+    assert names[0] == "enhance" and set(names[1:]) == {"sample"} and len(names) >= 3, names
+    assert all(seconds < whole for name, seconds in calls if name == "sample")
+    assert Video.load(path).metadata["cards"][1]["end"] > 20
+
+
+def test_concurrent_fast_requests_take_turns(tiny_pipe):
+    """Gradio runs different tabs' events at the same time on one model: two fast calls at once both succeed (fast
+    mode's step cache on the shared transformer once clashed: "Caching has already been enabled")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = make_endpoints(tiny_pipe)
+    settings = dict(negative_prompt="", height=32, width=32, seconds=2, steps=4, guidance=2.0, enhance=False)
+
+    def one(seed):
+        return call(api, "generate", prompt="a", seed=seed, fast=True, reference_images=None, **settings)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(one, [1, 2]))
+    assert [seed for _, seed, _ in results] == [1, 2]

@@ -172,3 +172,22 @@ def test_an_empty_prompt_is_refused_and_an_empty_negative_prompt_is_not(tiny_pip
         tiny_pipe.generate(" ", num_frames=1, height=32, width=32, steps=1)
     image = tiny_pipe.generate("x", negative_prompt="", num_frames=1, height=32, width=32, steps=1)
     assert image.frames.shape == (1, 32, 32, 3)
+
+
+def test_animate_first_frame_makes_the_image_then_moves_it(tiny_checkpoint):
+    """`animate_first_frame`: the clip opens on exactly the image the same settings generate, and progress counts
+    both sampling calls; without it the clip comes from one call."""
+    import dataclasses
+
+    pipe = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
+    kwargs = dict(height=32, width=32, steps=3, seed=5)
+    plain = pipe.generate("a red ball", num_frames=9, **kwargs)
+    pipe.preset = dataclasses.replace(pipe.preset, animate_first_frame=True)
+    image = pipe.generate("a red ball", num_frames=1, **kwargs)
+    steps = []
+    clip = pipe.generate("a red ball", num_frames=9, progress=lambda step, total: steps.append((step, total)), **kwargs)
+    assert clip.frames.shape == plain.frames.shape == (9, 32, 32, 3)
+    assert np.array_equal(clip.frames[0], image.frames[0])
+    assert not np.array_equal(plain.frames[0], image.frames[0]), "one call: the first frame differs"
+    assert steps == [(step, 6) for step in range(1, 7)]
+    assert clip.metadata["task"] == "generate" and clip.metadata["num_frames"] == 9

@@ -11,7 +11,7 @@ A request (`requests.py`) becomes a plan (`workflows.plan`: checked, its timelin
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -37,6 +37,11 @@ from .video import Video, to_pixels
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 Progress = Callable[[int, int], None] | None
 Stop = Callable[[], bool] | None
+
+
+def offset_progress(progress: Progress, done: int, total: int) -> Progress:
+    """One of several sampling calls' steps, reported as steps of the whole."""
+    return None if progress is None else lambda step, _: progress(done + step, total)
 
 
 class SoraPipeline:
@@ -123,12 +128,26 @@ class SoraPipeline:
 
     def sample(self, plan: workflows.Plan, progress: Progress = None, should_stop: Stop = None) -> Video:
         """The one sampling path behind every workflow: fill the plan's timeline in and assemble the result."""
+        if workflows.animates_first_frame(self.grid, plan):
+            plan = self.first_frame_made(plan, progress, should_stop)
+            progress = offset_progress(progress, plan.settings.steps, 2 * plan.settings.steps)
         timeline = plan.timeline
         window = timeline.frames
         if not timeline.known.all():  # all known: nothing to make (a restyle at strength 0)
             window = self.sample_window(plan, progress, should_stop)
         metadata = dict(prompt=plan.prompt, model=self.preset.name, **asdict(plan.settings), task=plan.task)
         return Video(timeline.assemble(window), fps=self.preset.fps, metadata={**metadata, **plan.extra})
+
+    def first_frame_made(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> workflows.Plan:
+        """A generate plan's first frame, sampled as an image with the plan's prompt and settings; returns the plan
+        that animates it (`workflows.plan_animate`)."""
+        settings = replace(plan.settings, num_frames=1)
+        frames = plan.timeline.frames[:1]
+        image = replace(
+            plan, settings=settings, timeline=replace(plan.timeline, frames=frames, known=np.zeros(1, bool))
+        )
+        window = self.sample_window(image, offset_progress(progress, 0, 2 * settings.steps), should_stop)
+        return workflows.plan_animate(plan, window[0])
 
     def known_frames(self, timeline: Timeline, given) -> Conditioning | None:
         """How the sampler holds the timeline's known frames in the latents: held clean or replaced (the preset's
@@ -205,11 +224,14 @@ class SoraPipeline:
         should_stop: Stop = None,
         reroll: int | None = None,
         previous: Video | None = None,
+        sample: Callable | None = None,
         **options,
     ) -> Video:
         """Cards (`Card` or (prompt, num_frames) pairs) along one timeline, up to a minute; `reroll=k` with
-        `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width, fast."""
-        settings = dict(steps=steps, guidance=guidance, **options)
+        `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width, fast.
+        `sample(plan, progress, should_stop)` samples each segment (default `self.sample`; the Space passes one
+        GPU call per segment when a story would not fit in one)."""
+        settings = dict(steps=steps, guidance=guidance, sample=sample, **options)
         if reroll is not None:
             return storyboard.reroll(self, cards, reroll, previous, seed, progress, should_stop, **settings)
         return storyboard.storyboard(self, cards, seed, progress=progress, should_stop=should_stop, **settings)

@@ -53,6 +53,10 @@ class Preset:
     # Where new frames must arrive at given ones (backward extension, transition, loop), they start from the
     # filled timeline noised to this t instead of from pure noise (1); see workflows.py. A checkpoint may set it.
     arrival_init_strength: float = 1.0
+    # Generate a clip as its first frame (an image), then that frame animated with the same prompt: for a model whose
+    # motion words act only once a frame is known (the bundled one: RoPE gives it no absolute positions, so from
+    # pure noise it cannot say where "moving right" starts). A checkpoint may set it.
+    animate_first_frame: bool = False
     cpu_memory_gb: float = 4.0  # float32 footprint of all components, for the up-front memory check
     enhancer: str = ""  # "toyworld" (offline rewriter), a Hub instruct-model repo id, or "" for none
     enhancer_revision: str = "main"

@@ -69,8 +69,9 @@ def segment_frames(pipe, wanted: int) -> int:
 class Story:
     """The frames so far (uint8 chunks), the card boundaries and the progress over every segment."""
 
-    def __init__(self, pipe, progress, should_stop):
+    def __init__(self, pipe, progress, should_stop, sample=None):
         self.pipe, self.chunks, self.starts = pipe, [], []
+        self.sample = sample or pipe.sample  # the Space passes one GPU call per segment for long stories
         self.progress, self.should_stop, self.steps_done = progress, should_stop, 0
         self.anchor = None  # the story's first frame: the colour every matched segment takes
 
@@ -91,7 +92,7 @@ class Story:
             if self.progress is not None:
                 self.progress(done + step, total_steps)
 
-        video = self.pipe.sample(plan, report, self.should_stop)
+        video = self.sample(plan, report, self.should_stop)
         self.steps_done += plan.settings.steps
         return video.frames[len(plan.timeline.before) :]
 
@@ -179,8 +180,10 @@ def storyboard(
     height: int | None = None,
     width: int | None = None,
     fast: bool = False,
+    sample: Callable | None = None,
 ) -> Video:
-    """The whole story; its metadata records each card's prompt and [start, end) frames."""
+    """The whole story; its metadata records each card's prompt and [start, end) frames. `sample(plan, progress,
+    should_stop)` samples each segment (default `pipe.sample`)."""
     cards = check_cards(cards, pipe.preset.fps, pipe.temporal_stride)
     options = Options(
         negative_prompt=negative_prompt, height=height, width=width, steps=steps, guidance=guidance, fast=fast
@@ -189,7 +192,7 @@ def storyboard(
     h = pipe.preset.height if height is None else height
     w = pipe.preset.width if width is None else width
     keyframes = [keyframe_frames(pipe, card, h, w) for card in cards]
-    story = Story(pipe, progress, should_stop)
+    story = Story(pipe, progress, should_stop, sample)
     plan = segments(pipe, cards, keyframes)
     resolved = plan_generate(pipe.grid, GenerateRequest(cards[0].prompt, 1, options=options)).settings
     total_steps = len(plan) * resolved.steps
@@ -224,7 +227,9 @@ def finish(pipe, story: Story, cards: list[Card], settings) -> Video:
 # ------------------------------------------------------------------------------------ re-rolling one card
 
 
-def reroll(pipe, cards, k: int, previous: Video, seed: int = 0, progress=None, should_stop=None, **settings) -> Video:
+def reroll(
+    pipe, cards, k: int, previous: Video, seed: int = 0, progress=None, should_stop=None, sample=None, **settings
+) -> Video:
     """Card k made again (with `seed`), every other frame of `previous` kept exactly: a bridge from card k - 1's
     last frames into card k + 1's first; the first card a backward extension from the second, the last a forward
     extension from the one before. The boundaries are read from `previous`'s metadata."""
@@ -234,11 +239,11 @@ def reroll(pipe, cards, k: int, previous: Video, seed: int = 0, progress=None, s
         raise ValueError("previous must be a storyboard video of these cards (its metadata lists their frames).")
     limits.whole(k, "reroll", 0, len(cards) - 1)
     if len(cards) == 1:
-        return storyboard(pipe, cards, seed, progress=progress, should_stop=should_stop, **settings)
+        return storyboard(pipe, cards, seed, progress=progress, should_stop=should_stop, sample=sample, **settings)
     frames, fps = previous.frames, pipe.preset.fps
     start, end = bounds[k]["start"], bounds[k]["end"]
     card, options = cards[k], Options(seed=limits.check_seed(seed), **settings)
-    story = Story(pipe, progress, should_stop)
+    story = Story(pipe, progress, should_stop, sample)
     story.anchor = frames[0] if k > 0 else None
     grid = pipe.grid
     if k == 0:

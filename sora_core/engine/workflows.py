@@ -213,6 +213,22 @@ def plan_generate(grid: Grid, request: GenerateRequest) -> Plan:
     return Plan("generate", prompt, settings, timeline, references=references)
 
 
+def animates_first_frame(grid: Grid, plan: Plan) -> bool:
+    """Whether this generate plan is made as an image first, then animated (`Preset.animate_first_frame`)."""
+    animated = plan.task == "generate" and plan.settings.num_frames > 1 and not plan.references
+    return grid.preset.animate_first_frame and animated
+
+
+def plan_animate(plan: Plan, first_frame: np.ndarray) -> Plan:
+    """A generate plan's second half: its window with the first frame (H, W, 3) given, the rest to make; the result
+    is the whole window, that frame included, with the colours of that frame."""
+    frames = plan.timeline.frames.copy()
+    frames[0] = first_frame
+    known = np.arange(len(frames)) == 0
+    timeline = Timeline(frames, known, frames[:1], frames[:0])
+    return Plan(plan.task, plan.prompt, plan.settings, timeline, plan.extra)
+
+
 def plan_extend(grid: Grid, request: ExtendRequest) -> Plan:
     prompt = limits.check_text(request.prompt, "prompt", required=True)
     direction = limits.check_choice(request.direction, "direction", ("forward", "backward"))

@@ -7,6 +7,7 @@ failure reaches the user as one plain sentence (`gr.Error`). A parameter left ou
 
 import inspect
 import logging
+import threading
 import time
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import torch
 
 from ..engine.pipeline import SoraPipeline
 from ..engine.workflows import DEFAULT_STRENGTH
+from .budget import GPU_ENHANCE_SECONDS, GPU_LOAD_SECONDS
 from .enhance import enhance_prompt
 from .service import Job, Service
 
@@ -44,7 +46,11 @@ ARGS = {
     "video_b": "The second clip.",
     "direction": '"forward" adds frames after the source, "backward" before it.',
     "strength": "How far to move from the input: 0 keeps it, 1 ignores it.",
-    "cards": 'The story: a list of {"prompt": ..., "seconds": ...} objects, one a card, in order (a minute at most).',
+    "cards": 'The story: a list of {"prompt": ..., "seconds": ...} objects, one a card, in order (a minute at most). '
+    'A card may add "keyframe": N, to end on the N-th file of `keyframes` (1 = the first), and "match_colour": false, '
+    "to let its prompt change the story's colours.",
+    "keyframes": 'Images or clips that cards end on (a card\'s "keyframe" names one by its place, 1 = the first); '
+    "each is kept exactly in the story.",
     "match_colour": "Give the new frames the colours of the source frames beside the seam (on by default); off lets "
     "the prompt change colours.",
     "reroll": "Make only this card again (0 is the first card), with `seed`, keeping every other frame of `previous` "
@@ -55,7 +61,10 @@ ARGS = {
     "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
     "wan2.1-vace-1.3b).",
 }
-CALLBACKS = ("stop", "progress")  # what an endpoint takes besides its request's parameters
+CALLBACKS = ("stop", "progress")
+ENHANCE_SECONDS = int(
+    GPU_LOAD_SECONDS + GPU_ENHANCE_SECONDS
+)  # a story's enhancement call, when it has its own  # what an endpoint takes besides its request's parameters
 
 
 def gpu(function):
@@ -87,9 +96,15 @@ class Server:
     def __init__(self, pipe: SoraPipeline):
         self.pipe, self.preset, self.service = pipe, pipe.preset, Service(pipe)
         self.run_on_gpu = gpu(self.run)
+        # One request samples at a time: Gradio runs different tabs' events (and API calls) concurrently, and they
+        # share one model, whose fast mode puts a step cache on the transformer for the length of a call.
+        self.busy = threading.Lock()
+        # A story too long for one GPU call runs here, with one call per segment (and one for the enhancement).
+        self.sample_on_gpu, self.enhance_on_gpu = gpu(self.sample), gpu(self.enhance)
 
-    def run(self, budget: int, job: Job, progress, stop: dict):
-        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used)."""
+    def run(self, budget: int, job: Job, progress, stop: dict, split: bool = False):
+        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used). With `split`
+        (a story's `segment_seconds`), this runs outside any GPU call and each sampling window gets its own."""
         started = time.time()
 
         def report(step, total):
@@ -97,13 +112,26 @@ class Server:
             progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
 
         prompt = job.prompt
-        if job.enhance:  # a storyboard's prompts are its cards', joined by " / ": each is enhanced alone
-            progress(0, desc="Enhancing the prompt")
-            device = str(self.pipe.device)
-            parts = [enhance_prompt(part, self.preset, job.seed, device=device) for part in prompt.split(" / ")]
-            prompt = " / ".join(parts)
-        video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False))
+        if job.enhance:
+            enhance = self.enhance_on_gpu if split else self.enhance
+            prompt = enhance(ENHANCE_SECONDS, job.prompt, job.seed, progress)
+        sample = None
+        if split:
+            sample = lambda plan, progress, should_stop: self.sample_on_gpu(  # noqa: E731
+                job.segment_seconds, plan, progress, should_stop
+            )
+        video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False), sample=sample)
         return video, prompt
+
+    def enhance(self, budget: int, prompt: str, seed: int, progress) -> str:
+        """The prompt rewritten; a storyboard's prompts are its cards', joined by " / ": each is enhanced alone."""
+        progress(0, desc="Enhancing the prompt")
+        device = str(self.pipe.device)
+        return " / ".join(enhance_prompt(part, self.preset, seed, device=device) for part in prompt.split(" / "))
+
+    def sample(self, budget: int, plan, progress, should_stop):
+        """One sampling window (a story's segment) in its own GPU call of `budget` seconds."""
+        return self.pipe.sample(plan, progress, should_stop)
 
     def serve(self, task: str, arguments: dict):
         """An endpoint's `locals()` -> (file, seed, prompt used). Only its documented parameters are passed on
@@ -113,8 +141,12 @@ class Server:
         stop = stop if isinstance(stop, dict) else {}
         try:
             job = self.service.job(task, arguments)
-            stop["stop"] = False
-            video, prompt_used = self.run_on_gpu(job.gpu_seconds, job, progress, stop)
+            with self.busy:
+                stop["stop"] = False
+                if job.segment_seconds:
+                    video, prompt_used = self.run(0, job, progress, stop, split=True)
+                else:
+                    video, prompt_used = self.run_on_gpu(job.gpu_seconds, job, progress, stop)
             return self.service.save(video), job.seed, prompt_used
         except InterruptedError:
             raise gr.Error("Stopped.", print_exception=False) from None
@@ -231,7 +263,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "Make one video from several cards along a timeline (up to a minute): the first card is generated, "
             "each next one continues the story with its own prompt.",
             [("cards", list[dict], REQUIRED)],
-            [("reroll", int | None, None), ("previous", str | None, None)],
+            [("reroll", int | None, None), ("previous", str | None, None), ("keyframes", list[str] | None, None)],
         ),
         restyle=endpoint(
             server,

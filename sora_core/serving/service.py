@@ -15,7 +15,7 @@ from ..engine import limits
 from ..engine.fast import full_calls
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, GenerateRequest, Options, Request, build, field_names
-from ..engine.storyboard import Card, check_cards, segments
+from ..engine.storyboard import MAX_CARDS, Card, check_cards, keyframe_frames, segments
 from ..engine.vace import MAX_REFERENCES, is_vace
 from ..engine.video import Video, VideoError
 from ..engine.workflows import Plan
@@ -44,9 +44,12 @@ class Job:
     def seed(self) -> int:
         return self.plan.settings.seed
 
-    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None) -> Video:
-        """Sample the plan with `prompt` (the enhanced one, or the user's)."""
-        return pipe.sample(replace(self.plan, prompt=prompt), progress, should_stop)
+    segment_seconds: int = 0  # a storyboard's alone: see StoryJob
+
+    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None, sample=None) -> Video:
+        """Sample the plan with `prompt` (the enhanced one, or the user's), through `sample` (default
+        `pipe.sample`)."""
+        return (sample or pipe.sample)(replace(self.plan, prompt=prompt), progress, should_stop)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class StoryJob:
     enhance: bool = False
     reroll: int | None = None  # make only this card again, keeping every other frame of `previous`
     previous: Video | None = None
+    # 0: the story runs in one GPU call of `gpu_seconds`. Otherwise it would not fit in one: each segment (one
+    # sampling window) gets its own call of this many seconds.
+    segment_seconds: int = 0
 
     @property
     def prompt(self) -> str:
@@ -68,28 +74,64 @@ class StoryJob:
     def seed(self) -> int:
         return self.options.seed
 
-    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None) -> Video:
+    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None, sample=None) -> Video:
         prompts = prompt.split(" / ") if prompt != self.prompt else [card.prompt for card in self.cards]
         cards = [replace(card, prompt=p) for card, p in zip(self.cards, prompts)]
         o = self.options
-        settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width, fast=o.fast)
+        settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width, fast=o.fast, sample=sample)
         if self.reroll is not None:
             settings.update(reroll=self.reroll, previous=self.previous)
         return pipe.storyboard(cards, o.seed, o.steps, o.guidance, progress, should_stop, **settings)
 
 
-def story_cards(raw, fps: float) -> list[Card]:
-    """The API's cards: [{"prompt": ..., "seconds": ...}, ...] (or rows [prompt, seconds]) -> Cards in frames."""
+def story_cards(raw, fps: float, keyframes: tuple[Video, ...] = ()) -> list[Card]:
+    """The API's cards -> Cards in frames. A card is {"prompt", "seconds"} with optional "keyframe" (which of the
+    uploaded `keyframes` the card ends on, 1 = the first) and "match_colour" (True by default), or a row [prompt,
+    seconds, keyframe, match_colour] whose last two may be left out or blank, as the Space's table sends them."""
     if not isinstance(raw, (list, tuple)) or not raw:
         raise ValueError('cards must be a non-empty list of {"prompt": ..., "seconds": ...} objects.')
     cards = []
     for i, card in enumerate(raw):
-        prompt, seconds = (
-            (card.get("prompt"), card.get("seconds")) if isinstance(card, dict) else (tuple(card) + (None, None))[:2]
-        )
+        if isinstance(card, dict):
+            unknown = set(card) - set(CARD_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"cards[{i}] has no field {sorted(unknown)[0]!r}; a card takes {', '.join(CARD_FIELDS)}."
+                )
+            fields = [card.get(name) for name in CARD_FIELDS]
+        elif isinstance(card, (list, tuple)):
+            fields = (list(card) + [None] * len(CARD_FIELDS))[: len(CARD_FIELDS)]
+        else:
+            raise ValueError(f'cards[{i}] must be a {{"prompt": ..., "seconds": ...}} object; got {card!r}.')
+        prompt, seconds, keyframe, match_colour = fields
         seconds = limits.number(seconds, f"cards[{i}].seconds", 0.5, 60)
-        cards.append(Card(prompt, max(4, round(seconds * fps))))
+        match_colour = True if match_colour is None else limits.check_flag(match_colour, f"cards[{i}].match_colour")
+        chosen = None
+        if not blank(keyframe):
+            if not keyframes:
+                raise ValueError(f"cards[{i}].keyframe names an upload, but no keyframes were uploaded.")
+            index = limits.whole(keyframe, f"cards[{i}].keyframe", 1, len(keyframes))
+            chosen = keyframes[index - 1]
+        cards.append(Card(prompt, max(4, round(seconds * fps)), keyframe=chosen, match_colour=match_colour))
     return cards
+
+
+CARD_FIELDS = ("prompt", "seconds", "keyframe", "match_colour")
+
+
+def blank(value) -> bool:
+    """An empty cell of the Space's table: None, "", 0 or NaN."""
+    return value is None or value == "" or value == 0 or (isinstance(value, float) and value != value)
+
+
+def keyframe_uploads(paths) -> tuple[Video, ...]:
+    """The storyboard's uploaded keyframes (images or clips), in order."""
+    if paths is None:
+        return ()
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if len(paths) > MAX_CARDS:
+        raise ValueError(f"keyframes takes at most {MAX_CARDS} files, one a card; got {len(paths)}.")
+    return tuple(upload(path, f"keyframes[{j + 1}]") for j, path in enumerate(paths))
 
 
 def control_share(transformer) -> float:
@@ -158,7 +200,8 @@ class Service:
         work: each prompt, each length, the card count and the total length."""
         values = dict(values)
         enhance = bool(values.pop("enhance", False))
-        cards = story_cards(values.pop("cards", None), self.preset.fps)
+        keyframes = keyframe_uploads(values.pop("keyframes", None))
+        cards = story_cards(values.pop("cards", None), self.preset.fps, keyframes)
         reroll, previous = values.pop("reroll", None), values.pop("previous", None)
         unknown = set(values) - {"negative_prompt", "steps", "guidance", "seed", "height", "width", "fast"}
         if unknown:
@@ -166,7 +209,8 @@ class Service:
         cards = check_cards(cards, self.preset.fps, self.pipe.temporal_stride)
         options = Options(**values)
         first = self.pipe.plan(GenerateRequest(cards[0].prompt, 1, options=options))  # checks the settings
-        segments_ = segments(self.pipe, cards, [None] * len(cards))
+        fitted = [keyframe_frames(self.pipe, card, first.settings.height, first.settings.width) for card in cards]
+        segments_ = segments(self.pipe, cards, fitted)
         settings = first.settings
         window = self.preset.max_frames
         full_steps = full_calls(self.preset.fast, settings.steps) if settings.fast else None
@@ -176,8 +220,10 @@ class Service:
         if reroll is not None:
             previous = self.previous_story(reroll, previous, cards)
             segments_ = segments_[:1]  # one card made again: one bridge or extension
-        seconds = min(budget.GPU_MAX_SECONDS, per_segment * len(segments_) + (15 if enhance else 0))
-        return StoryJob(tuple(cards), options, int(seconds), enhance, reroll, previous)
+        whole = per_segment * len(segments_) + (budget.GPU_ENHANCE_SECONDS if enhance else 0)
+        split = per_segment if whole > budget.GPU_MAX_SECONDS else 0  # one call per segment
+        seconds = min(budget.GPU_MAX_SECONDS, whole)
+        return StoryJob(tuple(cards), options, int(seconds), enhance, reroll, previous, split)
 
     @staticmethod
     def previous_story(reroll, previous, cards) -> Video:
