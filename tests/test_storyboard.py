@@ -94,3 +94,15 @@ def test_the_cli_storyboard_writes_one_video(tiny_checkpoint, tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
         'error: --card must be "PROMPT=SECONDS"'
     )
+    key = Video(np.full((1, 32, 32, 3), (0, 0, 255), np.uint8), fps=8).save(tmp_path / "key.png")
+    keyed = tmp_path / "keyed.mp4"
+    cards = ["--card", "a red ball=1", "--card", f"a blue ball=1={key}"]
+    result = cli("storyboard", *cards, *common, "--out", str(keyed))
+    assert result.returncode == 0, result.stderr[-2000:]
+    story = Video.load(keyed)
+    end = story.metadata["cards"][1]["end"]
+    assert np.abs(story.frames[end - 1].astype(int) - (0, 0, 255)).mean() < 3, "the keyframe ends card 2"
+    missing = cli("storyboard", "--card", f"a=1={tmp_path / 'none.png'}", "--out", str(tmp_path / "m.mp4"))
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        "error: --card's keyframe: No such file: none.png."
+    ]

@@ -103,24 +103,47 @@ def build_parser() -> argparse.ArgumentParser:
         )
     story = commands.add_parser("storyboard", help="several prompts along one timeline, up to a minute")
     _common(story, prompt=False)
-    story.add_argument("--card", dest="cards", action="append", required=True, help='"PROMPT=SECONDS"; repeat in order')
+    story.add_argument(
+        "--card",
+        dest="cards",
+        action="append",
+        required=True,
+        help='"PROMPT=SECONDS", or "PROMPT=SECONDS=KEYFRAME" to end the card on an image or clip; repeat in order',
+    )
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
     restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
     return parser
 
 
-def parse_cards(cards: list[str]) -> list[dict]:
-    """["a red ball=3", ...] -> [{"prompt": "a red ball", "seconds": 3.0}, ...]."""
-    parsed = []
+def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
+    """["a red ball=3", "a box=2=key.png", ...] -> the API's cards ({"prompt", "seconds"} and, where a keyframe
+    file follows the seconds, "keyframe": its place among the returned keyframes) and those keyframes, loaded."""
+    parsed, keyframes = [], []
     for card in cards:
         prompt, _, seconds = card.rpartition("=")
-        try:
-            parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
-        except ValueError:
-            raise ValueError(f'--card must be "PROMPT=SECONDS"; got {card!r}.') from None
+        keyframe = None
+        if "=" in prompt and not is_number(seconds):
+            keyframe, (prompt, _, seconds) = seconds, prompt.rpartition("=")
+        if not is_number(seconds):
+            raise ValueError(f'--card must be "PROMPT=SECONDS" or "PROMPT=SECONDS=KEYFRAME"; got {card!r}.')
         limits.check_text(prompt, "--card's prompt", required=True)
-    return parsed
+        parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
+        if keyframe is not None:
+            try:
+                keyframes.append(Video.load(keyframe.strip()))
+            except (ValueError, OSError) as error:
+                raise ValueError(f"--card's keyframe: {error}") from None
+            parsed[-1]["keyframe"] = len(keyframes)
+    return parsed, tuple(keyframes)
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_out(args):
@@ -157,7 +180,7 @@ def check_early(args) -> dict:
 
 def run_storyboard(args) -> Video:
     check_out(args)
-    cards = parse_cards(args.cards)
+    cards, keyframes = parse_cards(args.cards)
     limits.check_seed(args.seed)
     from ..engine.pipeline import SoraPipeline
     from .service import story_cards
@@ -170,7 +193,7 @@ def run_storyboard(args) -> Video:
             bar.total = total
             bar.update(step - bar.n)
 
-        cards = story_cards(cards, pipe.preset.fps)
+        cards = story_cards(cards, pipe.preset.fps, keyframes)
         video = pipe.storyboard(cards, args.seed, args.steps, args.guidance, progress, **settings)
     video.save(Path(args.out))
     return video
