@@ -61,10 +61,9 @@ ARGS = {
     "reference_images": "One to three images of a subject or a style to follow (VACE models only, such as "
     "wan2.1-vace-1.3b).",
 }
-CALLBACKS = ("stop", "progress")
-ENHANCE_SECONDS = int(
-    GPU_LOAD_SECONDS + GPU_ENHANCE_SECONDS
-)  # a story's enhancement call, when it has its own  # what an endpoint takes besides its request's parameters
+CALLBACKS = ("stop", "progress")  # what an endpoint takes besides its request's parameters
+# A story's enhancement call, when it has one of its own (a story too long for one GPU call).
+ENHANCE_SECONDS = int(GPU_LOAD_SECONDS + GPU_ENHANCE_SECONDS)
 
 
 def gpu(function):
