@@ -123,9 +123,9 @@ def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
     for card in cards:
         prompt, _, seconds = card.rpartition("=")
         keyframe = None
-        if "=" in prompt and not is_number(seconds):
+        if "=" in prompt and not is_numeric_text(seconds):
             keyframe, (prompt, _, seconds) = seconds, prompt.rpartition("=")
-        if not is_number(seconds):
+        if not is_numeric_text(seconds):
             raise ValueError(f'--card must be "PROMPT=SECONDS" or "PROMPT=SECONDS=KEYFRAME"; got {card!r}.')
         limits.check_text(prompt, "--card's prompt", required=True)
         parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
@@ -138,7 +138,7 @@ def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
     return parsed, tuple(keyframes)
 
 
-def is_number(text: str) -> bool:
+def is_numeric_text(text: str) -> bool:
     try:
         float(text)
     except ValueError:

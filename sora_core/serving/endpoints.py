@@ -9,6 +9,7 @@ import inspect
 import logging
 import threading
 import time
+from functools import partial
 from types import SimpleNamespace
 
 import gradio as gr
@@ -114,11 +115,7 @@ class Server:
         if job.enhance:
             enhance = self.enhance_on_gpu if split else self.enhance
             prompt = enhance(ENHANCE_SECONDS, job.prompt, job.seed, progress)
-        sample = None
-        if split:
-            sample = lambda plan, progress, should_stop: self.sample_on_gpu(  # noqa: E731
-                job.segment_seconds, plan, progress, should_stop
-            )
+        sample = partial(self.sample_on_gpu, job.segment_seconds) if split else None
         video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False), sample=sample)
         return video, prompt
 
