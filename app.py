@@ -21,6 +21,7 @@ from sora_core.engine.limits import MAX_SEED
 from sora_core.engine.presets import DEFAULT_PRESET
 from sora_core.engine.workflows import DEFAULT_STRENGTH
 from sora_core.serving import budget
+from sora_core.serving.ahead import compile_on_zero_gpu
 from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
 from sora_core.serving.ui import Page, Tab, advanced, examples, outputs, prompt_controls, references, results, upload
 from sora_core.toyworld.rewriter import unplaced_sentence
@@ -367,6 +368,8 @@ def main(argv=None):
         pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
     except ModelLoadError as error:
         raise SystemExit(f"error: {error}") from None
+    if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):  # as the spaces package reads it
+        logging.getLogger("sora_space").info(compile_on_zero_gpu(pipe))
     demo = create_demo(pipe)
     demo.queue(default_concurrency_limit=1, max_size=20)
     try:

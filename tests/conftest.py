@@ -9,6 +9,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sora_core.engine.fast import FastLora  # noqa: E402
 from sora_core.training.sizes import ARCHITECTURES, build_components, save_checkpoint  # noqa: E402
 
 # Two threads on CI's 2 cores; SORA_TEST_THREADS=1 leaves a core to a background training run.
@@ -59,3 +60,21 @@ def tiny_vace_pipe(tiny_vace_checkpoint):
     from sora_core import SoraPipeline
 
     return SoraPipeline.from_pretrained(str(tiny_vace_checkpoint), device="cpu")
+
+
+def tiny_lora(transformer, folder):
+    """A random LoRA on the attention and FFN projections of `transformer`, saved the way diffusers saves one."""
+    import copy
+
+    from diffusers import WanPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    targets = ["to_q", "to_k", "to_v", "to_out.0", "ffn.net.0.proj", "ffn.net.2"]
+    model = copy.deepcopy(transformer)
+    model.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=targets, init_lora_weights=False))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_" in name:
+                parameter.copy_(torch.randn_like(parameter) * 0.2)
+    WanPipeline.save_lora_weights(folder, transformer_lora_layers=get_peft_model_state_dict(model))
+    return FastLora(source=str(folder), weight_name="pytorch_lora_weights.safetensors", scale=0.7)

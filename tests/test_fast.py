@@ -6,10 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_lora
 
 from sora_core import SoraPipeline
 from sora_core.engine import fast
-from sora_core.engine.fast import FastLora, FastSettings
+from sora_core.engine.fast import FastSettings
 from sora_core.engine.workflows import Grid
 from sora_core.serving import budget
 
@@ -108,22 +109,6 @@ def test_onednn_convolutions_match_the_reference_kernel(fast_pipe):
         quick = fast_pipe.decode_latents(latents)
     assert np.abs(reference.astype(int) - quick.astype(int)).max() <= 1
     assert leftovers(fast_pipe) == []
-
-
-def tiny_lora(transformer, folder) -> FastLora:
-    """A random LoRA on the attention and FFN projections of `transformer`, saved the way diffusers saves one."""
-    from diffusers import WanPipeline
-    from peft import LoraConfig, get_peft_model_state_dict
-
-    targets = ["to_q", "to_k", "to_v", "to_out.0", "ffn.net.0.proj", "ffn.net.2"]
-    model = __import__("copy").deepcopy(transformer)
-    model.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=targets, init_lora_weights=False))
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_" in name:
-                parameter.copy_(torch.randn_like(parameter) * 0.2)
-    WanPipeline.save_lora_weights(folder, transformer_lora_layers=get_peft_model_state_dict(model))
-    return FastLora(source=str(folder), weight_name="pytorch_lora_weights.safetensors", scale=0.7)
 
 
 def test_lora_fused_as_diffusers_fuses_it(tiny_checkpoint, tmp_path):
