@@ -1,5 +1,8 @@
 """The evaluation's detector reads the toy world back exactly, and its seam and gravity measures mean what they say."""
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -7,6 +10,7 @@ from sora_core import toyworld as tw
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
 from sora_core.toyworld.evaluate import main, paraphrase
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
+from sora_core.toyworld.story_eval import minute, three_cards
 
 
 @pytest.mark.parametrize("size", [(128, 128, 33), (96, 160, 17)])
@@ -65,3 +69,48 @@ def test_paraphrases_avoid_the_vocabulary_and_the_rewriter_restores_it():
         assert thing.color not in prompt.split() and thing.motion not in prompt, prompt
         rewritten = rewrite_for_toyworld(prompt)
         assert rewritten.prompt == tw.Scene((thing,), background).caption(), (prompt, rewritten)
+
+
+class RenderedStories:
+    """A stand-in for a perfect model: each card rendered by the toy world, laid end to end like a storyboard."""
+
+    def __init__(self, thing: tw.Thing, background: str):
+        self.preset, self.thing, self.background, self.captions = SimpleNamespace(fps=8.0), thing, background, []
+
+    def storyboard(self, cards, seed, steps, height, width, fast):
+        rng, parts, bounds = np.random.default_rng(seed), [], []
+        for caption, num_frames in cards:
+            self.captions.append(caption)
+            motion = next(motion for motion in tw.MOTIONS if motion in caption)
+            thing, background = replace(self.thing, motion=motion), self.background
+            start = sum(len(part) for part in parts)
+            parts.append(tw.render(tw.Scene((thing,), background), height, width, num_frames, rng)[0])
+            bounds.append({"prompt": caption, "start": start, "end": start + num_frames})
+        return SimpleNamespace(frames=np.concatenate(parts), metadata={"cards": bounds})
+
+
+def test_the_story_check_reads_each_card_and_measures_each_cut():
+    thing = tw.Thing("square", "blue", "bouncing")
+    pipe = RenderedStories(thing, "gray")
+    story = three_cards(pipe, thing, "gray", 2, (96, 96), seed=0)
+    assert [card.asked for card in story.cards] == ["moving right", "moving down", "moving left"]
+    assert all(card.ok for card in story.cards), story.cards
+    assert pipe.captions[1] == "a blue square moving down on a gray background"
+    # Each card rendered on its own starts somewhere new: the cuts jump, and the check says so.
+    assert len(story.cuts) == 2 and not story.ok
+    assert all(cut.jump > cut.bound for cut in story.cuts)
+
+
+def test_the_minute_check_reads_the_end_and_the_drift():
+    thing = tw.Thing("ball", "red", "bouncing")
+    long = minute(RenderedStories(thing, "gray"), thing, "gray", 2, (96, 96), seed=0)
+    assert (long.color, long.shape, long.background, long.drift) == ("red", "ball", "gray", 0.0)
+    assert long.ok(thing, "gray") and not long.ok(thing, "black")
+
+
+def test_evaluate_story_runs_end_to_end(tiny_checkpoint, capsys):
+    main(["--model", str(tiny_checkpoint), "--story", "1", "--steps", "1", "--size", "32", "32"])
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| a ")]
+    assert len(rows) == 1 and rows[0].count("✓") + rows[0].count("✗") == 5  # three cards, two cuts
+    assert "three-card stories all right:" in printed and "one minute of 'a red ball bouncing" in printed

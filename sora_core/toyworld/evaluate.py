@@ -1,6 +1,7 @@
 """Measure a toy-world model: does it follow prompts, are its seams invisible, does it obey gravity?
 
     python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--paraphrase] [--fast]
+    python -m sora_core.evaluate --story 4    # the storyboard's checks instead (story_eval.py)
 
 Generated frames are read back by the toy world's detector (`detector.py`), which measures seams too.
 """
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..engine.pipeline import SoraPipeline
 from ..engine.video import Video
+from . import story_eval
 from . import world as toyworld
 from .detector import Seam, falls_with_gravity, median_step, read, seam
 from .rewriter import rewrite_for_toyworld
@@ -178,10 +180,16 @@ def main(argv=None):
         "--paraphrase", action="store_true", help="also score paraphrased prompts, without and with enhancement"
     )
     parser.add_argument("--fast", action="store_true", help="every clip in fast mode (engine/fast.py)")
+    parser.add_argument(
+        "--story", type=int, default=0, metavar="N", help="instead: N three-card stories and a minute (story_eval.py)"
+    )
     args = parser.parse_args(argv)
 
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
+    if args.story:
+        story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast)
+        return
     psnr = reconstruction(pipe.vae, size, pipe.preset.num_frames)
     print("VAE round trip of held-out clips, PSNR: " + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items()))
     rows = {"captions": dict()}
