@@ -258,7 +258,7 @@ def wire(page: Page, tab: Tab, choose, button: str = "run"):
 
 def table_cards(values: dict) -> dict:
     """The cards table's rows with the numbers typed into its cells as numbers: the table sends an edited cell of a
-    number column as text ("3"), which the API refuses."""
+    number column as text ("3"), which the API refuses, and a keyframe cell left at 0 means none."""
 
     def number(cell):
         if not isinstance(cell, str):
@@ -268,8 +268,12 @@ def table_cards(values: dict) -> dict:
         except ValueError:
             return cell  # the API names the cell in its sentence
 
+    def keyframe(cell):
+        return None if cell == 0 else cell
+
     rows = values["cards"] or []
-    return {**values, "cards": [[number(c) if i in (1, 2) else c for i, c in enumerate(row)] for row in rows]}
+    rows = [[number(c) if i in (1, 2) else c for i, c in enumerate(row)] for row in rows]
+    return {**values, "cards": [[keyframe(c) if i == 2 else c for i, c in enumerate(row)] for row in rows]}
 
 
 def wire_tabs(page: Page, tabs: dict[str, Tab]):

@@ -240,3 +240,13 @@ def story_with_a_keyframe(page, url, tmp_path):
     made = Video.load(story)
     end = made.metadata["cards"][1]["end"]
     assert np.abs(made.frames[end - 1].astype(int) - key.astype(int)).mean() < 3, "the keyframe ends card 2"
+
+
+def test_the_cards_table_becomes_the_api_cards():
+    from app import table_cards
+
+    values = {"cards": [["a", "3", "", True], ["b", 2.0, 0, False], ["c", "x", "2", None]], "seed": 1}
+    assert table_cards(values) == {
+        "cards": [["a", 3.0, None, True], ["b", 2.0, None, False], ["c", "x", 2.0, None]],
+        "seed": 1,
+    }

@@ -212,6 +212,9 @@ def test_storyboard_keyframes_by_name(tiny_pipe, monkeypatch, tmp_path):
         r"cards\[0\]\.keyframe must be a whole number from 1 to 2; got 3\.": [
             {"prompt": "a", "seconds": 1, "keyframe": 3}
         ],
+        r"cards\[0\]\.keyframe must be a whole number from 1 to 2; got 0\.": [
+            {"prompt": "a", "seconds": 1, "keyframe": 0}
+        ],
         r"cards\[0\] has no field 'colour'": [{"prompt": "a", "seconds": 1, "colour": "red"}],
         r"cards\[0\]\.match_colour must be True or False; got 'no'\.": [["a", 1, None, "no"]],
     }

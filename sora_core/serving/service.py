@@ -120,8 +120,8 @@ CARD_FIELDS = ("prompt", "seconds", "keyframe", "match_colour")
 
 
 def blank(value) -> bool:
-    """An empty cell of the Space's table: None, "", 0 or NaN."""
-    return value is None or value == "" or value == 0 or (isinstance(value, float) and value != value)
+    """No value: None, "" or NaN (an empty cell of the Space's table, as the page sends it)."""
+    return value is None or value == "" or (isinstance(value, float) and value != value)
 
 
 def keyframe_uploads(paths) -> tuple[Video, ...]:
