@@ -91,7 +91,7 @@ class AheadOfTime:
 
     def __init__(self, compiled: Callable, plain: Callable, example: dict, limits: GridLimits, patch: tuple):
         self.compiled, self.plain, self.limits, self.patch = compiled, plain, limits, patch
-        self.example = {name: _signature(value) for name, value in example.items()}
+        self.example = example  # the captured call's signatures (`signature`), by argument name
 
     def fits(self, kwargs: dict) -> bool:
         if kwargs.keys() != self.example.keys():
@@ -100,7 +100,7 @@ class AheadOfTime:
             if name in GRID_INPUTS:
                 if not self.grid_fits(value, self.example[name]):
                     return False
-            elif _signature(value) != self.example[name]:
+            elif signature(value) != self.example[name]:
                 return False
         return True
 
@@ -127,7 +127,7 @@ class AheadOfTime:
         return self.plain(*args, **kwargs)
 
 
-def _signature(value):
+def signature(value):
     """What a call's argument must match to reuse the compiled model: a tensor's dtype, device and shape (the grid's
     first two dimensions only); any other value itself."""
     if isinstance(value, torch.Tensor):
@@ -136,11 +136,12 @@ def _signature(value):
 
 
 def compile_transformer(pipe: SoraPipeline, aoti: Aoti):
-    """Capture, export and compile fast mode's transformer: (compiled model, captured call). Runs on the GPU."""
+    """Capture, export and compile fast mode's transformer: (compiled model, the captured call's signatures). Runs
+    in the GPU call, which hands back no tensors: ZeroGPU pickles what it returns."""
     kwargs = capture_call(pipe, aoti.capture)
     shapes = dynamic_shapes(pipe, kwargs, grid_limits(pipe))
     exported = torch.export.export(pipe.fast_transformer, args=(), kwargs=kwargs, dynamic_shapes=shapes)
-    return aoti.compile(exported), kwargs
+    return aoti.compile(exported), {name: signature(value) for name, value in kwargs.items()}
 
 
 def compile_fast_transformer(pipe: SoraPipeline, gpu: Callable = lambda f: f, aoti: Aoti | None = None) -> str:
