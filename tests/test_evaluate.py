@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from sora_core import toyworld as tw
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
@@ -108,8 +109,10 @@ def test_the_minute_check_reads_the_end_and_the_drift():
     assert long.ok(thing, "gray") and not long.ok(thing, "black")
 
 
-def test_evaluate_story_runs_end_to_end(tiny_checkpoint, capsys):
-    main(["--model", str(tiny_checkpoint), "--story", "1", "--steps", "1", "--size", "32", "32"])
+def test_evaluate_story_runs_end_to_end(tiny_checkpoint, capsys, tmp_path):
+    strip = tmp_path / "strip.png"
+    main(["--model", str(tiny_checkpoint), "--story", "1", "--steps", "1", "--size", "32", "32", "--strip", str(strip)])
+    assert np.asarray(Image.open(strip)).shape == (3 * 36, 6 * 36, 3)  # a row a card, six 32 px frames padded by 2
     printed = capsys.readouterr().out
     rows = [line for line in printed.splitlines() if line.startswith("| a ")]
     assert len(rows) == 1 and rows[0].count("✓") + rows[0].count("✗") == 5  # three cards, two cuts

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sora_core import Video
-from sora_core.engine.storyboard import Card
+from sora_core.engine.storyboard import Card, steady_colours
 
 SMALL = dict(steps=1, height=32, width=32)
 
@@ -33,6 +33,17 @@ def test_a_keyframe_is_passed_through_exactly_at_its_cards_end(tiny_pipe):
     first = tiny_pipe.storyboard([Card("a", 17, keyframe=keyframe), ("b", 8)], **SMALL)
     end = first.metadata["cards"][0]["end"]
     assert np.array_equal(first.frames[end - 5 : end], keyframe.frames)
+
+
+def test_the_first_card_takes_the_colours_of_the_first_frame(tiny_pipe):
+    generated = tiny_pipe.generate("a", num_frames=17, seed=2, **SMALL).frames
+    kept = tiny_pipe.storyboard([Card("a", 17, match_colour=False)], seed=2, **SMALL).frames
+    assert np.array_equal(kept, generated), "match_colour=False: the model's frames as they came"
+    steady = tiny_pipe.storyboard([("a", 17)], seed=2, **SMALL).frames
+    assert np.array_equal(steady, steady_colours(generated, "cpu"))
+    assert np.array_equal(steady[0], generated[0])
+    mean_gap = [np.abs(frames[1:].mean((1, 2)) - frames[0].mean((0, 1))).max() for frames in (generated, steady)]
+    assert mean_gap[1] < mean_gap[0] and mean_gap[1] < 2, mean_gap
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])

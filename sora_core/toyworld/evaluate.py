@@ -183,12 +183,13 @@ def main(argv=None):
     parser.add_argument(
         "--story", type=int, default=0, metavar="N", help="instead: N three-card stories and a minute (story_eval.py)"
     )
+    parser.add_argument("--strip", default=None, metavar="PNG", help="with --story: save the first story's frames")
     args = parser.parse_args(argv)
 
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
     if args.story:
-        story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast)
+        story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
         return
     psnr = reconstruction(pipe.vae, size, pipe.preset.num_frames)
     print("VAE round trip of held-out clips, PSNR: " + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items()))

@@ -7,9 +7,10 @@ keep its colours?  `python -m sora_core.evaluate --story` prints both tables.
   background's drift (the border's median colour) from the first frame to the last.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from . import world as toyworld
 from .detector import Seam, read, seam
@@ -31,6 +32,8 @@ class ThreeCards:
     caption: str  # the first card's prompt
     cards: list[CardReading]
     cuts: list[Seam]
+    frames: np.ndarray = field(repr=False)  # (T, H, W, 3) the story
+    bounds: list[dict] = field(repr=False)  # the story's metadata["cards"]
 
     @property
     def ok(self) -> bool:
@@ -56,7 +59,18 @@ def three_cards(pipe, thing: toyworld.Thing, background: str, steps: int, size, 
         ok = reading.color == thing.color and reading.motion == motion
         cards.append(CardReading(motion, reading.color, reading.motion, ok))
     cuts = [seam(frames, bound["start"]) for bound in bounds[1:]]
-    return ThreeCards(captions[0], cards, cuts)
+    return ThreeCards(captions[0], cards, cuts, frames, bounds)
+
+
+def save_strip(story: ThreeCards, path, per_card: int = 6) -> None:
+    """A PNG of the story: one row a card, `per_card` frames evenly spaced across it."""
+    rows = []
+    for bound in story.bounds:
+        picks = np.linspace(bound["start"], bound["end"] - 1, per_card).round().astype(int)
+        rows.append(
+            np.concatenate([np.pad(story.frames[i], ((2, 2), (2, 2), (0, 0)), constant_values=255) for i in picks], 1)
+        )
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
 
 
 @dataclass
@@ -88,8 +102,9 @@ def minute(pipe, thing: toyworld.Thing, background: str, steps: int, size, seed:
     return Minute(caption, end.color, end.shape, end.background, drift)
 
 
-def report(pipe, steps: int, size, stories: int = 4, fast: bool = False) -> None:
-    """Print the three-card table for `stories` held-out objects (seeds 0, 1, ...) and one minute-long story."""
+def report(pipe, steps: int, size, stories: int = 4, fast: bool = False, strip=None) -> None:
+    """Print the three-card table for `stories` held-out objects (seeds 0, 1, ...) and one minute-long story;
+    `strip`: a path to save the first story's frames at (`save_strip`)."""
     rng = np.random.default_rng(0)
     pool = [(thing, bg) for thing, bg in toyworld.all_combinations(held_out=True) if thing.motion in MOTIONS]
     print("| story (cards: right, down, left) | card 1 | card 2 | card 3 | cut 1 jump/bound px | cut 2 | all right |")
@@ -98,6 +113,8 @@ def report(pipe, steps: int, size, stories: int = 4, fast: bool = False) -> None
     for seed in range(stories):
         thing, background = pool[rng.integers(len(pool))]
         story = three_cards(pipe, thing, background, steps, size, seed, fast)
+        if strip and seed == 0:
+            save_strip(story, strip)
         right += story.ok
         cards = " | ".join(f"{c.color} {c.motion} {'✓' if c.ok else '✗'}" for c in story.cards)
         cuts = " | ".join(f"{c.jump:.1f}/{c.bound:.1f} {'✓' if c.ok else '✗'}" for c in story.cuts)
