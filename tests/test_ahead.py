@@ -1,7 +1,8 @@
 """Fast mode's transformer compiled ahead of time (serving/ahead.py), for real with AOTInductor on the CPU: the
-compiled model gives fast mode's frames at any grid size within the preset's limits, other calls run the plain
-forward, the exact path is untouched, and a failure leaves fast mode uncompiled. ZeroGPU's own `spaces.aoti_*`
-helpers import only on a CUDA build of torch, so the two library calls are torch's AOTInductor here."""
+compiled model gives fast mode's frames (to float rounding) at any grid size within the preset's limits, on the
+plain and the VACE transformer; other calls run the plain forward, the exact path is untouched, and a failure leaves
+fast mode uncompiled. ZeroGPU's own `spaces.aoti_*` helpers import only on a CUDA build of torch, so the two library
+calls are torch's AOTInductor here."""
 
 import tempfile
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import pytest
 import torch
 from conftest import tiny_lora
 
-from sora_core import SoraPipeline
+from sora_core import SoraPipeline, Video
 from sora_core.engine.fast import FastSettings
 from sora_core.serving import ahead
 
@@ -66,6 +67,13 @@ def wan_like(checkpoint, lora_folder) -> SoraPipeline:
     return pipe
 
 
+def same_frames(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to float rounding: the compiled kernels sum in another order (transformer outputs agree to ~1e-6),
+    which moves a rare pixel by a few levels after decoding and colour matching (10 of 59,904 values by 2-3)."""
+    gap = np.abs(a.astype(int) - b.astype(int))
+    return gap.max() <= 4 and (gap > 1).mean() <= 0.001
+
+
 SIZES = [dict(num_frames=9, height=32, width=32), dict(num_frames=1, height=48, width=32)]
 
 
@@ -88,7 +96,7 @@ def test_compiled_fast_mode_gives_the_same_frames_at_every_size(compiled):
         calls = forward.compiled.calls
         after = pipe.generate(PROMPT, seed=3, fast=True, **size).frames
         assert forward.compiled.calls == calls + 3, "every step went through the compiled model"
-        assert np.abs(after.astype(int) - before.astype(int)).max() <= 1, size
+        assert same_frames(after, before), size
 
 
 def test_the_exact_path_stays_plain(compiled):
@@ -154,3 +162,21 @@ def test_on_a_cpu_build_of_torch_the_space_serves_uncompiled(tiny_checkpoint, tm
         "Fast mode runs uncompiled: compiling failed (RuntimeError: ZeroGPU's AOTI helpers need a CUDA build of torch)."
     )
     assert "forward" not in vars(pipe.fast_transformer)
+
+
+def test_a_vace_transformer_compiles_with_its_control_stream(tiny_vace_checkpoint, tmp_path):
+    """The Space's GPU model is the VACE preset: its control stream shares the latent grid's dynamic sizes."""
+    pipe = wan_like(tiny_vace_checkpoint, tmp_path)
+    source = Video(pipe.generate(PROMPT, seed=1, num_frames=5, height=32, width=32).frames, fps=8)
+    made = {
+        "generate": lambda: pipe.generate(PROMPT, seed=3, fast=True, **SIZES[0]).frames,
+        "extend": lambda: pipe.extend(source, PROMPT, num_frames=8, seed=3, fast=True, height=48, width=32).frames,
+    }
+    before = {task: make() for task, make in made.items()}
+    assert ahead.compile_fast_transformer(pipe, aoti=AOTI) == "Fast mode's transformer is compiled ahead of time."
+    assert "control_hidden_states" in pipe.fast_transformer.forward.example
+    for task, make in made.items():
+        calls = pipe.fast_transformer.forward.compiled.calls
+        after = make()
+        assert pipe.fast_transformer.forward.compiled.calls == calls + 3, task
+        assert same_frames(after, before[task]), task
