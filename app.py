@@ -46,10 +46,11 @@ def clip(name: str) -> str:
 def generate_tab(page: Page) -> Tab:
     tab, p = Tab("Generate"), page.preset
     sizes = budget.size_choices(p, page.pipe.spatial_stride)
+    prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
     with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
         with gr.Row():
             with gr.Column():
-                prompt_controls(page, tab)
+                prompt_controls(page, tab, value=prompts[0])
                 tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
                 tab.inputs["seconds"] = gr.Slider(
                     0,
@@ -66,7 +67,6 @@ def generate_tab(page: Page) -> Tab:
             with gr.Column():
                 results(tab)
                 tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
-        prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
         examples(tab, [[prompt] for prompt in prompts], ["prompt"], page.api.generate)
     size, height_width = tab.parts["size"], [tab.inputs["height"], tab.inputs["width"]]
     size.change(lambda choice: sizes[choice], size, height_width, api_visibility="private")
@@ -186,8 +186,9 @@ def storyboard_tab(page: Page) -> Tab:
 def api_routes(page: Page, tabs: dict[str, Tab]):
     """The named API endpoints, as hidden triggers whose inputs are looked up by parameter name. Where the UI spells
     "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance and fast: on in
-    the UI, off in the API), a hidden component stands in."""
+    the UI, off in the API; the prompt, filled in on the page and required in the API), a hidden component stands in."""
     api_only = {
+        "prompt": gr.Textbox(visible=False),
         "enhance": gr.Checkbox(False, visible=False),
         "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
         "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),

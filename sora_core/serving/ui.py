@@ -52,10 +52,10 @@ def references(page: Page):
 # ------------------------------------------------------------------ the parts every tab has
 
 
-def prompt_controls(page: Page, tab: Tab, label: str = "Prompt"):
-    tab.inputs["prompt"] = gr.Textbox(
-        label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder="a red ball bouncing on a black background"
-    )
+def prompt_controls(page: Page, tab: Tab, label: str = "Prompt", value: str = ""):
+    """The prompt box (`value`: filled in, so that the first click makes something) and the enhancer switch."""
+    example = "a red ball bouncing on a black background"
+    tab.inputs["prompt"] = gr.Textbox(value, label=label, lines=2, max_length=MAX_PROMPT_CHARS, placeholder=example)
     tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompt")
     if page.preset.enhancer == "toyworld":
         gr.Markdown(vocabulary_sentence())
