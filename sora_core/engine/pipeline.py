@@ -172,8 +172,7 @@ class SoraPipeline:
             window[new] = decoded[new]
             return window
         near = sorted({int(g) for g in np.flatnonzero(known) if (g - 1 in new) or (g + 1 in new)})
-        anchors = {a: timeline.frames[a] if timeline.anchor is None else timeline.anchor for a in near}
-        window[new] = match_seams(decoded[new], anchors, new, device=self.device)
+        window[new] = match_seams(decoded[new], {a: timeline.frames[a] for a in near}, new, device=self.device)
         return window
 
     def window_latents(self, plan: workflows.Plan, transformer, progress: Progress, should_stop: Stop):

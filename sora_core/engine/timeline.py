@@ -38,7 +38,6 @@ class Timeline:
     init_strength: float = 1.0
     new: slice = field(default_factory=lambda: slice(None))  # which of the window's new frames the result keeps
     match_colour: bool = True  # give new frames the colours of the given frames beside their seams
-    anchor: np.ndarray | None = None  # (H, W, 3): match new frames to this frame instead (a story's first frame)
 
     def assemble(self, sampled: np.ndarray) -> np.ndarray:
         """The result: before, the kept new frames of `sampled` (the window, decoded), after."""
