@@ -66,10 +66,17 @@ def nominal_ends(cards: list[Card]) -> list[int]:
     return list(np.cumsum([card.num_frames for card in cards]))
 
 
+def story_window(pipe) -> int:
+    """Frames one sampling window of a story holds: the model's default clip length, what it was made for. Longer
+    windows drift: in one 65-frame window (its maximum) sora-tiny, trained on 17- and 33-frame clips, turned "a
+    yellow ball standing still on a black background" green; in 17- or 33-frame windows the minute stayed black."""
+    return max(pipe.preset.num_frames, CONTEXT_FRAMES + pipe.temporal_stride)
+
+
 def segment_frames(pipe, wanted: int) -> int:
     """New frames one forward extension may add, towards `wanted`: whole latent frames, within one window."""
     k = pipe.temporal_stride
-    most = (pipe.preset.max_frames - 1 - (CONTEXT_FRAMES - 1)) // k * k
+    most = (story_window(pipe) - 1 - (CONTEXT_FRAMES - 1)) // k * k
     return int(min(most, max(k, round(wanted / k) * k)))
 
 
@@ -128,7 +135,7 @@ def keyframe_frames(pipe, card: Card, height: int, width: int) -> np.ndarray | N
 def segments(pipe, cards: list[Card], keyframes: list) -> list[Segment]:
     """Every sampling call of the story, in order, with the new frames each asks for: each card's segments aim at
     its nominal cumulative end, so the story's length tracks the nominal positions and errors never add up."""
-    k, window = pipe.temporal_stride, pipe.preset.max_frames
+    k, window = pipe.temporal_stride, story_window(pipe)
     most = segment_frames(pipe, window * 100)  # the most new frames one segment adds
     plan, length = [], 0
     for i, end in enumerate(nominal_ends(cards)):

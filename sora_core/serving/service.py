@@ -15,7 +15,7 @@ from ..engine import limits
 from ..engine.fast import full_calls
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, GenerateRequest, Options, Request, build, field_names
-from ..engine.storyboard import MAX_CARDS, Card, check_cards, keyframe_frames, segments
+from ..engine.storyboard import MAX_CARDS, Card, check_cards, keyframe_frames, segments, story_window
 from ..engine.vace import MAX_REFERENCES, is_vace
 from ..engine.video import Video, VideoError
 from ..engine.workflows import Plan
@@ -212,7 +212,7 @@ class Service:
         fitted = [keyframe_frames(self.pipe, card, first.settings.height, first.settings.width) for card in cards]
         segments_ = segments(self.pipe, cards, fitted)
         settings = first.settings
-        window = self.preset.max_frames
+        window = story_window(self.pipe)
         full_steps = full_calls(self.preset.fast, settings.steps) if settings.fast else None
         per_segment = budget.gpu_seconds(
             self.preset, window, settings.height, settings.width, settings.steps, full_steps=full_steps
