@@ -269,12 +269,12 @@ def table_cards(values: dict) -> dict:
         except ValueError:
             return cell  # the API names the cell in its sentence
 
-    def keyframe(cell):
-        return None if cell == 0 else cell
+    def cell(column: int, value):
+        value = number(value) if column in (1, 2) else value
+        return None if column == 2 and value == 0 else value  # the keyframe column
 
     rows = values["cards"] or []
-    rows = [[number(c) if i in (1, 2) else c for i, c in enumerate(row)] for row in rows]
-    return {**values, "cards": [[keyframe(c) if i == 2 else c for i, c in enumerate(row)] for row in rows]}
+    return {**values, "cards": [[cell(i, value) for i, value in enumerate(row)] for row in rows]}
 
 
 def wire_tabs(page: Page, tabs: dict[str, Tab]):
