@@ -30,11 +30,16 @@ def nearest(rgb, table: dict) -> str:
     return min(table, key=lambda name: np.abs(np.float32(table[name]) - rgb).sum())
 
 
+def border_colour(frames: np.ndarray) -> np.ndarray:
+    """(3,) the median colour of the frames' (T, H, W, 3) border pixels: the background's."""
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1)
+    return np.median(border.reshape(-1, 3).astype(np.float32), axis=0)
+
+
 def read(frames: np.ndarray) -> Reading:
     """Colour, shape and motion of the (main) object in uint8 frames (T, H, W, 3)."""
     frames = frames.astype(np.float32)
-    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1)
-    background_rgb = np.median(border.reshape(-1, 3), axis=0)
+    background_rgb = border_colour(frames)
     masks = np.abs(frames - background_rgb).sum(-1) > FOREGROUND_THRESHOLD  # (T, H, W)
     count = len(frames)
     centers = np.full((count, 2), np.nan)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from . import world as toyworld
-from .detector import Seam, read, seam
+from .detector import Seam, border_colour, read, seam
 
 MOTIONS = ("moving right", "moving down", "moving left")
 TRIM = 4  # frames left out at each end of a card: the cut's neighbourhood belongs to both cards
@@ -86,11 +86,6 @@ class Minute:
         return asked and self.drift <= 6
 
 
-def border_median(frame: np.ndarray) -> np.ndarray:
-    border = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]])
-    return np.median(border.astype(np.float32), axis=0)
-
-
 def minute(pipe, thing: toyworld.Thing, background: str, steps: int, size, seed: int, fast: bool = False) -> Minute:
     """One single-card story of 60 s (481 frames on sora-tiny)."""
     caption = toyworld.Scene((thing,), background).caption()
@@ -98,7 +93,7 @@ def minute(pipe, thing: toyworld.Thing, background: str, steps: int, size, seed:
     story = pipe.storyboard([(caption, num_frames)], seed=seed, steps=steps, height=size[0], width=size[1], fast=fast)
     frames = story.frames
     end = read(frames[-33:])
-    drift = float(np.abs(border_median(frames[-1]) - border_median(frames[0])).max())
+    drift = float(np.abs(border_colour(frames[-1:]) - border_colour(frames[:1])).max())
     return Minute(caption, end.color, end.shape, end.background, drift)
 
 
