@@ -91,7 +91,7 @@ def test_bfloat16_only_where_the_cpu_has_it(fast_pipe, monkeypatch):
 
 def test_bfloat16_copy_keeps_the_float32_modules(fast_pipe):
     original = {name: p.clone() for name, p in fast_pipe.transformer.named_parameters()}
-    copy = fast.build_transformer(fast_pipe.transformer, FastSettings(), "cpu", force_bfloat16=True)
+    copy = fast.build_transformer(fast_pipe.transformer, FastSettings(), "cpu", force_bfloat16=True).transformer
     assert copy is not fast_pipe.transformer
     keep = fast_pipe.transformer._keep_in_fp32_modules
     for name, parameter in copy.named_parameters():
@@ -135,7 +135,9 @@ def test_lora_fused_as_diffusers_fuses_it(tiny_checkpoint, tmp_path):
 def test_a_lora_for_the_base_model_loads_into_its_vace_transformer(tiny_checkpoint, tiny_vace_pipe, tmp_path):
     base = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
     lora = tiny_lora(base.transformer, tmp_path / "lora")
-    vace = fast.build_transformer(tiny_vace_pipe.transformer, FastSettings(lora=lora, bfloat16=False), "cpu")
+    vace = fast.build_transformer(
+        tiny_vace_pipe.transformer, FastSettings(lora=lora, bfloat16=False), "cpu"
+    ).transformer
     changed = [
         name
         for (name, new), (_, old) in zip(vace.named_parameters(), tiny_vace_pipe.transformer.named_parameters())

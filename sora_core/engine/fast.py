@@ -24,6 +24,9 @@ import torch
 import torch.nn.functional as F
 from diffusers.hooks import FirstBlockCacheConfig, MagCacheConfig, TaylorSeerCacheConfig
 
+from . import precision
+from .precision import PrecisionCheck
+
 
 @dataclass(frozen=True)
 class FastLora:
@@ -113,9 +116,10 @@ def _onednn_conv3d(conv):
 
 
 @contextmanager
-def onednn_convolutions(module: torch.nn.Module):
-    """`module`'s Conv3d layers run through oneDNN for the duration (CPU only); restored afterwards."""
-    convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv3d)]
+def onednn_convolutions(module: torch.nn.Module, skip: tuple[str, ...] = ()):
+    """`module`'s Conv3d layers run through oneDNN for the duration (CPU only; `skip`: names that keep PyTorch's own
+    kernel, where `precision.onednn_faults` found oneDNN wrong); restored afterwards."""
+    convs = [m for n, m in module.named_modules() if isinstance(m, torch.nn.Conv3d) and n not in skip]
     usable = torch.backends.mkldnn.is_available() and all(m.weight.device.type == "cpu" for m in convs)
     if not usable:
         yield
@@ -154,25 +158,76 @@ def fuse_lora(transformer, lora: FastLora):
     return transformer
 
 
-def build_transformer(transformer, settings: FastSettings, device, force_bfloat16: bool | None = None):
+@dataclass(frozen=True)
+class FastModel:
+    """Fast mode's transformer as built on this machine, and what its precision checks found."""
+
+    transformer: object
+    bfloat16: bool  # the transformer computes in bfloat16 (checked against float32: `check`)
+    check: PrecisionCheck | None = None  # None where bfloat16 was not tried
+    onednn_faults: tuple[str, ...] = ()  # the VAE's Conv3d layers that keep PyTorch's own kernel
+
+    @property
+    def passed(self) -> bool:
+        """Fast mode computes what float32 computes here, to rounding (after any layer moved to float32)."""
+        return self.check is None or self.check.usable
+
+
+def wants_bfloat16(transformer, settings: FastSettings, device, force_bfloat16: bool | None = None) -> bool:
+    """bfloat16 is worth trying: the preset allows it, the weights are float32, the hardware multiplies it
+    natively (`force_bfloat16` overrides that, for tests)."""
+    native = native_bfloat16(device) if force_bfloat16 is None else force_bfloat16
+    return native and settings.bfloat16 and transformer.dtype == torch.float32
+
+
+def build_transformer(transformer, settings: FastSettings, device, force_bfloat16: bool | None = None) -> FastModel:
     """Fast mode's transformer: `transformer` itself when fast mode changes no weights, else a copy (bfloat16
-    and/or a fused LoRA). `force_bfloat16` overrides the hardware check (tests)."""
-    bfloat16 = native_bfloat16(device) if force_bfloat16 is None else force_bfloat16
-    bfloat16 = bfloat16 and settings.bfloat16 and transformer.dtype == torch.float32
+    and/or a fused LoRA). bfloat16 is checked against float32 first (engine/precision.py): faulty layers run in
+    float32; if the whole forward is still off, the copy stays in float32, with one log line."""
+    bfloat16 = wants_bfloat16(transformer, settings, device, force_bfloat16)
     if not bfloat16 and settings.lora is None:
-        return transformer
+        return FastModel(transformer, bfloat16=False)
     fast = copy.deepcopy(transformer)
     if settings.lora is not None:
         fast = fuse_lora(fast, settings.lora)
-    return to_bfloat16(fast) if bfloat16 else fast
+    if not bfloat16:
+        return FastModel(fast, bfloat16=False)
+    keep = set(getattr(transformer, "_keep_in_fp32_modules", None) or ())
+    reference = copy.deepcopy(fast) if settings.lora is not None else None  # to fall back to, unrounded
+    fast, check = precision.check_bfloat16(fast, to_bfloat16, skip=lambda name: bool(keep & set(name.split("."))))
+    if check.usable:
+        return FastModel(fast, bfloat16=True, check=check)
+    precision.log.warning(
+        f"bfloat16 check: the transformer is {check.error:.0%} off float32 on this machine; fast mode runs in float32."
+    )
+    return FastModel(reference or transformer, bfloat16=False, check=check)
+
+
+CACHE_NAMES = {"taylorseer": "TaylorSeer", "first_block": "First Block Cache", "mag": "MagCache"}
+
+
+def describe(settings: FastSettings, model: FastModel | None) -> str:
+    """What fast mode does on this pipeline, in a few words (the page's switch label); `model`: as built and
+    checked here, or None where it is built at the first fast call (a GPU: bfloat16, checked then)."""
+    parts = []
+    if settings.cache:
+        parts.append(f"{CACHE_NAMES.get(settings.cache, settings.cache)} step cache")
+    if settings.lora is not None:
+        parts.append(f"distilled LoRA, {settings.steps} steps" if settings.steps else "distilled LoRA")
+    if model is None and settings.bfloat16:
+        parts.append("bfloat16, checked against float32")
+    elif model is not None and model.bfloat16:
+        kept = f" ({len(model.check.faulty)} layers in float32)" if model.check.faulty else ""
+        parts.append("bfloat16" + kept + ", checked against float32")
+    return "Fast: " + (", ".join(parts) or "the same computation") + "."
 
 
 @contextmanager
 def fast_mode(pipe, steps: int):
     """Everything fast mode switches on for one sampling call: the step cache on the fast transformer and, on a
-    CPU, oneDNN convolutions in the VAE."""
+    CPU, oneDNN convolutions in the VAE (those that its check found right)."""
     with ExitStack() as stack:
         stack.enter_context(step_cache(pipe.fast_transformer, pipe.preset.fast, steps))
         if pipe.device.type == "cpu":
-            stack.enter_context(onednn_convolutions(pipe.vae))
+            stack.enter_context(onednn_convolutions(pipe.vae, pipe.fast_model.onednn_faults))
         yield

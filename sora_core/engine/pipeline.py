@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import loading, storyboard, vace, workflows
+from . import loading, precision, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
 from .requests import (
@@ -53,15 +53,23 @@ class SoraPipeline:
         self.spatial_stride = vae.config.scale_factor_spatial * transformer.config.patch_size[1]
         self.latent_mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(self.device)
         self.latent_std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(self.device)
-        self._fast_transformer = None
+        self._fast_model = None
+
+    @property
+    def fast_model(self) -> fast_mode.FastModel:
+        """Fast mode on this machine (engine/fast.py), built and checked against float32 on first use: its
+        transformer (this one, or a copy in bfloat16 and/or with a step-distilled LoRA fused in, one more
+        transformer's memory) and, on a CPU, the VAE convolutions that oneDNN gets wrong here."""
+        if self._fast_model is None:
+            model = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
+            if self.device.type == "cpu" and torch.backends.mkldnn.is_available():
+                model = replace(model, onednn_faults=tuple(precision.onednn_faults(self.vae)))
+            self._fast_model = model
+        return self._fast_model
 
     @property
     def fast_transformer(self):
-        """Fast mode's transformer (engine/fast.py), built on first use: this one, or a copy in bfloat16 and/or
-        with a step-distilled LoRA fused in (the copy costs one more transformer's memory)."""
-        if self._fast_transformer is None:
-            self._fast_transformer = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
-        return self._fast_transformer
+        return self.fast_model.transformer
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "sora-tiny", device=None, force: bool = False) -> "SoraPipeline":

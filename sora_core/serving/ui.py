@@ -5,12 +5,11 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from ..engine import vace
+from ..engine import fast, vace
 from ..engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from ..engine.pipeline import SoraPipeline
 from ..toyworld.rewriter import vocabulary_sentence
 
-FAST_DEFAULT = True  # the page starts in fast mode: same-seed frames >= 28 dB from full quality (README)
 SEAM_HOLD = (
     "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
     "(lower: smoother seams, less motion)"
@@ -37,6 +36,19 @@ class Page:
     @property
     def preset(self):
         return self.pipe.preset
+
+    @property
+    def fast_default(self) -> bool:
+        """The Fast switch starts on where fast mode's check against float32 passed (engine/precision.py; same-seed
+        frames >= 28 dB from full quality, README). On a CPU the check runs now, at start-up; a GPU pipeline (on
+        ZeroGPU there is no GPU outside a request) is checked at its first fast call and falls back there if it
+        must."""
+        return self.pipe.device.type != "cpu" or self.pipe.fast_model.passed
+
+    @property
+    def fast_label(self) -> str:
+        checked = self.pipe.fast_model if self.pipe.device.type == "cpu" else None
+        return fast.describe(self.preset.fast, checked)
 
 
 def upload(label: str):
@@ -70,7 +82,7 @@ def advanced(page: Page, tab: Tab, seams: bool = False):
         tab.inputs["negative_prompt"] = gr.Textbox(
             p.negative_prompt, label="Negative prompt", max_length=MAX_PROMPT_CHARS
         )
-        steps, guidance = step_defaults(p, FAST_DEFAULT)
+        steps, guidance = step_defaults(p, page.fast_default)
         tab.inputs["steps"] = gr.Slider(1, MAX_STEPS, value=steps, step=1, label="Steps")
         tab.inputs["guidance"] = gr.Slider(0, MAX_GUIDANCE, value=guidance, step=0.5, label="Guidance")
         with gr.Row():
@@ -90,9 +102,9 @@ def step_defaults(preset, fast: bool) -> tuple[int, float]:
 
 
 def fast_switch(page: Page, tab: Tab):
-    """Fast mode, on by default in the page (its quality numbers are in the README); the page always sends steps and
-    guidance, so the sliders follow the switch where fast mode has its own."""
-    tab.inputs["fast"] = gr.Checkbox(FAST_DEFAULT, label="Fast")
+    """Fast mode, on by default where its check passed (`Page.fast_default`), labelled with what it does here; the
+    page always sends steps and guidance, so the sliders follow the switch where fast mode has its own."""
+    tab.inputs["fast"] = gr.Checkbox(page.fast_default, label=page.fast_label)
     if step_defaults(page.preset, True) != step_defaults(page.preset, False):
         sliders = [tab.inputs["steps"], tab.inputs["guidance"]]
         tab.inputs["fast"].change(lambda on: step_defaults(page.preset, on), tab.inputs["fast"], sliders)

@@ -24,6 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
+from ..engine import precision
 from ..engine.presets import PRESETS
 from ..engine.text import tokenize
 from . import latent_cache
@@ -76,7 +77,8 @@ class TrainConfig:
     threads: int = 2
     # "bf16": bfloat16 autocast, where the CPU has native bfloat16 matmuls (AVX-512 BF16 / AMX) or on a GPU; a DiT
     # step of batch 16 x 180 tokens on one thread took 1.5 s against 2.1 s in float32 on an AVX-512 BF16 CPU. On a
-    # CPU without them bfloat16 is 10-60x slower: keep "fp32" there.
+    # CPU without them bfloat16 is 10-60x slower: keep "fp32" there. Checked against float32 before the first step
+    # (`check_bfloat16`): on Intel AMX CPUs the DiT's patch embedding is wrong in bfloat16 and runs in float32.
     precision: str = "fp32"
     save_every: int = 100
     log_every: int = 10
@@ -205,6 +207,19 @@ def write_checksum(accelerator: Accelerator, module, folder: Path):
     (folder / f"checksum-rank{accelerator.process_index}.txt").write_text(f"{total:.10e}\n")
 
 
+def check_bfloat16(config: TrainConfig, model, inputs: dict | None = None):
+    """--precision bf16: `model`'s layers under autocast checked against float32 on this machine before the first
+    step (engine/precision.py); a faulty layer runs in float32, and a model still off refuses to train."""
+    if config.precision != "bf16":
+        return
+    _, check = precision.check_bfloat16(model, run_layer=precision.under_autocast, inputs=inputs)
+    if not check.usable:
+        raise SystemExit(
+            f"--precision bf16: bfloat16 is {check.error:.0%} off float32 on this machine (engine/precision.py); "
+            "train with --precision fp32."
+        )
+
+
 def buckets_of(config: TrainConfig) -> list[Bucket]:
     """The stage's buckets; a size of 0 x 0 stands for the model's own (`height` x `width`)."""
     sizes = config.buckets or DEFAULT_BUCKETS[config.stage]
@@ -229,6 +244,7 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     if decoder_only:
         vae.requires_grad_(False).decoder.requires_grad_(True)
         vae.post_quant_conv.requires_grad_(True)
+    check_bfloat16(config, vae, precision.vae_probe_inputs(vae))
     module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior, config.colour_weight)
 
     def batch_loss(module, step):
@@ -263,6 +279,7 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
     if config.init_from:
         load_dit_weights(components, Path(config.init_from))
     tokenizer = components["tokenizer"]
+    check_bfloat16(config, components["transformer"])
     module = FlowLoss(components["transformer"], components["text_encoder"], config.dit_foreground_weight)
     rng = np.random.default_rng(config.seed + 77 + 1000 * rank)
 
