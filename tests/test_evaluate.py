@@ -117,3 +117,44 @@ def test_evaluate_story_runs_end_to_end(tiny_checkpoint, capsys, tmp_path):
     rows = [line for line in printed.splitlines() if line.startswith("| a ")]
     assert len(rows) == 1 and rows[0].count("✓") + rows[0].count("✗") == 5  # three cards, two cuts
     assert "three-card stories all right:" in printed and "one minute of 'a red ball bouncing" in printed
+
+
+class Animator:
+    """A stand-in for the animate stage of a perfect model (a rendered clip of the caption's scene) or of one that
+    holds the first frame still; planning is the real pipeline's."""
+
+    def __init__(self, pipe, still: bool):
+        self.pipe, self.preset, self.still, self.firsts = pipe, pipe.preset, still, []
+
+    def plan(self, request):
+        return self.pipe.plan(request)
+
+    def sample_window(self, plan, progress, should_stop):
+        frames, known = plan.timeline.frames, plan.timeline.known
+        assert known[0] and not known[1:].any()  # the first frame given, the rest to make
+        self.firsts.append((read(frames[:1]), plan.prompt))
+        if self.still:
+            return np.repeat(frames[:1], len(frames), axis=0)
+        words = plan.prompt.split()  # "a {colour} {shape} {motion} on a {background} background"
+        thing = tw.Thing(words[2], words[1], " ".join(words[3:5]))
+        return tw.render(tw.Scene((thing,), words[-2]), *frames.shape[1:3], len(frames), np.random.default_rng(0))[0]
+
+
+def test_the_animate_probe_scores_a_perfect_model_and_a_still_one(tiny_pipe):
+    from sora_core.toyworld.evaluate import ANIMATE_MOTIONS, animate
+
+    perfect = Animator(tiny_pipe, still=False)
+    scores = animate(perfect, 10, steps=1, size=(96, 96))
+    assert scores == {motion: (2, 2) for motion in ANIMATE_MOTIONS}
+    for first, prompt in perfect.firsts:  # each first frame is a render of the captioned object
+        assert f" {first.color} {first.shape} " in prompt and f"on a {first.background} background" in prompt
+    assert animate(Animator(tiny_pipe, still=True), 10, steps=1, size=(96, 96)) == {
+        motion: (2 if motion == "standing still" else 0, 2) for motion in ANIMATE_MOTIONS
+    }
+
+
+def test_evaluate_animate_runs_end_to_end(tiny_checkpoint, capsys):
+    main(["--model", str(tiny_checkpoint), "--animate", "5", "--steps", "1", "--size", "32", "32"])
+    printed = capsys.readouterr().out
+    assert "animate 5 rendered first frames:" in printed
+    assert [part.split()[-1][-2:] for part in printed.splitlines()[-1].split("; ")] == ["/1"] * 5  # one a motion

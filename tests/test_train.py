@@ -14,6 +14,7 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
+from sora_core.training.sizes import ARCHITECTURES, build_components
 from sora_core.training.train import dit_weights, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,3 +216,55 @@ def test_colour_term_pulls_the_latents_towards_the_pixels_colours():
         optimizer.step()
         optimizer.zero_grad()
     assert colour_error() < 0.5 * before
+
+
+def test_flow_loss_path_weight_covers_where_the_object_just_was():
+    from sora_core.training.losses import FlowLoss
+
+    latents = torch.zeros(1, 4, 3, 8, 8)  # (B, C, F, h, w)
+    for f in range(3):
+        latents[:, :, f, 2:4, 2 * f : 2 * f + 2] = 3.0  # an object moving 2 positions right a frame
+    known = torch.zeros(1, 3, dtype=torch.bool)
+    weight = FlowLoss(None, None, foreground_weight=5.0, path_weight=True).position_weight(latents, known)[0, 0]
+    assert (weight[1, 2:4, 0:4] == 5).all()  # frame 1: where the object is, and where it was in frame 0
+    assert (weight[0, 2:4, 0:2] == 5).all() and (weight[0, 2:4, 2:4] == 1).all()  # frame 0 has no earlier frame
+    assert (weight[2, 2:4, 0:2] == 1).all()  # two frames back is not weighed
+    plain = FlowLoss(None, None, foreground_weight=5.0).position_weight(latents, known)[0, 0]
+    assert (plain[1, 2:4, 0:2] == 1).all()
+
+
+def test_flow_loss_motion_term_tells_a_wrong_motion_from_an_equal_error():
+    """Two predictions as far from the clean latents frame by frame: one off by the same amount in every frame (the
+    motion right), one alternating (the motion wrong). Only the frame-difference term tells them apart."""
+    from sora_core.training.losses import FlowLoss
+
+    components = build_components(ARCHITECTURES["test"], seed=0)
+    latents = torch.randn(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0.7])
+
+    class Guess(torch.nn.Module):  # a "transformer" whose velocity implies the clean latents `guess`
+        config = components["transformer"].config
+
+        def __init__(self, guess):
+            super().__init__()
+            self.guess = guess
+
+        def forward(self, noisy, t_tokens, text, return_dict=False):
+            return ((noisy - self.guess) / t,)
+
+    steady = latents + 0.5
+    flicker = latents + 0.5 * torch.tensor([1.0, -1.0, 1.0]).view(1, 1, 3, 1, 1)
+    ids, mask = torch.ones(1, 4, dtype=torch.long), torch.ones(1, 4, dtype=torch.long)
+    known = torch.zeros(1, 3, dtype=torch.bool)
+
+    def loss(guess, motion_weight):
+        torch.manual_seed(0)
+        return float(
+            FlowLoss(Guess(guess), components["text_encoder"], motion_weight=motion_weight)(
+                latents, known, ids, mask, t
+            )
+        )
+
+    assert abs(loss(steady, 0.0) - loss(flicker, 0.0)) < 1e-4  # per-frame MSE: the same
+    assert abs(loss(steady, 1.0) - loss(steady, 0.0)) < 1e-4  # the right change costs nothing more
+    assert loss(flicker, 1.0) > loss(flicker, 0.0) + 0.5  # the wrong change does

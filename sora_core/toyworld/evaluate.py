@@ -2,6 +2,7 @@
 
     python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--paraphrase] [--fast]
     python -m sora_core.evaluate --story 4    # the storyboard's checks instead (story_eval.py)
+    python -m sora_core.evaluate --animate 20 # the animate stage alone: rendered first frames, does it move right?
 
 Generated frames are read back by the toy world's detector (`detector.py`), which measures seams too.
 """
@@ -10,7 +11,9 @@ import argparse
 
 import numpy as np
 
+from ..engine import workflows
 from ..engine.pipeline import SoraPipeline
+from ..engine.requests import GenerateRequest, Options
 from ..engine.video import Video
 from . import story_eval
 from . import world as toyworld
@@ -108,6 +111,46 @@ def adherence(
     return result
 
 
+ANIMATE_MOTIONS = ("moving left", "moving right", "moving up", "moving down", "standing still")
+OPPOSITE = {"moving left": "moving right", "moving right": "moving left", "moving up": "moving down"}
+OPPOSITE |= {v: k for k, v in OPPOSITE.items()} | {"standing still": "moving right"}
+
+
+def animate(
+    pipe,
+    count: int,
+    steps: int,
+    size: tuple[int, int],
+    seed: int = 0,
+    guidance: float | None = None,
+    opposite_negative: bool = False,
+) -> dict[str, tuple[int, int]]:
+    """The animate stage alone (what `generate` runs after making the first frame, `workflows.plan_animate`):
+    `count` rendered first frames of held-out combinations, the five motions in turn, each animated at the
+    model's defaults with its caption; per motion (right, asked). `opposite_negative`: the caption with the
+    opposite motion as the negative prompt (guidance away from the wrong way)."""
+    rng = np.random.default_rng(seed)
+    held_out = toyworld.all_combinations(held_out=True)
+    right = {motion: [0, 0] for motion in ANIMATE_MOTIONS}
+    for i in range(count):
+        motion = ANIMATE_MOTIONS[i % len(ANIMATE_MOTIONS)]
+        pool = [(thing, bg) for thing, bg in held_out if thing.motion == motion]
+        thing, background = pool[rng.integers(len(pool))]
+        scene = toyworld.Scene((thing,), background)
+        first = toyworld.render(scene, *size, pipe.preset.num_frames, rng)[0][0]
+        negative = None
+        if opposite_negative:
+            negative = toyworld.Scene((toyworld.Thing(thing.shape, thing.color, OPPOSITE[motion]),), background)
+            negative = negative.caption()
+        size_steps = dict(height=size[0], width=size[1], steps=steps, guidance=guidance, seed=seed + i)
+        request = GenerateRequest(scene.caption(), options=Options(negative_prompt=negative, **size_steps))
+        plan = workflows.plan_animate(pipe.plan(request), first)
+        frames = pipe.sample_window(plan, None, None)
+        right[motion][0] += read(frames).motion == motion
+        right[motion][1] += 1
+    return {motion: tuple(hits) for motion, hits in right.items()}
+
+
 def seams(
     pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False
 ) -> dict[str, tuple[Seam, bool, float]]:
@@ -184,10 +227,25 @@ def main(argv=None):
         "--story", type=int, default=0, metavar="N", help="instead: N three-card stories and a minute (story_eval.py)"
     )
     parser.add_argument("--strip", default=None, metavar="PNG", help="with --story: save the first story's frames")
+    parser.add_argument(
+        "--animate", type=int, default=0, metavar="N", help="instead: animate N rendered first frames (the probe)"
+    )
+    parser.add_argument("--guidance", type=float, default=None, help="with --animate: default the model's")
+    parser.add_argument(
+        "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
+    )
     args = parser.parse_args(argv)
 
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
+    if args.animate:
+        scores = animate(
+            pipe, args.animate, args.steps, size, guidance=args.guidance, opposite_negative=args.opposite_negative
+        )
+        total = sum(hits for hits, _ in scores.values())
+        print(f"animate {args.animate} rendered first frames: {total} of {args.animate} move the asked way")
+        print("; ".join(f"{motion} {hits}/{asked}" for motion, (hits, asked) in scores.items()))
+        return
     if args.story:
         story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
         return

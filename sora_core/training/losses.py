@@ -79,20 +79,37 @@ class FlowLoss(torch.nn.Module):
     The object covers a few percent of a toy-world frame, so a plain mean is mostly background: the first model
     reached a low loss with flat backgrounds and blobs for objects. Latent positions far from their frame's
     background (the per-channel median) weigh `foreground_weight` times more; with the default threshold that is
-    ~13 % of positions, the object and the VAE's halo around it."""
+    ~13 % of positions, the object and the VAE's halo around it.
+
+    Per-frame MSE is nearly blind to motion (VideoJAM, VMC and MotionDirector all find so): an object left where
+    it was costs little more than one moved the right way. Two terms look at motion: `path_weight` weighs also
+    the positions the object just left (its place in the previous latent frame), and `motion_weight` scores the
+    frame-to-frame change of the clean latents the prediction implies against the true change."""
 
     FOREGROUND_DISTANCE = 0.5  # RMS over channels of normalised latents; the background's is ~0
 
-    def __init__(self, transformer, text_encoder, foreground_weight: float = 1.0):
+    def __init__(
+        self,
+        transformer,
+        text_encoder,
+        foreground_weight: float = 1.0,
+        path_weight: bool = False,
+        motion_weight: float = 0.0,
+    ):
         super().__init__()
         self.transformer, self.text_encoder = transformer, text_encoder
-        self.foreground_weight = foreground_weight
+        self.foreground_weight, self.path_weight, self.motion_weight = foreground_weight, path_weight, motion_weight
 
     def position_weight(self, latents, known):
-        """(B, 1, F, h, w): 0 on known frames, 1 on background, `foreground_weight` on objects."""
+        """(B, 1, F, h, w): 0 on known frames, 1 on background, `foreground_weight` on objects (and, with
+        `path_weight`, where the object was a latent frame earlier)."""
         background = latents.flatten(3).median(dim=3).values[..., None, None]  # (B, C, F, 1, 1)
         distance = (latents - background).pow(2).mean(1, keepdim=True).sqrt()  # (B, 1, F, h, w)
-        weight = 1 + (self.foreground_weight - 1) * (distance > self.FOREGROUND_DISTANCE).float()
+        foreground = (distance > self.FOREGROUND_DISTANCE).float()
+        if self.path_weight:
+            before = torch.nn.functional.pad(foreground[:, :, :-1], (0, 0, 0, 0, 1, 0))  # frame f-1 at f
+            foreground = torch.maximum(foreground, before)
+        weight = 1 + (self.foreground_weight - 1) * foreground
         return weight * (~known)[:, None, :, None, None].float()
 
     def forward(self, latents, known, input_ids, attention_mask, t):
@@ -103,9 +120,15 @@ class FlowLoss(torch.nn.Module):
         noisy = noise_to(latents, noise, t_frames[:, None, :, None, None])
         patch_hw = tuple(self.transformer.config.patch_size[1:])
         t_tokens = token_timesteps(t * 1000, known, latents.shape[-2:], patch_hw, len(t))  # (B, tokens)
-        velocity = self.transformer(noisy, t_tokens, text_embeds, return_dict=False)[0]
+        velocity = self.transformer(noisy, t_tokens, text_embeds, return_dict=False)[0].float()
         weight = self.position_weight(latents, known).expand_as(latents)
-        return ((velocity.float() - (noise - latents)) ** 2 * weight).sum() / weight.sum().clamp(min=1)
+        loss = ((velocity - (noise - latents)) ** 2 * weight).sum() / weight.sum().clamp(min=1)
+        if self.motion_weight and latents.shape[2] > 1:
+            predicted = noisy - t_frames[:, None, :, None, None] * velocity  # the clean latents it implies
+            change = predicted.diff(dim=2) - latents.diff(dim=2)  # (B, C, F-1, h, w): wrong frame-to-frame change
+            later = weight[:, :, 1:]  # scored where the later frame of each pair is to be made
+            loss = loss + self.motion_weight * (change**2 * later).sum() / later.sum().clamp(min=1)
+        return loss
 
 
 def sample_t(batch: int, generator: np.random.Generator, shift: float = 3.0, high_share: float = 0.0) -> torch.Tensor:

@@ -58,6 +58,8 @@ class TrainConfig:
     foreground_weight: float = 1.0  # VAE: >1 weighs pixels far from a clip's median colour more
     colour_weight: float = 0.1  # VAE: pull latent channels 0-2 towards the cell's opponent colours (VAELoss)
     dit_foreground_weight: float = 5.0  # DiT: weight of latent positions far from their frame's background
+    dit_path_weight: bool = False  # DiT: the same weight where the object was a latent frame earlier (FlowLoss)
+    dit_motion_weight: float = 0.0  # DiT: weight of the frame-to-frame change term (FlowLoss)
     sample_posterior: bool = False  # decode a posterior sample instead of its mean (see VAELoss)
     # Text tokens the DiT sees, written into the checkpoint's defaults; sampling pads prompts to the same length.
     # Wan's cross-attention has no padding mask, and 116 pads of 128 diluted the prompt's words ~2x (measured).
@@ -280,7 +282,13 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
         load_dit_weights(components, Path(config.init_from))
     tokenizer = components["tokenizer"]
     check_bfloat16(config, components["transformer"])
-    module = FlowLoss(components["transformer"], components["text_encoder"], config.dit_foreground_weight)
+    module = FlowLoss(
+        components["transformer"],
+        components["text_encoder"],
+        config.dit_foreground_weight,
+        path_weight=config.dit_path_weight,
+        motion_weight=config.dit_motion_weight,
+    )
     rng = np.random.default_rng(config.seed + 77 + 1000 * rank)
 
     def batch_loss(module, step):
