@@ -5,36 +5,38 @@ Four parts, importing one way only:
     toyworld/  the bundled model's world: rendering, prompt rewriter, detector, evaluation (imports the engine)
     training/  model sizes, data, latent cache, losses, the training loop (imports the engine and the toy world)
     serving/   the Space's endpoints and service, GPU-time budget, prompt enhancement, the CLI (engine, toy world)
+
+The names below load on first use, so that `python -m sora_core --help` does not wait for torch and diffusers.
 """
 
-from . import toyworld
-from .engine.loading import ModelLoadError
-from .engine.pipeline import SoraPipeline
-from .engine.presets import PRESETS, Preset
-from .engine.requests import (
-    ExtendRequest,
-    GenerateRequest,
-    LoopRequest,
-    Options,
-    RestyleRequest,
-    TransitionRequest,
-)
-from .engine.video import Video, VideoError
-from .serving.enhance import enhance_prompt
+import importlib
 
-__all__ = [
-    "PRESETS",
-    "ExtendRequest",
-    "GenerateRequest",
-    "LoopRequest",
-    "ModelLoadError",
-    "Options",
-    "Preset",
-    "RestyleRequest",
-    "SoraPipeline",
-    "TransitionRequest",
-    "Video",
-    "VideoError",
-    "enhance_prompt",
-    "toyworld",
-]
+_HOMES = {
+    "PRESETS": ".engine.presets",
+    "Preset": ".engine.presets",
+    "ExtendRequest": ".engine.requests",
+    "GenerateRequest": ".engine.requests",
+    "LoopRequest": ".engine.requests",
+    "Options": ".engine.requests",
+    "RestyleRequest": ".engine.requests",
+    "TransitionRequest": ".engine.requests",
+    "ModelLoadError": ".engine.loading",
+    "SoraPipeline": ".engine.pipeline",
+    "Video": ".engine.video",
+    "VideoError": ".engine.video",
+    "enhance_prompt": ".serving.enhance",
+}
+
+__all__ = sorted([*_HOMES, "toyworld"])
+
+
+def __getattr__(name: str):
+    if name == "toyworld":
+        return importlib.import_module(".toyworld", __name__)
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name], __name__), name)
+    raise AttributeError(f"module 'sora_core' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

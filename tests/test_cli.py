@@ -131,3 +131,28 @@ def test_an_empty_prompt_is_refused_in_one_line_and_nothing_is_written(tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: --prompt is empty: describe the video to make."
     assert not out.exists()
+
+
+def test_words_outside_the_toy_world_are_rewritten_and_said(tmp_path):
+    """The bundled model's enhancer works offline, so the CLI uses it by default, as the page does."""
+    out = tmp_path / "x.mp4"
+    prompt = "a crimson sphere drifting leftwards over a dark backdrop"
+    result = cli("generate", "--prompt", prompt, "--out", str(out), "--frames", "5", "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    assert "prompt rewritten for the model: 'a red ball moving left on a black background'" in result.stderr
+    assert read_metadata(out)["prompt"] == "a red ball moving left on a black background"
+    plain = cli("generate", "--prompt", prompt, "--out", str(out), "--frames", "5", "--steps", "2", "--no-enhance")
+    assert plain.returncode == 0, plain.stderr
+    assert "rewritten" not in plain.stderr
+    assert "warning: the model does not know these words: crimson, sphere, drifting, leftwards" in plain.stderr
+    assert read_metadata(out)["prompt"] == prompt
+
+
+def test_help_answers_without_loading_torch():
+    """`--help` stays quick (about 0.4 s, README): the heavy libraries load only when a command runs."""
+    code = "import sys; from sora_core.serving.cli import main\n"
+    code += "try: main(['generate', '--help'])\nexcept SystemExit: pass\n"
+    code += "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'gradio') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--enhance, --no-enhance" in done.stdout and done.stdout.strip().endswith("[]")

@@ -188,8 +188,32 @@ def test_an_unknown_setting_is_refused_not_ignored(tiny_pipe, task):
     """`num_inference_steps` is diffusers' name for `steps`: silently running at the preset's steps would lie."""
     clip = Video(smooth_frames(5, 32, 32), fps=8)
     sources = {"generate": (), "transition": (clip, clip)}.get(task, (clip,))
-    with pytest.raises(TypeError, match="num_inference_steps"):
+    with pytest.raises(TypeError, match=r"^num_inference_steps is diffusers' name; SoraPipeline takes steps\.$"):
         getattr(tiny_pipe, task)(*sources, "x", num_inference_steps=2)
+    with pytest.raises(TypeError, match=r"^guidance_scale is diffusers' name; SoraPipeline takes guidance\.$"):
+        getattr(tiny_pipe, task)(*sources, "x", guidance_scale=2.0)
+    with pytest.raises(TypeError, match=r"^generator is diffusers' name; SoraPipeline takes seed"):
+        getattr(tiny_pipe, task)(*sources, "x", generator=None)
+    with pytest.raises(TypeError, match=r"^unexpected keyword argument 'colour'; the settings are negative_prompt, "):
+        getattr(tiny_pipe, task)(*sources, "x", colour="red")
+
+
+def test_diffusers_habits_call_move_and_choose_a_dtype(tiny_checkpoint, tiny_pipe):
+    from sora_core import SoraPipeline
+
+    settings = dict(num_frames=5, height=32, width=32, steps=2, seed=4)
+    np.testing.assert_array_equal(
+        tiny_pipe("a red ball", **settings).frames, tiny_pipe.generate("a red ball", **settings).frames
+    )
+    assert tiny_pipe.to("cpu") is tiny_pipe and tiny_pipe.device == torch.device("cpu")
+    half = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu", torch_dtype="bfloat16")
+    assert half.transformer.dtype == torch.bfloat16 and half.vae.dtype == torch.float32
+    assert (
+        SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu", torch_dtype=torch.float16).text_encoder.dtype
+        == torch.float16
+    )
+    with pytest.raises(ValueError, match=r"^torch_dtype must be one of float32, bfloat16, float16; got 'int8'\.$"):
+        SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu", torch_dtype="int8")
 
 
 def test_named_settings_reach_every_workflow(tiny_pipe):

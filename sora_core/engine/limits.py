@@ -29,6 +29,20 @@ def check_text(value, name: str = "prompt", required: bool = False) -> str:
     return value
 
 
+def frame_count_ok(num_frames: int, stride: int = 4) -> bool:
+    """The frame rule of a causal video VAE: 4k+1 frames (1 is an image)."""
+    return num_frames >= 1 and (num_frames - 1) % stride == 0
+
+
+def check_frame_count(num_frames, stride: int = 4) -> int:
+    """A whole number of frames that the VAE's rule allows: `stride`k+1."""
+    whole = isinstance(num_frames, (int, np.integer)) and not isinstance(num_frames, bool)
+    if not whole or not frame_count_ok(num_frames, stride):
+        k = stride
+        raise ValueError(f"num_frames must be {k}k+1 (1, {k + 1}, {2 * k + 1}, ...); got {num_frames}.")
+    return int(num_frames)
+
+
 def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 

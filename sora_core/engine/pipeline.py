@@ -28,6 +28,8 @@ from .requests import (
     Request,
     RestyleRequest,
     TransitionRequest,
+    check_names,
+    options_of,
 )
 from .sampling import configure_scheduler, denoise, initial_noise, prepared_scheduler, start_step, starting_latents
 from .text import encode_prompts
@@ -37,6 +39,15 @@ from .video import Video, to_pixels
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 Progress = Callable[[int, int], None] | None
 Stop = Callable[[], bool] | None
+
+
+def dtype_of(value) -> torch.dtype | None:
+    """A dtype given as diffusers users give it (torch.bfloat16, or "bfloat16"); None for the default."""
+    if value is None or isinstance(value, torch.dtype):
+        return value
+    if value not in DTYPES:
+        raise ValueError(f"torch_dtype must be one of {', '.join(DTYPES)}; got {value!r}.")
+    return DTYPES[value]
 
 
 def offset_progress(progress: Progress, done: int, total: int) -> Progress:
@@ -72,20 +83,35 @@ class SoraPipeline:
         return self.fast_model.transformer
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "sora-tiny", device=None, force: bool = False) -> "SoraPipeline":
-        """Load a preset name, a Hub repo id or a local folder. Raises ModelLoadError with one line."""
+    def from_pretrained(
+        cls, name_or_path: str = "sora-tiny", device=None, force: bool = False, torch_dtype=None
+    ) -> "SoraPipeline":
+        """Load a preset name, a Hub repo id or a local folder. Raises ModelLoadError with one line. `torch_dtype`
+        (a torch dtype or its name) for the transformer and text encoder; default: the preset's on CUDA, float32
+        on the CPU. The VAE always decodes in float32."""
         preset = preset_for(str(name_or_path))
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         loading.check_memory(preset, str(device), force)
         folder = loading.resolve_folder(preset.source, preset.revision)
         loading.check_folder(folder)
         preset = loading.with_checkpoint_overrides(preset, folder)
-        dtype = DTYPES[preset.cuda_dtype] if str(device).startswith("cuda") else torch.float32
+        dtype = dtype_of(torch_dtype) or (
+            DTYPES[preset.cuda_dtype] if str(device).startswith("cuda") else torch.float32
+        )
         components = loading.load_components(folder, dtype)
         components["scheduler"] = configure_scheduler(components["scheduler"], preset.flow_shift)
         for name in ("vae", "text_encoder", "transformer"):
             components[name].to(device).eval()
         return cls(**components, preset=preset, device=device)
+
+    def to(self, device) -> "SoraPipeline":
+        """Every model on `device` (as diffusers' `pipe.to`); fast mode is built again there on its next use."""
+        self.device = torch.device(device)
+        for module in (self.vae, self.text_encoder, self.transformer):
+            module.to(self.device)
+        self.latent_mean, self.latent_std = self.latent_mean.to(self.device), self.latent_std.to(self.device)
+        self._fast_model = None
+        return self
 
     @property
     def grid(self) -> workflows.Grid:
@@ -257,9 +283,12 @@ class SoraPipeline:
         should_stop: Stop = None,
         reference_images=(),
         fast: bool = False,
+        **unknown,
     ) -> Video:
         """Text to video (num_frames=1: text to image). None means the preset's default. `reference_images`: one
-        to three images of a subject or style (VACE checkpoints). `fast`: fast mode (engine/fast.py)."""
+        to three images of a subject or style (VACE checkpoints). `fast`: fast mode (engine/fast.py). Any other
+        keyword is a TypeError naming ours (`num_inference_steps` -> `steps`)."""
+        check_names(unknown, ())
         options = Options(
             negative_prompt=negative_prompt,
             height=height,
@@ -270,6 +299,8 @@ class SoraPipeline:
             fast=fast,
         )
         return self.run(GenerateRequest(prompt, num_frames, tuple(reference_images), options), progress, should_stop)
+
+    __call__ = generate  # `pipe(prompt, ...)`, as a diffusers pipeline is called
 
     # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance,
     # fast);
@@ -299,7 +330,7 @@ class SoraPipeline:
             init_strength=init_strength,
             match_colour=match_colour,
             reference_images=tuple(reference_images),
-            options=Options(seed=seed, **options),
+            options=options_of(seed, options),
         )
         return self.run(request, progress, should_stop)
 
@@ -318,7 +349,7 @@ class SoraPipeline:
         **options,
     ) -> Video:
         """Clip A, about `num_frames` bridge frames, then clip B."""
-        options = Options(seed=seed, **options)
+        options = options_of(seed, options)
         request = TransitionRequest(video_a, video_b, prompt, num_frames, init_strength, match_colour, options)
         return self.run(request, progress, should_stop)
 
@@ -336,7 +367,7 @@ class SoraPipeline:
         **options,
     ) -> Video:
         """The video, then bridge frames back to its first frame, so it plays seamlessly on repeat."""
-        request = LoopRequest(video, prompt, num_frames, init_strength, match_colour, Options(seed=seed, **options))
+        request = LoopRequest(video, prompt, num_frames, init_strength, match_colour, options_of(seed, options))
         return self.run(request, progress, should_stop)
 
     def restyle(
@@ -351,5 +382,5 @@ class SoraPipeline:
         **options,
     ) -> Video:
         """SDEdit at `strength` (0 returns the input, 1 is plain generation); same length and size."""
-        request = RestyleRequest(video, prompt, strength, Options(seed=seed, **options))
+        request = RestyleRequest(video, prompt, strength, options_of(seed, options))
         return self.run(request, progress, should_stop)

@@ -91,7 +91,29 @@ REQUESTS: dict[str, type] = {
 }
 OPTION_NAMES = tuple(f.name for f in fields(Options))
 VIDEO_FIELDS = ("video", "video_a", "video_b")
-IMAGE_LIST_FIELDS = ("reference_images",)
+# diffusers' pipelines spell some settings their own way; a diffusers habit gets ours back in one sentence.
+DIFFUSERS_NAMES = {
+    "num_inference_steps": "steps",
+    "guidance_scale": "guidance",
+    "generator": "seed (a whole number)",
+    "output_type": "no output type: every result is a Video, whose .frames is a numpy uint8 array",
+    "num_videos_per_prompt": "one video a call: call again with another seed",
+}
+
+
+def check_names(names, allowed: tuple[str, ...]):
+    """TypeError for a keyword the method does not take, saying ours where it is diffusers' name for it."""
+    for name in names:
+        if name in DIFFUSERS_NAMES:
+            raise TypeError(f"{name} is diffusers' name; SoraPipeline takes {DIFFUSERS_NAMES[name]}.")
+        if name not in allowed:
+            raise TypeError(f"unexpected keyword argument {name!r}; the settings are {', '.join(OPTION_NAMES)}.")
+
+
+def options_of(seed: int, given: dict) -> Options:
+    """The shared settings a workflow method was given by name (`**options`), every name checked."""
+    check_names(given, OPTION_NAMES)
+    return Options(seed=seed, **given)
 
 
 def field_names(kind: type) -> tuple[str, ...]:

@@ -48,11 +48,6 @@ class Timeline:
         return len(range(*self.new.indices(int((~self.known).sum()))))
 
 
-def frame_count_ok(num_frames: int, stride: int = 4) -> bool:
-    """The frame rule of a causal video VAE: 4k+1 frames (1 is an image)."""
-    return num_frames >= 1 and (num_frames - 1) % stride == 0
-
-
 def latent_frames(num_frames: int, stride: int = 4) -> int:
     return (num_frames - 1) // stride + 1
 

@@ -17,7 +17,7 @@ from PIL import Image
 from . import limits
 from .presets import Preset
 from .requests import ExtendRequest, GenerateRequest, LoopRequest, Options, Request, RestyleRequest, TransitionRequest
-from .timeline import Timeline, frame_count_ok
+from .timeline import Timeline
 from .video import Video
 
 DEFAULT_STRENGTH = 0.6
@@ -73,13 +73,7 @@ def check_size(grid: Grid, height, width, num_frames):
     for name, value, limit in (("height", height, p.max_height), ("width", width, p.max_width)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not s <= value <= limit or value % s:
             raise ValueError(f"{name} must be a multiple of {s} between {s} and {limit}; got {value}.")
-    k = grid.temporal_stride
-    if (
-        isinstance(num_frames, bool)
-        or not isinstance(num_frames, (int, np.integer))
-        or not frame_count_ok(num_frames, k)
-    ):
-        raise ValueError(f"num_frames must be {k}k+1 (1, {k + 1}, {2 * k + 1}, ...); got {num_frames}.")
+    limits.check_frame_count(num_frames, grid.temporal_stride)
     if num_frames > p.max_frames:
         raise ValueError(f"num_frames must be at most {p.max_frames} in one sampling window; got {num_frames}.")
 

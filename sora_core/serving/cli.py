@@ -14,7 +14,6 @@ from tqdm import tqdm
 
 from ..engine import limits
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, build, field_names
-from ..engine.timeline import frame_count_ok
 from ..engine.video import IMAGE_SUFFIXES, Video
 
 USER_ERRORS = (ValueError, RuntimeError, OSError, InterruptedError)
@@ -60,6 +59,13 @@ def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), promp
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fast", action="store_true", help="fast mode: step caching, bfloat16 where the CPU has it")
+    parser.add_argument(
+        "--enhance",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite prompts into the captions the model was trained on (default: on where that works offline, "
+        "as for the bundled model)",
+    )
     parser.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
     for name in videos:
         parser.add_argument(FLAGS[name], dest=name, required=True, help="a video or image file")
@@ -168,8 +174,8 @@ def check_early(args) -> dict:
     for name, check in (("steps", limits.check_steps), ("guidance", limits.check_guidance)):
         if values.get(name) is not None:
             check(values[name])
-    if args.command == "generate" and not frame_count_ok(values.get("num_frames", 1)):
-        raise ValueError(f"num_frames must be 4k+1 (1, 5, 9, ...); got {values['num_frames']}.")
+    if args.command == "generate":
+        limits.check_frame_count(values.get("num_frames", 1))
     for name in VIDEO_FIELDS:
         if name in values:
             values[name] = Video.load(values[name])
@@ -193,10 +199,27 @@ def run_storyboard(args) -> Video:
             bar.total = total
             bar.update(step - bar.n)
 
+        cards = [{**card, "prompt": prompt_for(args, pipe, card["prompt"])} for card in cards]
         cards = story_cards(cards, pipe.preset.fps, keyframes)
         video = pipe.storyboard(cards, args.seed, args.steps, args.guidance, progress, **settings)
     video.save(Path(args.out))
     return video
+
+
+def prompt_for(args, pipe, prompt: str) -> str:
+    """The prompt the model gets: through the checkpoint's enhancer where --enhance is on (default: where it works
+    offline), said on stderr when it changed; words the model does not know are named either way."""
+    from .enhance import enhance_prompt, unknown_words, works_offline
+
+    enhance = works_offline(pipe.preset) if args.enhance is None else args.enhance
+    used = enhance_prompt(prompt, pipe.preset, seed=args.seed, device=str(pipe.device)) if enhance else prompt
+    if used != prompt:
+        print(f"prompt rewritten for the model: {used!r}", file=sys.stderr)
+    unknown = unknown_words(used, pipe.preset)
+    if unknown:
+        hint = "" if enhance else " (--enhance maps other wording onto its vocabulary)"
+        print(f"warning: the model does not know these words: {', '.join(unknown)}{hint}", file=sys.stderr)
+    return used
 
 
 def run(args) -> Video:
@@ -206,6 +229,7 @@ def run(args) -> Video:
     from ..engine.pipeline import SoraPipeline
 
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
+    values["prompt"] = prompt_for(args, pipe, values["prompt"])
     request = build(REQUESTS[args.command], values)
     plan = pipe.plan(request)
     with tqdm(total=plan.settings.steps, desc="denoising", unit="step") as bar:

@@ -68,6 +68,22 @@ def load_language_model(repo_id: str, revision: str, device: str = "cpu"):
     return _LANGUAGE_MODELS[repo_id]
 
 
+def works_offline(preset: Preset) -> bool:
+    """The enhancer needs nothing downloaded (the toy world's rewriter): the CLI turns it on by default, as the page
+    does for every model."""
+    return preset.enhancer == "toyworld"
+
+
+def unknown_words(prompt: str, preset: Preset) -> list[str]:
+    """Words of `prompt` a toy-world model was never trained on (empty for other models: their vocabulary is open)."""
+    if preset.enhancer != "toyworld":
+        return []
+    from ..toyworld.world import caption_words
+
+    known = set(caption_words())
+    return [word for word in re.findall(r"[a-z]+", prompt.lower()) if word not in known]
+
+
 def enhance_prompt(prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu") -> str:
     """The user's prompt rewritten for `model` (a preset, or its name); unchanged when the model has no enhancer
     or the enhancer fails."""

@@ -5,7 +5,7 @@ writes them as a diffusers `WanPipeline` folder, so `WanPipeline.from_pretrained
 """
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -171,7 +171,3 @@ def save_checkpoint(components: dict, folder, dtype=torch.float32, sora_config: 
     if sora_config is not None:
         (folder / "sora.json").write_text(json.dumps(sora_config, indent=2) + "\n")
     return folder
-
-
-def architecture_dict(config: ArchitectureConfig) -> dict:
-    return asdict(config)
