@@ -8,6 +8,7 @@ keeps its components in a dict keyed by the endpoint's parameter names.
 """
 
 import argparse
+import inspect
 import logging
 import os
 import random
@@ -191,7 +192,7 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
         "prompt": gr.Textbox(visible=False),
         "enhance": gr.Checkbox(False, visible=False),
         "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
-        "init_strength": gr.Number(None, visible=False, minimum=0, maximum=1),
+        "init_strength": gr.Number(None, visible=False),
         "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
         "reroll": gr.Number(None, visible=False, precision=0),  # the page re-rolls with its own button
         "previous": gr.File(visible=False, type="filepath"),
@@ -202,9 +203,23 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
     routes += (("storyboard", "storyboard"),)
     for name, tab_name in routes:
         endpoint, tab = getattr(page.api, name), tabs[tab_name]
-        inputs = {**tab.inputs, **api_only}
+        inputs = {**tab.inputs, **free_form(endpoint, tab), **api_only}
         shown = [tab.parts["image"], *outputs(tab)[1:]] if name == "image" else outputs(tab)
         hidden.click(endpoint, [inputs[p] for p in parameters(endpoint)], shown, api_name=name)
+
+
+def free_form(endpoint, tab: Tab) -> dict:
+    """Hidden stand-ins without limits for the page's bounded controls (sliders, numbers, choices): Gradio checks a
+    component's own limits before the endpoint runs, in its words ("Value 0 is less than minimum value 1.", no
+    parameter named, a traceback in the log), while the server's check names the parameter in ours."""
+    defaults = {name: parameter.default for name, parameter in inspect.signature(endpoint).parameters.items()}
+    stand_ins = {}
+    for name, component in tab.inputs.items():
+        if name in defaults and isinstance(component, (gr.Slider, gr.Number)):
+            stand_ins[name] = gr.Number(defaults[name], visible=False)
+        elif name in defaults and isinstance(component, (gr.Radio, gr.Dropdown)):
+            stand_ins[name] = gr.Textbox(defaults[name], visible=False)
+    return stand_ins
 
 
 def ui_handler(page: Page, tab: Tab, choose):
