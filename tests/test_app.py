@@ -1,5 +1,6 @@
 """The Space end to end: every named endpoint through gradio_client, and the page in a real browser."""
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -173,7 +174,7 @@ def test_bad_upload_and_choice_are_refused(client, tmp_path):
     clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))
     with pytest.raises(Exception, match="direction must be|not in the list of choices"):
         client.predict(video=clip, prompt="x", direction="sideways", api_name="/extend")
-    with pytest.raises(Exception, match="init_strength must be|greater than maximum value 1"):
+    with pytest.raises(Exception, match="^init_strength must be"):
         client.predict(video=clip, prompt="x", init_strength=1.5, api_name="/extend")
 
 
@@ -181,7 +182,11 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for the browser test (.ci/run installs it)"
+    if not chromium:  # required in CI (.ci/run installs it); elsewhere a fresh machine may not have it yet
+        hint = "Debian's chromium is needed for the browser test: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(hint + " (CI=true: the browser test is required)")
+        pytest.skip(hint + ", then run the tests again")
     ARTIFACTS.mkdir(exist_ok=True)
     with running_app("sora-tiny", tmp_path / "app.log") as url, sync_playwright() as p:
         browser = p.chromium.launch(

@@ -135,3 +135,22 @@ def test_hub_presets_pin_commits():
 def test_an_unknown_model_lists_the_presets():
     with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b, wan2.1-vace-1.3b\)"):
         resolve_folder("no-such-model")
+
+
+def test_an_unreachable_hub_is_asked_once_and_the_cache_answers(tmp_path):
+    """No HF_HUB_OFFLINE, and a Hub that refuses connections: the cache's one-line answer, without the download
+    client's retries (23 s before: README)."""
+    from app_server import free_port
+
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("HF_HUB_OFFLINE", None)
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code = (
+        "from sora_core import SoraPipeline, ModelLoadError\n"
+        "try:\n    SoraPipeline.from_pretrained('someone/not-cached', device='cpu')\n"
+        "except ModelLoadError as error:\n    print('ERROR:', error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "cannot be reached (offline)" in errors[0], result.stdout + result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr

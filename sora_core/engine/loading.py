@@ -6,6 +6,9 @@ Only configs, tokenizer files and safetensors are downloaded (no pickles, no rem
 """
 
 import json
+import socket
+import threading
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +44,27 @@ def check_memory(preset: Preset, device: str, force: bool = False):
         )
 
 
+def hub_reachable(endpoint: str, timeout: float = 2.0) -> bool:
+    """Whether the Hub answers a TCP connection within `timeout` seconds (name lookup included). Asked once
+    before a download: without it, an offline machine waited through huggingface_hub's five retries (23 s) before
+    the cache's answer."""
+    url = urllib.parse.urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    answered = threading.Event()
+
+    def connect():
+        try:
+            socket.create_connection((url.hostname, port), timeout=timeout).close()
+            answered.set()
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=connect, daemon=True)  # a stuck name lookup is left behind, not waited for
+    worker.start()
+    worker.join(timeout)
+    return answered.is_set()
+
+
 def resolve_folder(source: str, revision: str | None = None) -> Path:
     """A local folder holding a diffusers Wan pipeline, downloading it from the Hub if needed."""
     path = Path(source).expanduser()
@@ -59,11 +83,12 @@ def resolve_folder(source: str, revision: str | None = None) -> Path:
         raise ModelLoadError(
             f"Unknown model '{source}': give a preset name ({names}), a Hub repo id (owner/name) or a folder."
         )
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
+    offline = constants.HF_HUB_OFFLINE or not hub_reachable(constants.ENDPOINT)
     try:
-        folder = snapshot_download(source, revision=revision, allow_patterns=ALLOW_PATTERNS)
+        folder = snapshot_download(source, revision=revision, allow_patterns=ALLOW_PATTERNS, local_files_only=offline)
     except LocalEntryNotFoundError:
         raise ModelLoadError(
             f"{source} is not in the local Hugging Face cache and the Hub cannot be reached (offline); "
