@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help='"PROMPT=SECONDS", or "PROMPT=SECONDS=KEYFRAME" to end the card on an image or clip; repeat in order',
     )
+    batch = commands.add_parser(
+        "batch", help="one request a line of a JSONL file; resumable; accelerate launch splits it"
+    )
+    batch.add_argument("--jobs", required=True, help='a .jsonl file, a request a line: {"task": "generate", ...}')
+    batch.add_argument("--out", required=True, help="the folder for <line>.mp4 / .png and manifest.jsonl")
+    batch.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
+    batch.add_argument("--fast", action="store_true", help="fast mode for lines that do not say")
+    batch.add_argument("--threads", type=int, default=0, help="CPU threads a process (default: its share)")
+    batch.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
     restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
@@ -222,7 +231,11 @@ def prompt_for(args, pipe, prompt: str) -> str:
     return used
 
 
-def run(args) -> Video:
+def run(args) -> Video | None:
+    if args.command == "batch":
+        from .batch import run_batch
+
+        return run_batch(args)
     if args.command == "storyboard":
         return run_storyboard(args)
     values = check_early(args)
@@ -253,5 +266,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    print(f"wrote {args.out} ({video.num_frames} frames, {video.width}×{video.height}, seed {args.seed})")
+    if args.command != "batch":  # a batch says what it wrote itself
+        print(f"wrote {args.out} ({video.num_frames} frames, {video.width}×{video.height}, seed {args.seed})")
     return 0

@@ -1,0 +1,163 @@
+"""Batch jobs: one request a line of a JSON Lines file, on one process or many (accelerate).
+
+    python -m sora_core batch --jobs jobs.jsonl --out renders/ [--model sora-tiny] [--fast]
+    accelerate launch --num_processes 2 -m sora_core batch --jobs jobs.jsonl --out renders/
+
+A line is any task the CLI has, with the Python API's names and limits:
+    {"task": "generate", "prompt": "a red ball bouncing", "seed": 3, "num_frames": 17}
+    {"task": "extend", "video": "in.mp4", "prompt": "...", "num_frames": 16, "direction": "backward"}
+    {"task": "storyboard", "cards": [{"prompt": "...", "seconds": 2}, ...], "seed": 1}
+Line n (from 1) writes `DIR/n.mp4` (`DIR/n.png` for a 1-frame generate), through a temporary name and a rename, so
+a half-written file never carries the final name; then its manifest row. `DIR/manifest.jsonl` lists, line by line,
+the settings asked, the seconds taken and the output's path or the one-sentence error. A bad line is reported and
+the batch goes on. Run the same command again and finished lines (those with a row) are skipped.
+
+Under `accelerate launch` each process takes its share of the lines (`PartialState.split_between_processes`, the
+lines dealt round-robin so that long and short ones spread) on its own device: GPU i, or the CPU with its share
+of the threads. A line's output depends only on the line (its seed), not on how many processes ran it. The main
+process shows the progress bar and merges the rows into one manifest.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+USER_ERRORS = (ValueError, TypeError, RuntimeError, OSError)
+TASKS = ("generate", "extend", "transition", "loop", "restyle", "storyboard")
+PATH_FIELDS = ("video", "video_a", "video_b")
+
+
+def read_jobs(path: Path) -> list[tuple[int, dict | str]]:
+    """(line number from 1, the job) for every non-blank line; a line that is not a JSON object is its error."""
+    jobs = []
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            job = json.loads(text)
+        except json.JSONDecodeError as error:
+            jobs.append((number, f"line {number} is not JSON: {error.msg} (column {error.colno})."))
+            continue
+        jobs.append((number, job if isinstance(job, dict) else f"line {number} must be a JSON object; got {text!r}."))
+    return jobs
+
+
+def output_path(out: Path, number: int, job: dict) -> Path:
+    image = job.get("task") == "generate" and job.get("num_frames") == 1
+    return out / f"{number}{'.png' if image else '.mp4'}"
+
+
+def render(pipe, job: dict, fast: bool):
+    """The video a job asks for: the Python API's names and limits, every error one sentence."""
+    from ..engine.requests import REQUESTS, build
+    from ..engine.video import Video
+
+    values = {name: value for name, value in job.items() if name != "task"}
+    task = job.get("task")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}.")
+    values.setdefault("fast", fast)
+    if task == "storyboard":
+        return storyboard(pipe, values)
+    for name in PATH_FIELDS:
+        if name in values:
+            values[name] = Video.load(values[name])
+    if "reference_images" in values:
+        values["reference_images"] = tuple(Video.load(path) for path in values["reference_images"])
+    return pipe.run(build(REQUESTS[task], values))
+
+
+def storyboard(pipe, values: dict):
+    from ..engine.video import Video
+    from .service import story_cards
+
+    keyframes = tuple(Video.load(path) for path in values.pop("keyframes", ()))
+    cards = story_cards(values.pop("cards", None), pipe.preset.fps, keyframes)
+    settings = {name: values.pop(name) for name in ("seed", "steps", "guidance") if name in values}
+    unknown = set(values) - {"negative_prompt", "height", "width", "fast"}
+    if unknown:
+        raise ValueError(f"a storyboard line has no field {sorted(unknown)[0]!r}.")
+    return pipe.storyboard(cards, **settings, **values)
+
+
+def write_atomically(path: Path, write):
+    """`write(temporary path)`, then a rename: the final name only ever holds a whole file."""
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write(partial)
+    os.replace(partial, path)
+
+
+def run_line(pipe, out: Path, number: int, job: dict | str, fast: bool) -> dict:
+    """One line: its output written and its manifest row (also written, as `.rows/<n>.json`)."""
+    started = time.perf_counter()
+    row = {"line": number, "settings": job if isinstance(job, dict) else None}
+    try:
+        if isinstance(job, str):
+            raise ValueError(job)
+        video = render(pipe, job, fast)
+        target = output_path(out, number, job)
+        write_atomically(target, video.save)
+        row["output"] = str(target)
+    except USER_ERRORS as error:
+        row["error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    write_atomically(out / ".rows" / f"{number}.json", lambda path: path.write_text(json.dumps(row)))
+    return row
+
+
+def finished(out: Path) -> set[int]:
+    return {int(path.stem) for path in (out / ".rows").glob("*.json")}
+
+
+def merge_manifest(out: Path):
+    rows = [json.loads(path.read_text()) for path in (out / ".rows").glob("*.json")]
+    lines = [json.dumps(row) for row in sorted(rows, key=lambda row: row["line"])]
+    write_atomically(out / "manifest.jsonl", lambda path: path.write_text("\n".join(lines) + "\n"))
+
+
+def dealt(lines: list, processes: int) -> list:
+    """Round-robin order, so that a contiguous split gives each process every n-th line."""
+    return [line for start in range(processes) for line in lines[start::processes]]
+
+
+def run_batch(args) -> int:
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    jobs_path, out = Path(args.jobs), Path(args.out)
+    if not jobs_path.is_file():
+        raise ValueError(f"--jobs: {jobs_path} is not a file.")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ".rows").mkdir(exist_ok=True)
+    state.wait_for_everyone()
+    done = finished(out)
+    pending = [(n, job) for n, job in read_jobs(jobs_path) if n not in done]
+    if state.device.type == "cpu":  # each process its share of the cores, unless told
+        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // state.num_processes))
+    with state.split_between_processes(dealt(pending, state.num_processes)) as mine:
+        pipe = load(args, state.device) if mine else None
+        bar = tqdm(total=len(pending), desc="batch", unit="line", disable=not state.is_main_process)
+        for number, job in mine:
+            row = run_line(pipe, out, number, job, args.fast)
+            if "error" in row:
+                print(f"line {number}: {row['error']}", file=sys.stderr)
+            bar.update(state.num_processes if state.is_main_process else 0)
+        bar.close()
+    state.wait_for_everyone()
+    if state.is_main_process:
+        merge_manifest(out)
+        rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+        failed = sum("error" in row for row in rows)
+        print(f"wrote {out / 'manifest.jsonl'}: {len(rows) - failed} outputs, {failed} failed lines")
+    return 0
+
+
+def load(args, device):
+    from ..engine.pipeline import SoraPipeline
+
+    return SoraPipeline.from_pretrained(args.model, device=str(device), force=args.force)
