@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import loading, precision, storyboard, vace, workflows
+from . import loading, parallel, precision, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
 from .requests import (
@@ -103,6 +103,11 @@ class SoraPipeline:
         for name in ("vae", "text_encoder", "transformer"):
             components[name].to(device).eval()
         return cls(**components, preset=preset, device=device)
+
+    def enable_context_parallel(self, degree: int, kind: str = "ulysses") -> "SoraPipeline":
+        """Every clip's tokens split across `degree` processes (engine/parallel.py); the same frames on each."""
+        parallel.enable_context_parallel(self.transformer, degree, kind)
+        return self
 
     def to(self, device) -> "SoraPipeline":
         """Every model on `device` (as diffusers' `pipe.to`); fast mode is built again there on its next use."""

@@ -15,13 +15,16 @@ the batch goes on. Run the same command again and finished lines (those with a r
 Under `accelerate launch` each process takes its share of the lines (`PartialState.split_between_processes`, the
 lines dealt round-robin so that long and short ones spread) on its own device: GPU i, or the CPU with its share
 of the threads. A line's output depends only on the line (its seed), not on how many processes ran it. The main
-process shows the progress bar and merges the rows into one manifest.
+process shows the progress bar and merges the rows into one manifest. With `--context-parallel N` (N processes,
+a GPU each) the processes instead make every line together, each clip's tokens split between them
+(engine/parallel.py), and the main process writes.
 """
 
 import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
@@ -91,8 +94,9 @@ def write_atomically(path: Path, write):
     os.replace(partial, path)
 
 
-def run_line(pipe, out: Path, number: int, job: dict | str, fast: bool) -> dict:
-    """One line: its output written and its manifest row (also written, as `.rows/<n>.json`)."""
+def run_line(pipe, out: Path, number: int, job: dict | str, fast: bool, write: bool = True) -> dict:
+    """One line: its output written and its manifest row (also written, as `.rows/<n>.json`). `write=False`: a
+    context-parallel helper process, which computes its part of the clip and leaves the writing to the main one."""
     started = time.perf_counter()
     row = {"line": number, "settings": job if isinstance(job, dict) else None}
     try:
@@ -100,12 +104,14 @@ def run_line(pipe, out: Path, number: int, job: dict | str, fast: bool) -> dict:
             raise ValueError(job)
         video = render(pipe, job, fast)
         target = output_path(out, number, job)
-        write_atomically(target, video.save)
+        if write:
+            write_atomically(target, video.save)
         row["output"] = str(target)
     except USER_ERRORS as error:
         row["error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
     row["seconds"] = round(time.perf_counter() - started, 2)
-    write_atomically(out / ".rows" / f"{number}.json", lambda path: path.write_text(json.dumps(row)))
+    if write:
+        write_atomically(out / ".rows" / f"{number}.json", lambda path: path.write_text(json.dumps(row)))
     return row
 
 
@@ -139,14 +145,18 @@ def run_batch(args) -> int:
     pending = [(n, job) for n, job in read_jobs(jobs_path) if n not in done]
     if state.device.type == "cpu":  # each process its share of the cores, unless told
         torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // state.num_processes))
-    with state.split_between_processes(dealt(pending, state.num_processes)) as mine:
+    parallel = args.context_parallel > 1  # every process on every line, each clip's tokens split between them
+    share = nullcontext(pending) if parallel else state.split_between_processes(dealt(pending, state.num_processes))
+    with share as mine:
         pipe = load(args, state.device) if mine else None
+        if parallel:
+            pipe.enable_context_parallel(args.context_parallel)
         bar = tqdm(total=len(pending), desc="batch", unit="line", disable=not state.is_main_process)
         for number, job in mine:
-            row = run_line(pipe, out, number, job, args.fast)
-            if "error" in row:
+            row = run_line(pipe, out, number, job, args.fast, write=state.is_main_process or not parallel)
+            if "error" in row and (state.is_main_process or not parallel):
                 print(f"line {number}: {row['error']}", file=sys.stderr)
-            bar.update(state.num_processes if state.is_main_process else 0)
+            bar.update(1 if parallel else state.num_processes)
         bar.close()
     state.wait_for_everyone()
     if state.is_main_process:

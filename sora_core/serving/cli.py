@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
     batch.add_argument("--fast", action="store_true", help="fast mode for lines that do not say")
     batch.add_argument("--threads", type=int, default=0, help="CPU threads a process (default: its share)")
+    batch.add_argument(
+        "--context-parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="make each clip on N processes together, its tokens split between them (N GPUs; diffusers' Ulysses)",
+    )
     batch.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
