@@ -166,6 +166,23 @@ def test_storyboard_by_name(tiny_pipe, monkeypatch):
     assert (seed, steps, guidance, settings["negative_prompt"], settings["fast"]) == (11, 3, 2.5, "blurry", True)
 
 
+def test_a_card_prompt_with_a_slash_stays_in_its_card_when_enhanced(tiny_pipe, monkeypatch):
+    """Card prompts travel as a list: " / " inside one (once the joiner of all of them) moves nothing."""
+    stories = []
+    monkeypatch.setattr(tiny_pipe, "storyboard", lambda cards, *args, **kwargs: stories.append(cards) or Video(
+        np.zeros((1, 16, 16, 3), np.uint8), fps=8))  # fmt: skip
+    api = make_endpoints(tiny_pipe)
+    cards = [{"prompt": "a crimson sphere / drifting leftwards", "seconds": 1}, {"prompt": "a blue box", "seconds": 1}]
+    _, _, used = call(
+        api, "storyboard", cards=cards, enhance=True, reroll=None, previous=None, keyframes=None, **SHARED
+    )
+    assert [card.prompt for card in stories[-1]] == [
+        "a red ball moving left on a black background",
+        "a blue square standing still on a black background",
+    ]
+    assert used == "a red ball moving left on a black background / a blue square standing still on a black background"
+
+
 def test_a_card_is_rerolled_through_the_endpoint(tiny_pipe):
     """`reroll` and `previous` by name: card 1 made again from the story's own file, card 0's frames kept (up to the
     MP4 codec: the previous story travels as a file), and the result's metadata says which card was made again."""

@@ -30,7 +30,7 @@ def test_a_checked_job_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
     service = Service(tiny_pipe, tmp_path / "out")
     job = service.job("loop", {"video": clip, "prompt": "x", "seconds": 1, "steps": 4, "init_strength": 0.5})
     totals = []
-    video = job.run(tiny_pipe, job.prompt, progress=lambda i, n: totals.append(n))
+    video = job.run(tiny_pipe, job.prompts, progress=lambda i, n: totals.append(n))
     assert video.num_frames == 9 + 8 and np.array_equal(video.frames[:9], job.request.video.frames)
     assert 0 < totals[-1] < 4  # started part-way, from the source
 

@@ -103,7 +103,8 @@ class Server:
         self.sample_on_gpu, self.enhance_on_gpu = gpu(self.sample), gpu(self.enhance)
 
     def run(self, budget: int, job: Job, progress, stop: dict, split: bool = False):
-        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, prompt used). With `split`
+        """The GPU call: prompt enhancement (when asked) and sampling; returns (video, the prompts used: a story's
+        are its cards', shown joined by " / "). With `split`
         (a story's `segment_seconds`), this runs outside any GPU call and each sampling window gets its own."""
         started = time.time()
 
@@ -111,19 +112,20 @@ class Server:
             left = (time.time() - started) / step * (total - step)
             progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
 
-        prompt = job.prompt
+        prompts = job.prompts
         if job.enhance:
             enhance = self.enhance_on_gpu if split else self.enhance
-            prompt = enhance(ENHANCE_SECONDS, job.prompt, job.seed, progress)
+            prompts = enhance(ENHANCE_SECONDS, prompts, job.seed, progress)
         sample = partial(self.sample_on_gpu, job.segment_seconds) if split else None
-        video = job.run(self.pipe, prompt, progress=report, should_stop=lambda: stop.get("stop", False), sample=sample)
-        return video, prompt
+        stop_asked = lambda: stop.get("stop", False)  # noqa: E731
+        video = job.run(self.pipe, prompts, progress=report, should_stop=stop_asked, sample=sample)
+        return video, " / ".join(prompts)
 
-    def enhance(self, budget: int, prompt: str, seed: int, progress) -> str:
-        """The prompt rewritten; a storyboard's prompts are its cards', joined by " / ": each is enhanced alone."""
+    def enhance(self, budget: int, prompts: tuple[str, ...], seed: int, progress) -> tuple[str, ...]:
+        """The prompts rewritten, each alone (a storyboard's are its cards')."""
         progress(0, desc="Enhancing the prompt")
         device = str(self.pipe.device)
-        return " / ".join(enhance_prompt(part, self.preset, seed, device=device) for part in prompt.split(" / "))
+        return tuple(enhance_prompt(prompt, self.preset, seed, device=device) for prompt in prompts)
 
     def sample(self, budget: int, plan, progress, should_stop):
         """One sampling window (a story's segment) in its own GPU call of `budget` seconds."""

@@ -37,8 +37,8 @@ class Job:
     enhance: bool = False  # rewrite the prompt first (inside the GPU call, for language-model enhancers)
 
     @property
-    def prompt(self) -> str:
-        return self.plan.prompt
+    def prompts(self) -> tuple[str, ...]:
+        return (self.plan.prompt,)
 
     @property
     def seed(self) -> int:
@@ -46,9 +46,10 @@ class Job:
 
     segment_seconds: int = 0  # a storyboard's alone: see StoryJob
 
-    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None, sample=None) -> Video:
-        """Sample the plan with `prompt` (the enhanced one, or the user's), through `sample` (default
+    def run(self, pipe: SoraPipeline, prompts: tuple[str, ...], progress=None, should_stop=None, sample=None) -> Video:
+        """Sample the plan with its prompt (the enhanced one, or the user's), through `sample` (default
         `pipe.sample`)."""
+        (prompt,) = prompts
         return (sample or pipe.sample)(replace(self.plan, prompt=prompt), progress, should_stop)
 
 
@@ -67,16 +68,18 @@ class StoryJob:
     segment_seconds: int = 0
 
     @property
-    def prompt(self) -> str:
-        return " / ".join(card.prompt for card in self.cards)
+    def prompts(self) -> tuple[str, ...]:
+        """One a card, in order (each enhanced alone, when asked)."""
+        return tuple(card.prompt for card in self.cards)
 
     @property
     def seed(self) -> int:
         return self.options.seed
 
-    def run(self, pipe: SoraPipeline, prompt: str, progress=None, should_stop=None, sample=None) -> Video:
-        prompts = prompt.split(" / ") if prompt != self.prompt else [card.prompt for card in self.cards]
-        cards = [replace(card, prompt=p) for card, p in zip(self.cards, prompts)]
+    def run(self, pipe: SoraPipeline, prompts: tuple[str, ...], progress=None, should_stop=None, sample=None) -> Video:
+        if len(prompts) != len(self.cards):
+            raise ValueError(f"a story of {len(self.cards)} cards needs as many prompts; got {len(prompts)}.")
+        cards = [replace(card, prompt=prompt) for card, prompt in zip(self.cards, prompts)]
         o = self.options
         settings = dict(negative_prompt=o.negative_prompt, height=o.height, width=o.width, fast=o.fast, sample=sample)
         if self.reroll is not None:
