@@ -31,3 +31,22 @@ def test_a_missing_bundled_model_says_where_it_lives(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "BUNDLED", missing)
     with pytest.raises(hub.ModelLoadError, match="assets/sora-tiny folder of the Sora Space source checkout"):
         hub.resolve_folder(str(missing))
+
+
+@pytest.mark.slow
+def test_the_installed_command_runs_from_a_fresh_venv(tmp_path):
+    """The wheel in a new virtual environment (its dependencies seen from this one), then `sora-space` as a user
+    types it: the entry point must name a module that exists."""
+    wheels = tmp_path / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."]
+    assert subprocess.run(build, capture_output=True, cwd=ROOT, timeout=300).returncode == 0
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    (wheel,) = wheels.glob("sora_space-*.whl")
+    install = [str(venv / "bin" / "pip"), "install", "--no-deps", "--no-index", "--force-reinstall", str(wheel)]
+    done = subprocess.run(install, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for args in (["--help"], ["generate", "--help"], ["batch", "--help"]):
+        run = subprocess.run([str(venv / "bin" / "sora-space"), *args], capture_output=True, text=True, cwd=tmp_path)
+        assert run.returncode == 0, (args, run.stderr[-2000:])
+        assert "usage: " in run.stdout
