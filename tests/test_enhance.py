@@ -69,6 +69,9 @@ def tiny_chat_model():
         "shot",
         "moves",
         "scene",
+        "i",
+        "am",
+        "sorry",
     ]
     backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -114,7 +117,12 @@ def test_language_model_failure_returns_the_prompt_and_logs(caplog):
     assert "prompt enhancement failed" in caplog.text
 
 
-def test_refusals_are_not_used():
+def test_refusals_are_not_used(caplog):
+    """A reply long enough to be a caption that opens as a refusal: the refusal branch, not the length check."""
     model, tokenizer = tiny_chat_model()
-    model.generate = lambda input_ids, **kwargs: torch.cat([input_ids, torch.tensor([[2, 2]])], 1)  # "<unk> <unk>"
-    assert enhance_with_language_model("a red ball bouncing", model, tokenizer) == "a red ball bouncing"
+    reply = tokenizer("i am sorry a red ball bouncing slowly on black background", add_special_tokens=False)
+    assert tokenizer.unk_token_id not in reply.input_ids
+    model.generate = lambda input_ids, **kwargs: torch.cat([input_ids, torch.tensor([reply.input_ids])], 1)
+    with caplog.at_level(logging.WARNING):
+        assert enhance_with_language_model("a red ball bouncing", model, tokenizer) == "a red ball bouncing"
+    assert "unusable reply 'i am sorry a red ball" in caplog.text

@@ -170,8 +170,7 @@ def test_the_gpu_estimate_knows_fast():
     preset = replace(SoraPipeline.__init__.__globals__["preset_for"]("wan2.1-t2v-1.3b"), fast=FastSettings())
     full = budget.gpu_seconds(preset, 81, 480, 832, 50)
     quick = budget.gpu_seconds(preset, 81, 480, 832, 50, full_steps=fast.full_calls(preset.fast, 50))
-    assert fast.full_calls(preset.fast, 50) == 6 + 22
-    assert quick < full
+    assert quick < full  # how many calls run in full is counted on real blocks in test_the_step_cache_skips...
 
 
 def test_fast_frames_stay_close_to_full_quality_on_the_bundled_model():

@@ -84,10 +84,24 @@ def test_hold_known_replaces_only_known_frames():
     assert held[:, :, 1].eq(1).all() and held[:, :, [0, 2]].eq(0).all()
 
 
-def test_initial_noise_is_seeded_and_device_independent():
-    a, b = initial_noise((1, 2, 3), 5, "cpu"), initial_noise((1, 2, 3), 5, "cpu")
-    expected = torch.randn((1, 2, 3), generator=torch.Generator().manual_seed(5))
-    assert torch.equal(a, b) and torch.equal(a, expected)
+def test_initial_noise_is_seeded_and_drawn_on_the_cpu_whatever_the_device(monkeypatch):
+    """Drawn by a CPU generator and then moved, so a GPU run starts from the CPU's noise (as WanPipeline given
+    `torch.Generator().manual_seed(seed)` does)."""
+    a, b, other = (
+        initial_noise((1, 2, 3), 5, "cpu"),
+        initial_noise((1, 2, 3), 5, "cpu"),
+        initial_noise((1, 2, 3), 6, "cpu"),
+    )
+    assert torch.equal(a, b) and not torch.equal(a, other)
+    generators = []
+    randn = torch.randn
+    monkeypatch.setattr(
+        torch,
+        "randn",
+        lambda *args, generator, **kw: generators.append(generator) or randn(*args, generator=generator, **kw),
+    )
+    moved = initial_noise((1, 2, 3), 5, "meta")
+    assert moved.device.type == "meta" and generators[-1].device.type == "cpu"
 
 
 def test_pixel_latent_mapping():

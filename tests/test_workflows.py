@@ -1,5 +1,7 @@
 """Extend, transition, loop and restyle on a tiny random checkpoint: timelines, exact source frames, limits."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +17,9 @@ STEPS = dict(steps=2)
 
 
 @pytest.fixture(params=["clean", "replace"])
-def pipe(request, tiny_pipe):
-    tiny_pipe.preset = type(tiny_pipe.preset)(**{**tiny_pipe.preset.__dict__, "conditioning": request.param})
+def pipe(request, tiny_pipe, monkeypatch):
+    """The session's tiny pipeline with each conditioning in turn; its preset is put back afterwards."""
+    monkeypatch.setattr(tiny_pipe, "preset", replace(tiny_pipe.preset, conditioning=request.param))
     return tiny_pipe
 
 
