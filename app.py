@@ -8,7 +8,6 @@ keeps its components in a dict keyed by the endpoint's parameter names.
 """
 
 import argparse
-import inspect
 import logging
 import os
 import random
@@ -24,7 +23,18 @@ from sora_core.engine.workflows import DEFAULT_STRENGTH
 from sora_core.serving import budget
 from sora_core.serving.ahead import compile_on_zero_gpu
 from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
-from sora_core.serving.ui import Page, Tab, advanced, examples, outputs, prompt_controls, references, results, upload
+from sora_core.serving.ui import (
+    Page,
+    Tab,
+    advanced,
+    api_routes,
+    examples,
+    outputs,
+    prompt_controls,
+    references,
+    results,
+    upload,
+)
 from sora_core.toyworld.rewriter import unplaced_sentence
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
@@ -182,44 +192,6 @@ def storyboard_tab(page: Page) -> Tab:
 
 
 # ------------------------------------------------------------------ events
-
-
-def api_routes(page: Page, tabs: dict[str, Tab]):
-    """The named API endpoints, as hidden triggers whose inputs are looked up by parameter name. Where the UI spells
-    "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance and fast: on in
-    the UI, off in the API; the prompt, filled in on the page and required in the API), a hidden component stands in."""
-    api_only = {
-        "prompt": gr.Textbox(visible=False),
-        "enhance": gr.Checkbox(False, visible=False),
-        "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
-        "init_strength": gr.Number(None, visible=False),
-        "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
-        "reroll": gr.Number(None, visible=False, precision=0),  # the page re-rolls with its own button
-        "previous": gr.File(visible=False, type="filepath"),
-    }
-    hidden = gr.Button(visible=False)
-    routes = (("generate", "generate"), ("image", "generate"), ("extend", "extend"))
-    routes += (("transition", "transition"), ("loop", "transition"), ("restyle", "restyle"))
-    routes += (("storyboard", "storyboard"),)
-    for name, tab_name in routes:
-        endpoint, tab = getattr(page.api, name), tabs[tab_name]
-        inputs = {**tab.inputs, **free_form(endpoint, tab), **api_only}
-        shown = [tab.parts["image"], *outputs(tab)[1:]] if name == "image" else outputs(tab)
-        hidden.click(endpoint, [inputs[p] for p in parameters(endpoint)], shown, api_name=name)
-
-
-def free_form(endpoint, tab: Tab) -> dict:
-    """Hidden stand-ins without limits for the page's bounded controls (sliders, numbers, choices): Gradio checks a
-    component's own limits before the endpoint runs, in its words ("Value 0 is less than minimum value 1.", no
-    parameter named, a traceback in the log), while the server's check names the parameter in ours."""
-    defaults = {name: parameter.default for name, parameter in inspect.signature(endpoint).parameters.items()}
-    stand_ins = {}
-    for name, component in tab.inputs.items():
-        if name in defaults and isinstance(component, (gr.Slider, gr.Number)):
-            stand_ins[name] = gr.Number(defaults[name], visible=False)
-        elif name in defaults and isinstance(component, (gr.Radio, gr.Dropdown)):
-            stand_ins[name] = gr.Textbox(defaults[name], visible=False)
-    return stand_ins
 
 
 def ui_handler(page: Page, tab: Tab, choose):

@@ -49,7 +49,7 @@ class PeakRSS:
         self.mb = (self.peak - self.start) / 2**20
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="sora-tiny")
     parser.add_argument("--frames", type=int, default=None, help="default: the model's")
@@ -61,7 +61,26 @@ def main():
         "--fast-float32", action="store_true", help="fast mode without bfloat16, as on a CPU without AMX / AVX-512 BF16"
     )
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def timed(runs: dict, count: int) -> tuple[dict, dict]:
+    """Seconds and peak memory of each run, interleaved, after one warm-up call each."""
+    times, peaks = {name: [] for name in runs}, {name: [] for name in runs}
+    for fn in runs.values():  # warm-up
+        fn()
+    for _ in range(count):
+        for name, fn in runs.items():
+            with PeakRSS() as peak:
+                started = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - started)
+            peaks[name].append(peak.mb)
+    return times, peaks
+
+
+def main():
+    args = parse_args()
     torch.set_num_threads(args.threads)
     diffusers_logging.disable_progress_bar()
 
@@ -98,16 +117,7 @@ def main():
         )
 
     runs = {"SoraPipeline": run_ours, "SoraPipeline fast": lambda: run_ours(fast=True), "WanPipeline": run_theirs}
-    times, peaks = {name: [] for name in runs}, {name: [] for name in runs}
-    for fn in runs.values():  # warm-up
-        fn()
-    for _ in range(args.runs):
-        for name, fn in runs.items():
-            with PeakRSS() as peak:
-                started = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - started)
-            peaks[name].append(peak.mb)
+    times, peaks = timed(runs, args.runs)
     print(
         f"model {args.model}: {args.frames} frames x {args.size} x {args.size}, {args.steps} steps, "
         f"guidance {args.guidance}, {args.threads} threads, {args.runs} interleaved runs, "

@@ -185,7 +185,7 @@ def test_the_caption_style_reaches_the_checkpoints_enhancer(tmp_path):
     """A folder's captions.json names its captioner; the export's sora.json picks the enhancer that writes that
     style: the toy world's rewriter, or the Hub presets' instruct model for a VLM's paragraphs."""
     from sora_core import PRESETS
-    from sora_core.training.train import enhancer_for
+    from sora_core.training.export import enhancer_for
 
     toy_clips(tmp_path / "toy", 1)
     recaption(tmp_path / "toy", "toyworld", progress=False)

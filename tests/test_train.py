@@ -14,8 +14,9 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
+from sora_core.training.export import dit_weights
 from sora_core.training.sizes import ARCHITECTURES, build_components
-from sora_core.training.train import dit_weights, main
+from sora_core.training.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--architecture", "test", "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1", "--log-every", "1"]

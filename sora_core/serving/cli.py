@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help='"PROMPT=SECONDS", or "PROMPT=SECONDS=KEYFRAME" to end the card on an image or clip; repeat in order',
     )
+    batch_parser(commands)
+    restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
+    _common(restyle, ("video",))
+    restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
+    return parser
+
+
+def batch_parser(commands):
+    """`batch`: a JSONL file of requests (serving/batch.py)."""
     batch = commands.add_parser(
         "batch", help="one request a line of a JSONL file; resumable; accelerate launch splits it"
     )
@@ -132,10 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="make each clip on N processes together, its tokens split between them (N GPUs; diffusers' Ulysses)",
     )
     batch.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
-    restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
-    _common(restyle, ("video",))
-    restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it")
-    return parser
 
 
 def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:

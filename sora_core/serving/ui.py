@@ -1,6 +1,7 @@
 """The Space's page parts that every tab shares: a tab's components by endpoint parameter name, the prompt,
 Advanced and result blocks, uploads and examples. `app.py` builds the tabs from them."""
 
+import inspect
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -9,6 +10,7 @@ from ..engine import fast, vace
 from ..engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from ..engine.pipeline import SoraPipeline
 from ..toyworld.rewriter import vocabulary_sentence
+from .endpoints import parameters
 
 SEAM_HOLD = (
     "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
@@ -108,6 +110,44 @@ def fast_switch(page: Page, tab: Tab):
     if step_defaults(page.preset, True) != step_defaults(page.preset, False):
         sliders = [tab.inputs["steps"], tab.inputs["guidance"]]
         tab.inputs["fast"].change(lambda on: step_defaults(page.preset, on), tab.inputs["fast"], sliders)
+
+
+def free_form(endpoint, tab: Tab) -> dict:
+    """Hidden stand-ins without limits for the page's bounded controls (sliders, numbers, choices): Gradio checks a
+    component's own limits before the endpoint runs, in its words ("Value 0 is less than minimum value 1.", no
+    parameter named, a traceback in the log), while the server's check names the parameter in ours."""
+    defaults = {name: parameter.default for name, parameter in inspect.signature(endpoint).parameters.items()}
+    stand_ins = {}
+    for name, component in tab.inputs.items():
+        if name in defaults and isinstance(component, (gr.Slider, gr.Number)):
+            stand_ins[name] = gr.Number(defaults[name], visible=False)
+        elif name in defaults and isinstance(component, (gr.Radio, gr.Dropdown)):
+            stand_ins[name] = gr.Textbox(defaults[name], visible=False)
+    return stand_ins
+
+
+def api_routes(page: Page, tabs: dict[str, Tab]):
+    """The named API endpoints, as hidden triggers whose inputs are looked up by parameter name. Where the UI spells
+    "the model's default" otherwise (the seam slider's 0) or differs from the API's default (enhance and fast: on in
+    the UI, off in the API; the prompt, filled in on the page and required in the API), a hidden component stands in."""
+    api_only = {
+        "prompt": gr.Textbox(visible=False),
+        "enhance": gr.Checkbox(False, visible=False),
+        "fast": gr.Checkbox(False, visible=False),  # off in the API: reproducible against diffusers
+        "init_strength": gr.Number(None, visible=False),
+        "cards": gr.JSON(visible=False),  # the API's cards: a list of {"prompt", "seconds"} objects
+        "reroll": gr.Number(None, visible=False, precision=0),  # the page re-rolls with its own button
+        "previous": gr.File(visible=False, type="filepath"),
+    }
+    hidden = gr.Button(visible=False)
+    routes = (("generate", "generate"), ("image", "generate"), ("extend", "extend"))
+    routes += (("transition", "transition"), ("loop", "transition"), ("restyle", "restyle"))
+    routes += (("storyboard", "storyboard"),)
+    for name, tab_name in routes:
+        endpoint, tab = getattr(page.api, name), tabs[tab_name]
+        inputs = {**tab.inputs, **free_form(endpoint, tab), **api_only}
+        shown = [tab.parts["image"], *outputs(tab)[1:]] if name == "image" else outputs(tab)
+        hidden.click(endpoint, [inputs[p] for p in parameters(endpoint)], shown, api_name=name)
 
 
 def results(tab: Tab):

@@ -213,6 +213,15 @@ def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: 
     return {"color": after.color, "x_correlation": correlation}
 
 
+def report_animate(pipe, args, size: tuple[int, int]):
+    scores = animate(
+        pipe, args.animate, args.steps, size, guidance=args.guidance, opposite_negative=args.opposite_negative
+    )
+    total = sum(hits for hits, _ in scores.values())
+    print(f"animate {args.animate} rendered first frames: {total} of {args.animate} move the asked way")
+    print("; ".join(f"{motion} {hits}/{asked}" for motion, (hits, asked) in scores.items()))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate a toy-world model.")
     parser.add_argument("--model", default="sora-tiny")
@@ -239,13 +248,7 @@ def main(argv=None):
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
     if args.animate:
-        scores = animate(
-            pipe, args.animate, args.steps, size, guidance=args.guidance, opposite_negative=args.opposite_negative
-        )
-        total = sum(hits for hits, _ in scores.values())
-        print(f"animate {args.animate} rendered first frames: {total} of {args.animate} move the asked way")
-        print("; ".join(f"{motion} {hits}/{asked}" for motion, (hits, asked) in scores.items()))
-        return
+        return report_animate(pipe, args, size)
     if args.story:
         story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
         return

@@ -25,12 +25,12 @@ from accelerate.utils import set_seed
 from tqdm import tqdm
 
 from ..engine import precision
-from ..engine.presets import PRESETS
 from ..engine.text import tokenize
 from . import latent_cache
-from .data import CAPTIONS_RECORD, Bucket, make_data
+from .data import Bucket, make_data
+from .export import export, init_untrained, load_vae
 from .losses import FlowLoss, VAELoss, sample_t
-from .sizes import ARCHITECTURES, build_components, build_vae, save_checkpoint
+from .sizes import ARCHITECTURES, build_components, build_vae
 
 
 @dataclass
@@ -111,12 +111,6 @@ def lr_at(step: int, config: TrainConfig) -> float:
         return config.lr * (step + 1) / config.warmup
     progress = (step - config.warmup) / max(1, config.steps - config.warmup)
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def load_vae(folder: Path):
-    from diffusers import AutoencoderKLWan
-
-    return AutoencoderKLWan.from_pretrained(folder, dtype=torch.float32)
 
 
 def load_dit_weights(components: dict, folder: Path):
@@ -318,73 +312,6 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
             },
             folder / "weights.pt",
         )
-
-
-def dit_weights(folder: Path) -> dict:
-    """The DiT stage's weights: its final `weights.pt`, or, mid-run, its last saved state (to evaluate a long run
-    before it ends). The state names tensors `transformer.*` / `text_encoder.*` and keeps one copy of the text
-    encoder's tied embedding (`shared`)."""
-    if (folder / "weights.pt").exists():
-        return torch.load(folder / "weights.pt", map_location="cpu")
-    from safetensors.torch import load_file
-
-    state = load_file(folder / "state" / "model.safetensors")
-    parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}
-    parts["text_encoder"]["encoder.embed_tokens.weight"] = parts["text_encoder"]["shared.weight"]
-    return parts
-
-
-PARTS = ("transformer", "text_encoder")
-
-
-def enhancer_for(data: str) -> tuple[dict, dict]:
-    """The prompt enhancer a model trained on `data` wants (sora.json defaults), and what its captions were: the
-    toy world's rewriter for toy-world captions; for a re-captioned folder's paragraphs, the Hub presets' instruct
-    model, whose system prompt asks for the same paragraph (`recaption.py` records the style in captions.json)."""
-    if data == "toyworld":
-        return {"enhancer": "toyworld"}, {"captioner": "toyworld", "style": "toyworld"}
-    record = Path(data) / CAPTIONS_RECORD
-    captions = json.loads(record.read_text()) if record.is_file() else {"captioner": "unknown", "style": "custom"}
-    if captions.get("style") == "toyworld":
-        return {"enhancer": "toyworld"}, captions
-    if captions.get("style") == "paragraph":
-        wan = PRESETS["wan2.1-t2v-1.3b"]
-        return {"enhancer": wan.enhancer, "enhancer_revision": wan.enhancer_revision}, captions
-    return {"enhancer": ""}, captions  # hand-written captions: prompts are used as typed
-
-
-def export(config: TrainConfig):
-    """Write the trained stages as a half-precision diffusers WanPipeline folder."""
-    out = Path(config.out)
-    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
-    components["vae"] = load_vae(out / ("decoder" if (out / "decoder" / "model").exists() else "vae") / "model")
-    weights = dit_weights(out / "dit")
-    components["transformer"].load_state_dict(weights["transformer"])
-    components["text_encoder"].load_state_dict(weights["text_encoder"])
-    enhancer, captions = enhancer_for(config.data)
-    sora = {
-        "trained": True,
-        "captions": captions,
-        "defaults": {
-            "conditioning": "clean",
-            **enhancer,
-            **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
-            "max_sequence_length": config.max_sequence_length,
-            # trained to move a known first frame by its prompt: generate that way (Preset.animate_first_frame)
-            "animate_first_frame": config.first_frame_share > 0,
-        },
-        "train_config": asdict(config),
-    }
-    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
-    print(f"exported to {config.export_to}")
-
-
-def init_untrained(config: TrainConfig):
-    """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
-    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
-    sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
-    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
-    print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
 
 
 def parse_args(argv=None) -> TrainConfig:
