@@ -269,3 +269,29 @@ def test_flow_loss_motion_term_tells_a_wrong_motion_from_an_equal_error():
     assert abs(loss(steady, 0.0) - loss(flicker, 0.0)) < 1e-4  # per-frame MSE: the same
     assert abs(loss(steady, 1.0) - loss(steady, 0.0)) < 1e-4  # the right change costs nothing more
     assert loss(flicker, 1.0) > loss(flicker, 0.0) + 0.5  # the wrong change does
+
+
+@pytest.mark.slow
+def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
+    """benchmarks/train_gpu.py is what a lent GPU runs first (issue 26): here its code path at test size."""
+    script = ROOT / "benchmarks" / "train_gpu.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), "--tiny"], capture_output=True, text=True, env=env,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "sora-tiny" / "model_index.json").is_file()
+    sora = json.loads((tmp_path / "sora-tiny" / "sora.json").read_text())
+    assert sora["defaults"]["animate_first_frame"] is True  # trained for the image-first recipe
+    assert sora["train_config"]["dit_motion_weight"] == 1.0 and sora["train_config"]["dit_path_weight"] is True
+    assert "animate 20 rendered first frames:" in done.stdout
+
+
+def test_a_run_stops_in_time_saved_and_goes_on_with_the_same_command(tmp_path):
+    out = str(tmp_path / "run")
+    main(["--stage", "vae", "--out", out, *TINY, "--steps", "50", "--max-minutes", "0.0001"])
+    stopped = progress(tmp_path / "run" / "vae")["step"]
+    assert 1 <= stopped < 50
+    main(["--stage", "vae", "--out", out, *TINY, "--steps", str(stopped + 2)])
+    assert progress(tmp_path / "run" / "vae")["step"] == stopped + 2

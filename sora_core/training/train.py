@@ -83,6 +83,7 @@ class TrainConfig:
     # (`check_bfloat16`): on Intel AMX CPUs the DiT's patch embedding is wrong in bfloat16 and runs in float32.
     precision: str = "fp32"
     save_every: int = 100
+    max_minutes: float = 0.0  # stop (saved, resumable) after this much training time in this run; 0: no limit
     log_every: int = 10
     buckets: list[tuple[int, int, int]] = field(default_factory=list)  # (height, width, frames)
     init_from: str = ""  # a checkpoint folder whose weights a fresh stage starts from (fine-tuning)
@@ -175,7 +176,8 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
     module, optimizer = accelerator.prepare(module, optimizer)
     run = Run(accelerator, folder)
     bar = tqdm(total=config.steps, initial=run.step, disable=not accelerator.is_main_process, desc=config.stage)
-    while run.step < config.steps:
+    deadline = time.time() + 60 * config.max_minutes if config.max_minutes else float("inf")
+    while run.step < config.steps and time.time() < deadline:
         started = time.time()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(run.step, config)
@@ -192,6 +194,8 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
             run.log(**{k: v.item() for k, v in losses.items()}, grad_norm=float(grad_norm), lr=lr_at(run.step, config))
         if run.step % config.save_every == 0 or run.step == config.steps:
             run.save()
+    if run.step < config.steps:  # out of time: saved, so that the same command goes on from here
+        run.save()
     bar.close()
     write_checksum(accelerator, accelerator.unwrap_model(module), folder)
     return accelerator.unwrap_model(module), run
