@@ -8,6 +8,8 @@
     timeline.py         the sampling window, its known frames, the pixel <-> latent frame rule
     sampling.py         the flow-matching loop around the checkpoint's scheduler (t = 1 is noise)
     pipeline.py         SoraPipeline: text encoding, VAE, sampling a plan
+    fast.py             fast mode; precision.py checks its reduced precision against float32 on this machine
+    parallel.py         one clip's tokens across processes (diffusers' context parallelism)
     text.py, video.py, colour_transfer.py
 
 It imports nothing from serving, training or the toy world.
