@@ -149,3 +149,18 @@ def test_a_wrong_onednn_convolution_keeps_the_reference_kernel(monkeypatch, capl
         unchecked = pipe.decode_latents(latents)
     assert np.abs(reference.astype(int) - checked.astype(int)).max() <= 1
     assert np.abs(reference.astype(int) - unchecked.astype(int)).max() > 20
+
+
+def test_a_check_that_cannot_run_leaves_fast_mode_in_float32(bfloat16_cpu, monkeypatch, caplog):
+    """The check runs when the page is built: whatever goes wrong in it must not stop the Space from starting."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Input type (c10::BFloat16) and bias type (float) should be the same")
+
+    monkeypatch.setattr(precision, "layer_records", broken)
+    pipe = bundled()
+    with caplog.at_level(logging.WARNING, logger="sora_core"):
+        model = pipe.fast_model
+    assert not model.bfloat16 and not model.passed and pipe.fast_transformer is pipe.transformer
+    assert "bfloat16 check could not run (RuntimeError: Input type" in caplog.text
+    assert Page(pipe, api=None).fast_default is False

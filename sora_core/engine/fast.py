@@ -194,12 +194,20 @@ def build_transformer(transformer, settings: FastSettings, device, force_bfloat1
         return FastModel(fast, bfloat16=False)
     keep = set(getattr(transformer, "_keep_in_fp32_modules", None) or ())
     reference = copy.deepcopy(fast) if settings.lora is not None else None  # to fall back to, unrounded
-    fast, check = precision.check_bfloat16(fast, to_bfloat16, skip=lambda name: bool(keep & set(name.split("."))))
+    try:
+        fast, check = precision.check_bfloat16(fast, to_bfloat16, skip=lambda name: bool(keep & set(name.split("."))))
+    except Exception as error:  # a check that cannot run proves nothing: float32, and the page starts without Fast
+        precision.log.warning(
+            f"bfloat16 check could not run ({type(error).__name__}: {error}); fast mode runs in float32."
+        )
+        check = PrecisionCheck((), (), float("inf"))
     if check.usable:
         return FastModel(fast, bfloat16=True, check=check)
-    precision.log.warning(
-        f"bfloat16 check: the transformer is {check.error:.0%} off float32 on this machine; fast mode runs in float32."
-    )
+    if check.error != float("inf"):
+        precision.log.warning(
+            f"bfloat16 check: the transformer is {check.error:.0%} off float32 on this machine; fast mode runs in "
+            "float32."
+        )
     return FastModel(reference or transformer, bfloat16=False, check=check)
 
 
