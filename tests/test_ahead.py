@@ -19,6 +19,8 @@ from sora_core import SoraPipeline, Video
 from sora_core.engine.fast import FastSettings
 from sora_core.serving import ahead
 
+pytestmark = pytest.mark.slow  # AOTInductor compiles
+
 PROMPT = "a red ball moving right on a black background"
 
 

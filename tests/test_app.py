@@ -14,6 +14,8 @@ from test_video import ffmpeg_info
 from sora_core import Video
 from sora_core.engine.video import read_metadata
 
+pytestmark = pytest.mark.slow  # a Space started per module, a browser
+
 EXAMPLES = ROOT / "assets" / "examples"
 ARTIFACTS = ROOT / "test-artifacts"
 

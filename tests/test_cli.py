@@ -13,6 +13,8 @@ from sora_core import PRESETS, Video
 from sora_core.engine.loading import with_checkpoint_overrides
 from sora_core.engine.video import read_metadata
 
+pytestmark = pytest.mark.slow  # a Python process per command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

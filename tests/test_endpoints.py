@@ -271,6 +271,7 @@ def test_a_keyframe_upload_is_kept_in_the_story(tiny_pipe, tmp_path):
     assert error < 4 and others > 4 * error, (error, others)
 
 
+@pytest.mark.slow
 def test_a_story_too_long_for_one_gpu_call_gets_one_call_per_segment(tiny_pipe, monkeypatch):
     """ZeroGPU grants at most GPU_MAX_SECONDS a call: a story that needs more runs one call per sampling window,
     each asking for one segment's seconds; a short story stays one call."""

@@ -15,6 +15,7 @@ from sora_core.toyworld.story_eval import minute, three_cards
 
 
 @pytest.mark.parametrize("size", [(128, 128, 33), (96, 160, 17)])
+@pytest.mark.slow
 def test_detector_reads_every_combination(size):
     rng = np.random.default_rng(0)
     for thing, background in tw.all_combinations():
@@ -44,6 +45,7 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
     assert result.jump <= result.bound and not result.ok
 
 
+@pytest.mark.slow
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
     printed = capsys.readouterr().out
@@ -109,6 +111,7 @@ def test_the_minute_check_reads_the_end_and_the_drift():
     assert long.ok(thing, "gray") and not long.ok(thing, "black")
 
 
+@pytest.mark.slow
 def test_evaluate_story_runs_end_to_end(tiny_checkpoint, capsys, tmp_path):
     strip = tmp_path / "strip.png"
     main(["--model", str(tiny_checkpoint), "--story", "1", "--steps", "1", "--size", "32", "32", "--strip", str(strip)])

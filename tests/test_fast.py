@@ -173,6 +173,7 @@ def test_the_gpu_estimate_knows_fast():
     assert quick < full  # how many calls run in full is counted on real blocks in test_the_step_cache_skips...
 
 
+@pytest.mark.slow
 def test_fast_frames_stay_close_to_full_quality_on_the_bundled_model():
     """The bundled model at its defaults: fast frames within 28 dB PSNR of full quality, same seed."""
     pipe = SoraPipeline.from_pretrained("sora-tiny", device="cpu")
@@ -181,6 +182,7 @@ def test_fast_frames_stay_close_to_full_quality_on_the_bundled_model():
     assert psnr(full, quick) >= 28
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmark_runs_at_a_tiny_size():
     """benchmarks/bench_gpu.py is what a lent GPU runs; here its code path at the smallest shapes, on the CPU."""
     import subprocess

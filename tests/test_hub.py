@@ -13,6 +13,8 @@ from sora_core import ModelLoadError, SoraPipeline
 from sora_core.engine.loading import check_memory, resolve_folder
 from sora_core.engine.presets import PRESETS
 
+pytestmark = pytest.mark.slow  # a Python process per case
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from sora_core import Video, toyworld
@@ -46,6 +47,7 @@ def words_right(caption: str, thing, background: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_the_toyworld_captioner_reads_every_colour_shape_and_motion():
     """One rendered clip for each colour x shape x motion (backgrounds in turn): at least 98 % captioned right."""
     rng, right, wrong = np.random.default_rng(1), 0, []

@@ -93,6 +93,7 @@ def test_a_reroll_needs_the_previous_storys_boundaries(tiny_pipe):
         tiny_pipe.storyboard([("a", 9), ("b", 8)], reroll=1, previous=plain, **SMALL)
 
 
+@pytest.mark.slow
 def test_the_cli_storyboard_writes_one_video(tiny_checkpoint, tmp_path):
     from test_cli import cli
 

@@ -89,6 +89,7 @@ def test_trains_from_a_folder_of_videos(tmp_path):
     assert progress(tmp_path / "run" / "vae")["step"] == 1
 
 
+@pytest.mark.slow
 def test_two_processes_stay_in_sync(tmp_path):
     """Data-parallel over gloo, launched by torchrun: both copies of the weights end identical, and both exit 0."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

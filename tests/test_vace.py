@@ -115,6 +115,7 @@ def test_a_vace_folder_loads_through_the_same_path_with_generic_defaults(tiny_va
     assert pipe.preset.fps == 8 and pipe.preset.cpu_memory_gb == 0  # generic: no memory refusal
 
 
+@pytest.mark.slow
 def test_every_workflow_runs_from_the_cli_on_a_vace_checkpoint(tiny_vace_checkpoint, tmp_path):
     from test_cli import cli
 
