@@ -45,7 +45,11 @@ def write_jobs(folder: Path) -> Path:
 
 def manifest(out: Path) -> list[dict]:
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    return [{k: v for k, v in row.items() if k not in ("seconds", "process")} for row in rows]
+
+
+def processes(out: Path) -> set[int]:
+    return {json.loads(line)["process"] for line in (out / "manifest.jsonl").read_text().splitlines()}
 
 
 def run(jobs: Path, out: Path, model: Path) -> int:
@@ -98,16 +102,16 @@ def test_run_again_and_finished_lines_are_skipped(tiny_checkpoint, jobs, tmp_pat
     assert Video.load(out / "5.mp4").num_frames > 5 and len(manifest(out)) == 8
 
 
-def test_the_lines_are_dealt_round_robin():
-    assert batch.dealt(list(range(1, 9)), 2) == [1, 3, 5, 7, 2, 4, 6, 8]
-    assert batch.dealt([1, 2, 3], 1) == [1, 2, 3]
+def test_a_line_is_claimed_once(tmp_path):
+    (tmp_path / ".claims").mkdir()
+    assert batch.claim(tmp_path, 3) and not batch.claim(tmp_path, 3) and batch.claim(tmp_path, 4)
 
 
 @pytest.mark.slow
 def test_two_processes_write_what_one_does_and_a_killed_run_resumes(tiny_checkpoint, jobs, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     run(jobs, one, tiny_checkpoint)
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2"]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "sora_core"]
     launch += ["batch", "--jobs", str(jobs), "--out", str(two), "--model", str(tiny_checkpoint), "--threads", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -123,6 +127,7 @@ def test_two_processes_write_what_one_does_and_a_killed_run_resumes(tiny_checkpo
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert {name: (two / ".rows" / name).stat().st_mtime_ns for name in kept} == kept  # not redone
+    assert processes(two) == {0, 1} and processes(one) == {0}
     assert manifest(two) == [
         {**row, **({"output": row["output"].replace(str(one), str(two))} if "output" in row else {})}
         for row in manifest(one)
@@ -132,3 +137,9 @@ def test_two_processes_write_what_one_does_and_a_killed_run_resumes(tiny_checkpo
             name = Path(row["output"]).name
             np.testing.assert_array_equal(Video.load(one / name).frames, Video.load(two / name).frames)
     shutil.rmtree(one)
+
+
+def test_the_longest_kinds_are_taken_first():
+    lines = [(1, {"task": "generate", "num_frames": 1}), (2, {"task": "generate"}), (3, "not json"),
+             (4, {"task": "storyboard"}), (5, {"task": "extend"}), (6, {"task": "loop"})]  # fmt: skip
+    assert [n for n, _ in sorted(lines, key=batch.longest_first)] == [4, 6, 5, 2, 1, 3]
