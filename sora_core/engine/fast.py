@@ -115,10 +115,30 @@ def _onednn_conv3d(conv):
     return conv_forward
 
 
+def onednn_faults(module: torch.nn.Module) -> tuple[str, ...]:
+    """Names of `module`'s Conv3d layers whose oneDNN path (`_onednn_conv3d`, as fast mode runs it) differs from
+    PyTorch's own kernel on this machine, on a small random float32 input; each named in one log line."""
+    faulty = []
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, conv in module.named_modules():
+            if not isinstance(conv, torch.nn.Conv3d):
+                continue
+            size = [k + 2 for k in conv.kernel_size]
+            x = torch.randn(1, conv.in_channels, *size, generator=generator).to(conv.weight.device)
+            expected = conv._conv_forward(x, conv.weight, conv.bias)
+            got = _onednn_conv3d(conv)(x, conv.weight, conv.bias)
+            if precision.relative_error(got, expected) > 1e-3:
+                faulty.append(name)
+    for name in faulty:
+        precision.log.warning(f"oneDNN check: {name} differs from PyTorch's own kernel here; it keeps that kernel.")
+    return tuple(faulty)
+
+
 @contextmanager
 def onednn_convolutions(module: torch.nn.Module, skip: tuple[str, ...] = ()):
     """`module`'s Conv3d layers run through oneDNN for the duration (CPU only; `skip`: names that keep PyTorch's own
-    kernel, where `precision.onednn_faults` found oneDNN wrong); restored afterwards."""
+    kernel, where `onednn_faults` found oneDNN wrong); restored afterwards."""
     convs = [m for n, m in module.named_modules() if isinstance(m, torch.nn.Conv3d) and n not in skip]
     usable = torch.backends.mkldnn.is_available() and all(m.weight.device.type == "cpu" for m in convs)
     if not usable:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import loading, parallel, precision, storyboard, vace, workflows
+from . import loading, parallel, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .presets import Preset, preset_for
 from .requests import (
@@ -74,7 +74,7 @@ class SoraPipeline:
         if self._fast_model is None:
             model = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
             if self.device.type == "cpu" and torch.backends.mkldnn.is_available():
-                model = replace(model, onednn_faults=tuple(precision.onednn_faults(self.vae)))
+                model = replace(model, onednn_faults=fast_mode.onednn_faults(self.vae))
             self._fast_model = model
         return self._fast_model
 

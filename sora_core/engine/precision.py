@@ -9,7 +9,7 @@ So each reduced-precision path runs once on a small fixed input and is compared 
   forward hands it; a layer off by more than LAYER_TOLERANCE is named, and then runs in float32
   (`run_in_float32`). Then the whole forward with those layers in float32 against float32: over MODEL_TOLERANCE
   (a fault outside the layers, in attention or a norm), bfloat16 is not to be used at all.
-- `onednn_faults`: each Conv3d through oneDNN (fast mode's VAE path on a CPU) against PyTorch's own kernel.
+- `fast.onednn_faults` uses `relative_error` and the same log for fast mode's oneDNN VAE convolutions.
 
 Two ways of running in bfloat16 are checked the same way: `cast` (fast mode: bfloat16 weights and activations)
 and `autocast` (training's `--precision bf16`).
@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 log = logging.getLogger("sora_core")
 
@@ -172,23 +171,3 @@ def whole_error(reduced, inputs: dict, expected: torch.Tensor, run_layer: Callab
             cast = {k: inputs[k].to(torch.bfloat16) for k in ("hidden_states", "encoder_hidden_states")}
             output = reduced(**{**inputs, **cast}, return_dict=False)[0]
     return relative_error(output, expected)
-
-
-def onednn_faults(module: torch.nn.Module) -> list[str]:
-    """Names of `module`'s Conv3d layers whose oneDNN float32 result differs from PyTorch's own kernel."""
-    faulty = []
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, conv in module.named_modules():
-            if not isinstance(conv, torch.nn.Conv3d) or conv.padding_mode != "zeros":
-                continue
-            size = [k + 2 for k in conv.kernel_size]
-            x = torch.randn(1, conv.in_channels, *size, generator=generator).to(conv.weight.device)
-            expected = F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-            padding, stride, dilation, groups = conv.padding, conv.stride, conv.dilation, conv.groups
-            got = torch.mkldnn_convolution(x, conv.weight, conv.bias, padding, stride, dilation, groups)
-            if relative_error(got, expected) > 1e-3:
-                faulty.append(name)
-    for name in faulty:
-        log.warning(f"oneDNN check: {name} differs from PyTorch's own kernel on this machine; it keeps that kernel.")
-    return faulty

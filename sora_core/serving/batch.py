@@ -154,7 +154,7 @@ def claim(out: Path, number: int) -> bool:
     return True
 
 
-def run_batch(args) -> int:
+def run_batch(args):
     import torch
     from accelerate import PartialState
 
@@ -192,7 +192,6 @@ def run_batch(args) -> int:
         rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
         failed = sum("error" in row for row in rows)
         print(f"wrote {out / 'manifest.jsonl'}: {len(rows) - failed} outputs, {failed} failed lines")
-    return 0
 
 
 def load(args, device):

@@ -247,7 +247,7 @@ def run(args) -> Video | None:
     if args.command == "batch":
         from .batch import run_batch
 
-        return run_batch(args)
+        return run_batch(args)  # it says what it wrote itself
     if args.command == "storyboard":
         return run_storyboard(args)
     values = check_early(args)
