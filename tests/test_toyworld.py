@@ -32,11 +32,27 @@ def test_vocabulary_constants():
 def test_motion_matches_caption(motion, axis, sign):
     rng = np.random.default_rng(1)
     scene = tw.Scene((tw.Thing("ball", "red", motion),), "black")
-    frames, _ = tw.render(scene, 128, 96, 17, rng)
-    start, end = centroid(frames[0], tw.BACKGROUNDS["black"]), centroid(frames[-1], tw.BACKGROUNDS["black"])
-    moved = end[axis] - start[axis]
+    frames, track = tw.render(scene, 128, 96, 17, rng)
+    centers = track.centers[0]
+    assert np.allclose(centroid(frames[0], tw.BACKGROUNDS["black"]), centers[0], atol=1)  # drawn where it is
+    moved = centers[-1, axis] - centers[0, axis]
     assert (moved > 10) if sign > 0 else (moved < -10) if sign < 0 else abs(moved) < 0.5
+    assert np.allclose(centers[:, 1 - axis], centers[0, 1 - axis])  # along one axis only
     assert "a red ball " + motion in scene.caption()
+
+
+def test_first_frame_does_not_tell_the_direction():
+    """Where an object starts says nothing of where it goes: otherwise a model animating a known first frame reads
+    the direction from the position instead of from the prompt."""
+    rng = np.random.default_rng(4)
+    for motions, axis in ((("moving left", "moving right"), 0), (("moving up", "moving down"), 1)):
+        starts = {}
+        for motion in motions:
+            scene = tw.Scene((tw.Thing("square", "blue", motion),), "white")
+            starts[motion] = [tw.render(scene, 96, 96, 17, rng)[1].centers[0][0, axis] for _ in range(300)]
+        first, second = (np.array(starts[m]) for m in motions)
+        assert abs(first.mean() - second.mean()) < 4  # 300 uniform starts over ~70 px: the means' noise is ~1.7
+        assert min(first.min(), second.min()) < 25 and max(first.max(), second.max()) > 71  # both over the frame
 
 
 def test_bouncing_falls_with_gravity():
