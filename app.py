@@ -17,12 +17,12 @@ import gradio as gr
 import torch
 
 from sora_core import ModelLoadError, SoraPipeline
-from sora_core.engine.limits import MAX_SEED
+from sora_core.engine.limits import MAX_SEED, default_seconds, max_seconds
 from sora_core.engine.presets import DEFAULT_PRESET
 from sora_core.engine.workflows import DEFAULT_STRENGTH
-from sora_core.serving import budget
 from sora_core.serving.ahead import compile_on_zero_gpu
-from sora_core.serving.endpoints import default_seconds, make_endpoints, parameters
+from sora_core.serving.endpoints import make_endpoints, parameters
+from sora_core.serving.gpu_runner import CONCURRENCY_ID
 from sora_core.serving.ui import (
     Page,
     Tab,
@@ -33,6 +33,7 @@ from sora_core.serving.ui import (
     prompt_controls,
     references,
     results,
+    size_choices,
     upload,
 )
 from sora_core.toyworld.rewriter import unplaced_sentence
@@ -56,7 +57,7 @@ def clip(name: str) -> str:
 
 def generate_tab(page: Page) -> Tab:
     tab, p = Tab("Generate"), page.preset
-    sizes = budget.size_choices(p, page.pipe.spatial_stride)
+    sizes = size_choices(p, page.pipe.spatial_stride)
     prompts = ["a red ball bouncing on a black background", "a blue square moving left on a gray background"]
     with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
         with gr.Row():
@@ -65,9 +66,9 @@ def generate_tab(page: Page) -> Tab:
                 tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
                 tab.inputs["seconds"] = gr.Slider(
                     0,
-                    budget.max_seconds(p),
-                    value=default_seconds(p)[0],
-                    step=4 / p.fps,
+                    max_seconds(p.fps, p.max_frames),
+                    value=default_seconds(p.fps, p.num_frames)[0],
+                    step=page.pipe.temporal_stride / p.fps,
                     label="Duration in seconds (0 gives an image)",
                 )
                 with gr.Row(visible=False):
@@ -86,8 +87,9 @@ def generate_tab(page: Page) -> Tab:
 
 def seconds_slider(page: Page, label: str):
     p = page.preset
-    block = 4 / p.fps  # seconds in one latent frame
-    return gr.Slider(block, budget.max_seconds(p) / 2, value=default_seconds(p)[1], step=block, label=label)
+    block = page.pipe.temporal_stride / p.fps  # seconds in one latent frame
+    longest, added = max_seconds(p.fps, p.max_frames) / 2, default_seconds(p.fps, p.num_frames)[1]
+    return gr.Slider(block, longest, value=added, step=block, label=label)
 
 
 def extend_tab(page: Page) -> Tab:
@@ -152,13 +154,14 @@ def restyle_tab(page: Page) -> Tab:
 
 def storyboard_tab(page: Page) -> Tab:
     tab, p = Tab("Make the story"), page.preset
-    seconds = round((p.num_frames - 1) / p.fps, 2)
+    seconds = default_seconds(p.fps, p.num_frames)[0]
     with gr.Tab("Storyboard", id="storyboard", elem_id="storyboard-tab"):
         with gr.Row():
             with gr.Column():
                 gr.Markdown(
                     "Cards along one timeline, up to a minute: the first card is generated, each next one continues "
-                    "the story with its own prompt, colours held to the story's first frame."
+                    "the story with its own prompt; new frames take the colours of the frames beside their seam, "
+                    "unless a card's keep colours is off."
                 )
                 tab.inputs["cards"] = gr.Dataframe(
                     value=[
@@ -233,7 +236,10 @@ def wire(page: Page, tab: Tab, choose, button: str = "run"):
     inputs.add(page.state["history"])
     outs = [*outputs(tab), tab.parts["note"], *(page.state[k] for k in ("last", "history", "gallery"))]
     outs += [tab.parts["image"]] if "image" in tab.parts else []
-    event = tab.parts[button].click(ui_handler(page, tab, choose), inputs, outs, api_visibility="private")
+    handler = ui_handler(page, tab, choose)
+    event = tab.parts[button].click(
+        handler, inputs, outs, api_visibility="private", concurrency_id=CONCURRENCY_ID, concurrency_limit=1
+    )
     tab.parts["stop"].click(
         lambda flag: flag.update(stop=True),
         page.state["stop"],
@@ -265,12 +271,10 @@ def table_cards(values: dict) -> dict:
 
 
 def wire_tabs(page: Page, tabs: dict[str, Tab]):
-    api, service = page.api, page.api.service
+    api, jobs = page.api, page.api.jobs
 
     def generate_or_image(values, data):
-        return (
-            (api.image, values) if service.frames_for(values["seconds"], plus_one=True) == 1 else (api.generate, values)
-        )
+        return (api.image, values) if jobs.frames_for(values["seconds"], plus_one=True) == 1 else (api.generate, values)
 
     def transition_or_loop(values, data):
         return (api.loop, values) if data[tabs["transition"].parts["is_loop"]] else (api.transition, values)

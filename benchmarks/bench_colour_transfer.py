@@ -1,4 +1,4 @@
-"""Seconds per frame of the seam colour transfer (what `limits.SEAM_SECONDS_PER_MPIXEL_FRAME` budgets).
+"""Seconds per frame of the seam colour transfer (what `gpu_time.SEAM_SECONDS_PER_MPIXEL_FRAME` budgets).
 
     python benchmarks/bench_colour_transfer.py [--device cuda] [--height 480] [--width 832] [--frames 8]
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gpu import SHAPES  # noqa: E402
 
 from sora_core import SoraPipeline  # noqa: E402
-from sora_core.training.sizes import build_components, save_checkpoint  # noqa: E402
+from sora_core.training.architectures import build_components, save_checkpoint  # noqa: E402
 
 
 def timed(pipe, args) -> tuple[float, np.ndarray]:

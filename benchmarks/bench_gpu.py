@@ -27,7 +27,7 @@ from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
 from sora_core import SoraPipeline  # noqa: E402
 from sora_core.engine.presets import Preset  # noqa: E402
-from sora_core.training.sizes import ArchitectureConfig, DiTConfig, TextConfig, VAEConfig, build_components  # noqa: E402
+from sora_core.training.architectures import ArchitectureConfig, DiTConfig, TextConfig, VAEConfig, build_components  # noqa: E402
 
 SHAPES = {
     # Wan2.1-T2V-1.3B's DiT and VAE as released; a one-layer text encoder of the same width stands in for

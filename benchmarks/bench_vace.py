@@ -26,7 +26,7 @@ from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
 from sora_core import ExtendRequest, Options, SoraPipeline, Video, toyworld  # noqa: E402
 from sora_core.engine.vace import control_video  # noqa: E402
-from sora_core.training.sizes import ARCHITECTURES, build_components, save_checkpoint  # noqa: E402
+from sora_core.training.architectures import ARCHITECTURES, build_components, save_checkpoint  # noqa: E402
 
 
 def random_vace_checkpoint(folder: Path) -> Path:

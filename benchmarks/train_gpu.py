@@ -29,7 +29,8 @@ RECIPE = [
     "--buckets", "96x96x17", "96x96x17", "96x96x17", "96x96x33", "96x96x1",
 ]  # fmt: skip
 GPU = ["--steps", "20000", "--batch-size", "128", "--cache-clips", "8192", "--precision", "bf16", "--threads", "8"]
-TINY = ["--architecture", "test", "--steps", "3", "--batch-size", "2", "--cache-clips", "16", "--threads", "1"]
+TINY = ["--architecture", str(ROOT / "tests" / "architectures" / "tiny.json"), "--steps", "3", "--batch-size", "2"]
+TINY += ["--cache-clips", "16", "--threads", "1"]
 TINY += ["--height", "32", "--width", "32", "--buckets", "32x32x5", "32x32x1"]
 
 

@@ -3,7 +3,7 @@
 Four parts, importing one way only:
     engine/    the pipeline, loading, requests, workflows, sampling, video (imports none of the others)
     toyworld/  the bundled model's world: rendering, prompt rewriter, detector, evaluation (imports the engine)
-    training/  model sizes, data, latent cache, losses, the training loop (imports the engine and the toy world)
+    training/  architectures, data, latent cache, losses, the training loop (imports the engine and the toy world)
     serving/   the Space's endpoints and service, GPU-time budget, prompt enhancement, the CLI (engine, toy world)
 
 The names below load on first use, so that `python -m sora_core --help` does not wait for torch and diffusers.

@@ -10,7 +10,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sora_core.engine.fast import FastLora  # noqa: E402
-from sora_core.training.sizes import ARCHITECTURES, build_components, save_checkpoint  # noqa: E402
+from sora_core.training.architectures import architecture, build_components, save_checkpoint  # noqa: E402
+
+# The tests' architectures: the smallest shapes the classes accept, so a whole pipeline runs in well under a second.
+TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
+TINY_VACE_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny-vace.json")
 
 # Two threads on CI's 2 cores; SORA_TEST_THREADS=1 leaves a core to a background training run.
 torch.set_num_threads(int(os.environ.get("SORA_TEST_THREADS", "2")))
@@ -22,7 +26,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny") / "tiny-wan"
     # Trained-on-the-toy-world defaults, as `train.py` writes them: the offline prompt rewriter applies.
     save_checkpoint(
-        build_components(ARCHITECTURES["test"], seed=0), folder, sora_config={"defaults": {"enhancer": "toyworld"}}
+        build_components(architecture(TINY_ARCHITECTURE), seed=0),
+        folder,
+        sora_config={"defaults": {"enhancer": "toyworld"}},
     )
     return folder
 
@@ -51,7 +57,7 @@ def smooth_frames(num_frames, height, width, seed=0) -> np.ndarray:
 def tiny_vace_checkpoint(tmp_path_factory) -> Path:
     """A tiny random VACE-format pipeline folder (WanVACEPipeline, WanVACETransformer3DModel), built here."""
     folder = tmp_path_factory.mktemp("tiny-vace") / "tiny-wan-vace"
-    save_checkpoint(build_components(ARCHITECTURES["test-vace"], seed=0), folder)
+    save_checkpoint(build_components(architecture(TINY_VACE_ARCHITECTURE), seed=0), folder)
     return folder
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sora_core.engine.video import Video, VideoError
-from sora_core.serving.service import upload
+from sora_core.serving.uploads import upload
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

@@ -275,7 +275,7 @@ def test_a_keyframe_upload_is_kept_in_the_story(tiny_pipe, tmp_path):
 def test_a_story_too_long_for_one_gpu_call_gets_one_call_per_segment(tiny_pipe, monkeypatch):
     """ZeroGPU grants at most GPU_MAX_SECONDS a call: a story that needs more runs one call per sampling window,
     each asking for one segment's seconds; a short story stays one call."""
-    from sora_core.serving import budget, endpoints
+    from sora_core.serving import gpu_runner, gpu_time
 
     calls = []
 
@@ -284,14 +284,14 @@ def test_a_story_too_long_for_one_gpu_call_gets_one_call_per_segment(tiny_pipe, 
             calls.append((function.__name__, seconds)) or function(seconds, *args, **kwargs)
         )
 
-    monkeypatch.setattr(endpoints, "gpu", gpu)
+    monkeypatch.setattr(gpu_runner, "gpu", gpu)
     api = make_endpoints(tiny_pipe)
     cards = [{"prompt": "a", "seconds": 2}, {"prompt": "b", "seconds": 2}]
     settings = dict(negative_prompt="", steps=1, guidance=1.0, seed=0, enhance=True, fast=False)
     call(api, "storyboard", cards=cards, reroll=None, previous=None, keyframes=None, **settings)
     assert [name for name, _ in calls] == ["run"], "one call for a short story"
     whole = calls[0][1]
-    monkeypatch.setattr(budget, "GPU_MAX_SECONDS", whole - 1)
+    monkeypatch.setattr(gpu_time, "GPU_MAX_SECONDS", whole - 1)
     calls.clear()
     path, _, _ = call(api, "storyboard", cards=cards, reroll=None, previous=None, keyframes=None, **settings)
     names = [name for name, _ in calls]

@@ -12,7 +12,7 @@ from sora_core import SoraPipeline
 from sora_core.engine import fast
 from sora_core.engine.fast import FastSettings
 from sora_core.engine.workflows import Grid
-from sora_core.serving import budget
+from sora_core.serving import gpu_time
 
 PROMPT = "a red ball bouncing on a black background"
 
@@ -168,8 +168,8 @@ def test_fast_must_be_a_switch(tiny_pipe, value):
 
 def test_the_gpu_estimate_knows_fast():
     preset = replace(SoraPipeline.__init__.__globals__["preset_for"]("wan2.1-t2v-1.3b"), fast=FastSettings())
-    full = budget.gpu_seconds(preset, 81, 480, 832, 50)
-    quick = budget.gpu_seconds(preset, 81, 480, 832, 50, full_steps=fast.full_calls(preset.fast, 50))
+    full = gpu_time.gpu_seconds(preset, 81, 480, 832, 50)
+    quick = gpu_time.gpu_seconds(preset, 81, 480, 832, 50, full_steps=fast.full_calls(preset.fast, 50))
     assert quick < full  # how many calls run in full is counted on real blocks in test_the_step_cache_skips...
 
 

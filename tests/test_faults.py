@@ -1,5 +1,6 @@
 """Faults and attacks against a running app: injected out-of-memory and NaN, file routes, URLs in file inputs."""
 
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -122,3 +123,28 @@ def test_urls_in_file_inputs_are_refused(app):
     assert "root:" not in str(error.value)
     path, _, _ = client.predict(video=handle_file(CLIP), prompt="x", seconds=0.5, steps=1, api_name="/extend")
     assert path.endswith(".mp4")
+
+
+def test_one_request_samples_at_a_time_and_the_next_waits_in_the_queue(app):
+    """Every event that samples shares one queue group: while one request runs, a request to another endpoint waits
+    in the queue (its place shown to its user), instead of starting and then waiting on the model unseen."""
+    from gradio_client.utils import Status
+
+    _, client, _ = app
+    running = (Status.PROCESSING, Status.PROGRESS, Status.ITERATING)
+    first = client.submit(prompt="a", height=32, width=32, seconds=2, steps=80, fast=True, api_name="/generate")
+    deadline = time.time() + 60
+    while first.status().code not in running and not first.done() and time.time() < deadline:
+        time.sleep(0.02)
+    second = client.submit(prompt="b", height=32, width=32, steps=2, fast=True, api_name="/image")
+    seen = []
+    while not first.done() and not half_done(first.status()):  # the first half: no race with its end
+        seen.append(second.status().code)
+        time.sleep(0.02)
+    assert Status.IN_QUEUE in seen and not set(seen) & set(running), seen
+    assert first.result()[0].endswith(".mp4") and second.result()[0].endswith(".png")
+
+
+def half_done(status) -> bool:
+    units = status.progress_data or []
+    return any(unit.index is not None and unit.length and unit.index >= unit.length / 2 for unit in units)

@@ -2,18 +2,19 @@
 
 import numpy as np
 import torch
+from conftest import TINY_ARCHITECTURE
 
 from sora_core.engine.timeline import fill_unknown, known_pixel_frames
 from sora_core.training import latent_cache as latents
+from sora_core.training.architectures import architecture, build_vae
 from sora_core.training.data import Bucket, ToyWorldData
-from sora_core.training.sizes import ARCHITECTURES, build_vae
 
 BUCKETS = [Bucket(32, 32, 9), Bucket(32, 32, 1)]
 
 
 def tiny_vae():
     torch.manual_seed(0)
-    return build_vae(ARCHITECTURES["test"].vae).eval()
+    return build_vae(architecture(TINY_ARCHITECTURE).vae).eval()
 
 
 def test_cache_resumes_with_the_same_chunks(tmp_path):

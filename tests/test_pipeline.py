@@ -9,7 +9,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
 
 from sora_core import SoraPipeline
-from sora_core.training.sizes import (
+from sora_core.training.architectures import (
     ArchitectureConfig,
     DiTConfig,
     TextConfig,

@@ -22,7 +22,7 @@ from sora_core.engine.timeline import (
     pixel_span,
     random_known_latents,
 )
-from sora_core.training.sizes import build_scheduler
+from sora_core.training.architectures import build_scheduler
 
 
 def test_noise_to_follows_t1_is_noise():

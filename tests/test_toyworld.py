@@ -89,7 +89,7 @@ def test_captions_use_articles():
 def test_the_longest_caption_fits_the_bundled_models_text_length():
     """sora-tiny pads prompts to a short length (its DiT attends to every pad); no caption may be cut."""
     from sora_core.engine.presets import PRESETS
-    from sora_core.training.sizes import ARCHITECTURES, build_text_encoder
+    from sora_core.training.architectures import ARCHITECTURES, build_text_encoder
 
     tokenizer, _ = build_text_encoder(ARCHITECTURES["sora-tiny"].text)
     captions = [

@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 import torch
 from app_server import free_port
+from conftest import TINY_ARCHITECTURE
 from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline
+from sora_core.training.architectures import architecture, build_components
 from sora_core.training.export import dit_weights
-from sora_core.training.sizes import ARCHITECTURES, build_components
 from sora_core.training.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--architecture", "test", "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1", "--log-every", "1"]
-TINY += ["--cache-clips", "16"]
+TINY = ["--architecture", TINY_ARCHITECTURE, "--batch-size", "1", "--buckets", "32x32x5", "--threads", "1"]
+TINY += ["--log-every", "1", "--cache-clips", "16"]
 
 
 def progress(folder: Path) -> dict:
@@ -43,13 +44,13 @@ def test_both_stages_resume_and_export(tmp_path):
     main(["--stage", "dit", "--out", out, "--steps", "3", "--save-every", "2", *TINY])
     assert progress(tmp_path / "run" / "dit")["step"] == 3
     final = dit_weights(tmp_path / "run" / "dit")
-    (tmp_path / "run" / "dit" / "weights.pt").unlink()  # as mid-run: only the last saved state is there
+    (tmp_path / "run" / "dit" / "weights.safetensors").unlink()  # as mid-run: only the last saved state is there
     mid_run = dit_weights(tmp_path / "run" / "dit")
     for part in ("transformer", "text_encoder"):
         assert mid_run[part].keys() == final[part].keys()
         assert all(torch.equal(mid_run[part][k], final[part][k]) for k in final[part])
     export = tmp_path / "exported"
-    main(["--stage", "export", "--out", out, "--export-to", str(export), "--architecture", "test"])
+    main(["--stage", "export", "--out", out, "--export-to", str(export), "--architecture", TINY_ARCHITECTURE])
     weights = export / "transformer" / "diffusion_pytorch_model.safetensors"
     assert weights.exists() and json.loads((export / "sora.json").read_text())["trained"] is True
     pipe = SoraPipeline.from_pretrained(str(export), device="cpu")
@@ -121,11 +122,11 @@ def test_two_processes_stay_in_sync(tmp_path):
 
 def test_vae_loss_reads_the_decoder_before_its_clamp():
     """The loss must see overshooting pixels (the clamp would zero their gradient), yet agree with `decode`."""
+    from sora_core.training.architectures import build_vae
     from sora_core.training.losses import VAELoss
-    from sora_core.training.sizes import ARCHITECTURES, build_vae
 
     torch.manual_seed(0)
-    vae = build_vae(ARCHITECTURES["test"].vae)
+    vae = build_vae(architecture(TINY_ARCHITECTURE).vae)
     loss = VAELoss(vae, kl_weight=1e-6)
     with torch.no_grad():
         vae.decoder.conv_out.weight.mul_(20)  # push pixels past [-1, 1]
@@ -157,7 +158,7 @@ def test_flow_loss_weighs_the_object_and_skips_known_frames():
 def test_fine_tunes_from_a_checkpoint(tmp_path):
     """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
     checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
-    main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", "test"])
+    main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", TINY_ARCHITECTURE])
     start = load_file(checkpoint / "vae" / "diffusion_pytorch_model.safetensors")
     config = lambda folder: json.loads((folder / "config.json").read_text())  # noqa: E731
     measured = {**config(checkpoint / "vae"), "latents_std": [0.5, 2.0, 3.0, 4.0]}  # as a trained VAE's would be
@@ -175,7 +176,7 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
     assert config(tmp_path / "run" / "vae" / "model")["latents_std"] == [0.5, 2.0, 3.0, 4.0]
 
     main(["--stage", "dit", "--out", out, "--steps", "0", "--init-from", str(checkpoint), *TINY])
-    weights = torch.load(tmp_path / "run" / "dit" / "weights.pt")
+    weights = dit_weights(tmp_path / "run" / "dit")  # safetensors: no pickle to load
     start = load_file(checkpoint / "transformer" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(weights["transformer"][k], start[k].float()) for k in start)
 
@@ -194,11 +195,11 @@ def test_opponent_colours_follow_the_causal_latent_cells():
 
 
 def test_colour_term_pulls_the_latents_towards_the_pixels_colours():
+    from sora_core.training.architectures import build_vae
     from sora_core.training.losses import VAELoss, opponent_colours
-    from sora_core.training.sizes import ARCHITECTURES, build_vae
 
     torch.manual_seed(0)
-    vae = build_vae(ARCHITECTURES["test"].vae)
+    vae = build_vae(architecture(TINY_ARCHITECTURE).vae)
     pixels = torch.rand(2, 3, 5, 16, 16) * 2 - 1
     spatial, temporal = vae.config.scale_factor_spatial, vae.config.scale_factor_temporal
     target = opponent_colours(pixels, spatial, temporal)
@@ -240,7 +241,7 @@ def test_flow_loss_motion_term_tells_a_wrong_motion_from_an_equal_error():
     motion right), one alternating (the motion wrong). Only the frame-difference term tells them apart."""
     from sora_core.training.losses import FlowLoss
 
-    components = build_components(ARCHITECTURES["test"], seed=0)
+    components = build_components(architecture(TINY_ARCHITECTURE), seed=0)
     latents = torch.randn(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0.7])
 
@@ -296,3 +297,17 @@ def test_a_run_stops_in_time_saved_and_goes_on_with_the_same_command(tmp_path):
     assert 1 <= stopped < 50
     main(["--stage", "vae", "--out", out, *TINY, "--steps", str(stopped + 2)])
     assert progress(tmp_path / "run" / "vae")["step"] == stopped + 2
+
+
+def test_an_architecture_is_a_known_name_or_a_json_file_and_anything_else_is_one_sentence(tmp_path):
+    from sora_core.training.architectures import ARCHITECTURES
+
+    tiny = architecture(TINY_ARCHITECTURE)
+    assert tiny.dit.patch_size == (1, 2, 2) and tiny.text.tokenizer == "bytes"
+    assert tiny.vae != ARCHITECTURES["sora-tiny"].vae  # read from the file, not a default
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"dit": {"layers": 3}}')
+    for wrong, words in (("nope", "must be one of sora-tiny or a .json file"), (str(typo), "'layers'")):
+        with pytest.raises(SystemExit) as error:
+            main(["--stage", "export", "--architecture", wrong, "--export-to", str(tmp_path / "x")])
+        assert words in str(error.value) and "--architecture" in str(error.value)

@@ -104,3 +104,34 @@ def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
         allowed = " or ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be {allowed}; got {value!r}.")
     return value
+
+
+# ------------------------------------------------------------------ durations: seconds <-> frames, defined once
+
+
+def max_seconds(fps: float, max_frames: int) -> float:
+    """The longest clip one sampling window makes, in seconds."""
+    return (max_frames - 1) / fps
+
+
+def default_seconds(fps: float, num_frames: int) -> tuple[float, float]:
+    """A generated clip's default length (the model's `num_frames`), and the default length of what extend,
+    transition and loop add (half of it)."""
+    clip_seconds = round((num_frames - 1) / fps, 2)
+    return clip_seconds, round(clip_seconds / 2, 2)
+
+
+def frames_for_seconds(seconds, fps: float, max_frames: int, plus_one: bool = True, stride: int = 4) -> int:
+    """A length in seconds as a frame count of the VAE's rule: `stride`k+1 (a clip), or `stride`k (frames added to
+    one). 0 seconds is a single frame (an image)."""
+    longest = max_seconds(fps, max_frames)
+    seconds = number(seconds, "seconds", 0, longest)
+    blocks = round(seconds * fps / stride)
+    if not plus_one:
+        blocks = max(1, blocks)
+    frames = blocks * stride + (1 if plus_one else 0)
+    limit = max_frames - (0 if plus_one else 1)
+    if frames > limit:
+        most = (limit - (1 if plus_one else 0)) / fps
+        raise ValueError(f"seconds must be at most {most:g} at {fps:g} fps; got {seconds:g}.")
+    return frames

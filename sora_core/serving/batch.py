@@ -82,7 +82,7 @@ def render(pipe, job: dict, fast: bool):
 
 def storyboard(pipe, values: dict):
     from ..engine.video import Video
-    from .service import story_cards
+    from .cards import story_cards
 
     keyframes = tuple(Video.load(path) for path in values.pop("keyframes", ()))
     cards = story_cards(values.pop("cards", None), pipe.preset.fps, keyframes)

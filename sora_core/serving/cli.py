@@ -210,7 +210,7 @@ def run_storyboard(args) -> Video:
     cards, keyframes = parse_cards(args.cards)
     limits.check_seed(args.seed)
     from ..engine.pipeline import SoraPipeline
-    from .service import story_cards
+    from .cards import story_cards
 
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
     settings = dict(negative_prompt=args.negative_prompt, height=args.height, width=args.width, fast=args.fast)

@@ -2,6 +2,7 @@
 Advanced and result blocks, uploads and examples. `app.py` builds the tabs from them."""
 
 import inspect
+import math
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -9,9 +10,12 @@ import gradio as gr
 from ..engine import fast, vace
 from ..engine.limits import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS
 from ..engine.pipeline import SoraPipeline
+from ..engine.presets import Preset
 from ..toyworld.rewriter import vocabulary_sentence
 from .endpoints import parameters
+from .gpu_runner import CONCURRENCY_ID
 
+ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
 SEAM_HOLD = (
     "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
     "(lower: smoother seams, less motion)"
@@ -51,6 +55,18 @@ class Page:
     def fast_label(self) -> str:
         checked = self.pipe.fast_model if self.pipe.device.type == "cpu" else None
         return fast.describe(self.preset.fast, checked)
+
+
+def size_choices(preset: Preset, stride: int = 16) -> dict[str, tuple[int, int]]:
+    """ "W×H (ratio)" -> (height, width): each aspect ratio at about the preset's default area, on the grid."""
+    area = preset.height * preset.width
+    choices = {f"{preset.width}×{preset.height} (default)": (preset.height, preset.width)}
+    for name, (rw, rh) in ASPECT_RATIOS.items():
+        width = max(stride, round(math.sqrt(area * rw / rh) / stride) * stride)
+        height = max(stride, round(math.sqrt(area * rh / rw) / stride) * stride)
+        if height <= preset.max_height and width <= preset.max_width and (height, width) not in choices.values():
+            choices[f"{width}×{height} ({name})"] = (height, width)
+    return choices
 
 
 def upload(label: str):
@@ -147,7 +163,14 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
         endpoint, tab = getattr(page.api, name), tabs[tab_name]
         inputs = {**tab.inputs, **free_form(endpoint, tab), **api_only}
         shown = [tab.parts["image"], *outputs(tab)[1:]] if name == "image" else outputs(tab)
-        hidden.click(endpoint, [inputs[p] for p in parameters(endpoint)], shown, api_name=name)
+        hidden.click(
+            endpoint,
+            [inputs[p] for p in parameters(endpoint)],
+            shown,
+            api_name=name,
+            concurrency_id=CONCURRENCY_ID,
+            concurrency_limit=1,
+        )
 
 
 def results(tab: Tab):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..engine.presets import PRESETS
+from .architectures import architecture, build_components, save_checkpoint
 from .data import CAPTIONS_RECORD
-from .sizes import ARCHITECTURES, build_components, save_checkpoint
 
 if TYPE_CHECKING:
     from .train import TrainConfig
@@ -24,17 +24,26 @@ def load_vae(folder: Path):
 
 
 def dit_weights(folder: Path) -> dict:
-    """The DiT stage's weights: its final `weights.pt`, or, mid-run, its last saved state (to evaluate a long run
-    before it ends). The state names tensors `transformer.*` / `text_encoder.*` and keeps one copy of the text
-    encoder's tied embedding (`shared`)."""
-    if (folder / "weights.pt").exists():
-        return torch.load(folder / "weights.pt", map_location="cpu")
+    """The DiT stage's weights: its final `weights.safetensors`, or, mid-run, its last saved state (to evaluate a long
+    run before it ends). Both name tensors `transformer.*` / `text_encoder.*` and keep one copy of the text encoder's
+    tied embedding (`shared`)."""
     from safetensors.torch import load_file
 
-    state = load_file(folder / "state" / "model.safetensors")
+    final = folder / "weights.safetensors"
+    state = load_file(final if final.exists() else folder / "state" / "model.safetensors")
     parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}
     parts["text_encoder"]["encoder.embed_tokens.weight"] = parts["text_encoder"]["shared.weight"]
     return parts
+
+
+def save_dit_weights(folder: Path, transformer, text_encoder):
+    """The DiT stage's result as safetensors, named as its training state names them (see `dit_weights`)."""
+    from safetensors.torch import save_file
+
+    modules = {"transformer": transformer, "text_encoder": text_encoder}
+    state = {f"{name}.{k}": v.contiguous() for name, module in modules.items() for k, v in module.state_dict().items()}
+    del state["text_encoder.encoder.embed_tokens.weight"]  # tied to `shared`: safetensors stores a tensor once
+    save_file(state, folder / "weights.safetensors")
 
 
 PARTS = ("transformer", "text_encoder")
@@ -59,7 +68,7 @@ def enhancer_for(data: str) -> tuple[dict, dict]:
 def export(config: "TrainConfig"):
     """Write the trained stages as a half-precision diffusers WanPipeline folder."""
     out = Path(config.out)
-    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    components = build_components(architecture(config.architecture), seed=config.seed)
     components["vae"] = load_vae(out / ("decoder" if (out / "decoder" / "model").exists() else "vae") / "model")
     weights = dit_weights(out / "dit")
     components["transformer"].load_state_dict(weights["transformer"])
@@ -84,7 +93,7 @@ def export(config: "TrainConfig"):
 
 def init_untrained(config: "TrainConfig"):
     """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
-    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    components = build_components(architecture(config.architecture), seed=config.seed)
     sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")

@@ -27,10 +27,10 @@ from tqdm import tqdm
 from ..engine import precision
 from ..engine.text import tokenize
 from . import latent_cache
+from .architectures import architecture, build_components, build_vae
 from .data import Bucket, make_data
-from .export import export, init_untrained, load_vae
+from .export import export, init_untrained, load_vae, save_dit_weights
 from .losses import FlowLoss, VAELoss, sample_t
-from .sizes import ARCHITECTURES, build_components, build_vae
 
 
 @dataclass
@@ -232,7 +232,7 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     # Toy-world crops are cut from clips drawn at the model's default size, so objects keep their scale.
     render = (config.height, config.width)
     data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, render)
-    vae = build_vae(ARCHITECTURES[config.architecture].vae)
+    vae = build_vae(architecture(config.architecture).vae)
     start = Path(config.init_from) / "vae" if config.init_from else None
     if config.stage == "decoder":
         start = Path(config.out) / "vae" / "model"
@@ -275,7 +275,7 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
     accelerator.wait_for_everyone()
     del vae
     cache = latent_cache.LatentCache(folder / "latents", config.seed + 1000 * rank)
-    components = build_components(ARCHITECTURES[config.architecture], seed=config.seed)
+    components = build_components(architecture(config.architecture), seed=config.seed)
     if config.init_from:
         load_dit_weights(components, Path(config.init_from))
     tokenizer = components["tokenizer"]
@@ -309,13 +309,7 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
     module, _ = train_loop(config, accelerator, module, module.parameters(), folder, batch_loss)
     if accelerator.is_main_process:
         components.update(transformer=module.transformer.eval(), text_encoder=module.text_encoder.eval())
-        torch.save(
-            {
-                "transformer": components["transformer"].state_dict(),
-                "text_encoder": components["text_encoder"].state_dict(),
-            },
-            folder / "weights.pt",
-        )
+        save_dit_weights(folder, components["transformer"], components["text_encoder"])
 
 
 def parse_args(argv=None) -> TrainConfig:
@@ -337,6 +331,10 @@ def parse_args(argv=None) -> TrainConfig:
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     config = parse_args(argv)
+    try:
+        architecture(config.architecture)  # a wrong name or file is one sentence, before any work
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     if config.stage == "all":  # each stage resumes or skips what is already done
         stages = (("vae", config.vae_steps, config.vae_lr), ("dit", config.steps, config.lr))
         stages += (("decoder", config.decoder_steps, config.decoder_lr),) if config.decoder_steps else ()

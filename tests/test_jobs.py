@@ -5,7 +5,7 @@ import pytest
 from conftest import random_frames
 
 from sora_core import Video
-from sora_core.serving.service import Service
+from sora_core.serving.jobs import JobBuilder
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def clip(tmp_path):
 
 
 def test_init_strength_reaches_the_seam_workflows_and_none_leaves_their_default(tiny_pipe, clip, tmp_path):
-    service = Service(tiny_pipe, tmp_path / "out")
+    service = JobBuilder(tiny_pipe)
     for task, videos in (("extend", {"video": clip}), ("transition", {"video_a": clip, "video_b": clip})):
         asked = service.job(task, {**videos, "prompt": "x", "seconds": 1, "init_strength": 0.9})
         assert asked.request.init_strength == 0.9 and asked.plan.timeline.init_strength == 0.9
@@ -27,7 +27,7 @@ def test_init_strength_reaches_the_seam_workflows_and_none_leaves_their_default(
 
 
 def test_a_checked_job_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
-    service = Service(tiny_pipe, tmp_path / "out")
+    service = JobBuilder(tiny_pipe)
     job = service.job("loop", {"video": clip, "prompt": "x", "seconds": 1, "steps": 4, "init_strength": 0.5})
     totals = []
     video = job.run(tiny_pipe, job.prompts, progress=lambda i, n: totals.append(n))
@@ -37,7 +37,7 @@ def test_a_checked_job_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
 
 def test_the_service_refuses_what_the_python_api_refuses_with_the_same_sentence(tiny_pipe, clip, tmp_path):
     """One set of limits: the same bad value gets the same sentence from the Space's service and the Python API."""
-    service = Service(tiny_pipe, tmp_path / "out")
+    service = JobBuilder(tiny_pipe)
     video = Video.load(clip)
     cases = [
         ("generate", {"prompt": " "}, lambda: tiny_pipe.generate(" ")),
@@ -62,5 +62,5 @@ def test_the_service_refuses_what_the_python_api_refuses_with_the_same_sentence(
 
 
 def test_an_empty_negative_prompt_stays_allowed(tiny_pipe, tmp_path):
-    job = Service(tiny_pipe, tmp_path / "out").job("image", {"prompt": "x", "negative_prompt": "", "steps": 1})
+    job = JobBuilder(tiny_pipe).job("image", {"prompt": "x", "negative_prompt": "", "steps": 1})
     assert job.plan.settings.negative_prompt == "" and job.plan.settings.num_frames == 1

@@ -1,16 +1,16 @@
-"""The Space's units and costs: seconds to frames, sizes by aspect ratio, and the ZeroGPU time a request needs.
-
-Pure functions of a preset: the service converts with them before any GPU work, and asks ZeroGPU for
-`gpu_seconds(...)` of GPU time. Nothing here depends on Gradio or `spaces`. What a request may ask for is the
-engine's (`engine/limits.py`), the same for every interface.
+"""The ZeroGPU time a request asks for: a model of a call's seconds from its tokens, frames and steps, calibrated on
+an A100, and what a checked request or story adds up to. Pure functions: nothing here depends on Gradio or
+`spaces`.
 """
 
 import math
 
+from ..engine.fast import full_calls
+from ..engine.pipeline import SoraPipeline
 from ..engine.presets import Preset
 from ..engine.timeline import latent_frames
-
-ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
+from ..engine.vace import is_vace
+from ..engine.workflows import Plan, Settings
 
 # GPU time model, calibrated to Wan2.1-1.3B on an A100 in bfloat16 at 480 x 832 x 81 frames with guidance
 # (65,520 tokens a step, about 4.5 s a step, about 4 minutes for 50 steps):
@@ -28,36 +28,9 @@ GPU_SAFETY = 1.5
 GPU_MAX_SECONDS = 300  # the longest call the ZeroGPU tier grants
 
 
-def frames_for_seconds(preset: Preset, seconds: float, plus_one: bool = True, stride: int = 4) -> int:
-    """A length in seconds as a frame count of the model's rule: 4k+1 (a clip), or 4k (frames added to one).
-    0 seconds is a single frame (an image)."""
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"seconds must be a number of 0 or more; got {seconds}.")
-    blocks = round(seconds * preset.fps / stride)
-    if not plus_one:
-        blocks = max(1, blocks)
-    frames = blocks * stride + (1 if plus_one else 0)
-    limit = preset.max_frames - (0 if plus_one else 1)
-    if frames > limit:
-        most = (limit - (1 if plus_one else 0)) / preset.fps
-        raise ValueError(f"At most {most:g} seconds at {preset.fps:g} fps; got {seconds:g}.")
-    return frames
-
-
-def max_seconds(preset: Preset) -> float:
-    return (preset.max_frames - 1) / preset.fps
-
-
-def size_choices(preset: Preset, stride: int = 16) -> dict[str, tuple[int, int]]:
-    """ "W×H (ratio)" -> (height, width): each aspect ratio at about the preset's default area, on the grid."""
-    area = preset.height * preset.width
-    choices = {f"{preset.width}×{preset.height} (default)": (preset.height, preset.width)}
-    for name, (rw, rh) in ASPECT_RATIOS.items():
-        width = max(stride, round(math.sqrt(area * rw / rh) / stride) * stride)
-        height = max(stride, round(math.sqrt(area * rh / rw) / stride) * stride)
-        if height <= preset.max_height and width <= preset.max_width and (height, width) not in choices.values():
-            choices[f"{width}×{height} ({name})"] = (height, width)
-    return choices
+SEAM_WEIGHT = {"extend": 1, "transition": 2, "loop": 2}  # colour transfers per new frame (bridges blend two)
+# A story's enhancement call, when it has one of its own (a story too long for one GPU call).
+ENHANCE_CALL_SECONDS = int(GPU_LOAD_SECONDS + GPU_ENHANCE_SECONDS)
 
 
 def gpu_seconds(
@@ -90,3 +63,40 @@ def gpu_seconds(
     if enhance:
         seconds += GPU_ENHANCE_SECONDS
     return int(min(GPU_MAX_SECONDS, math.ceil(seconds * GPU_SAFETY)))
+
+
+def control_share(transformer) -> float:
+    """A VACE checkpoint's control blocks per base block (each runs on the control tokens every step); 0 otherwise."""
+    if not is_vace(transformer):
+        return 0.0
+    return len(transformer.config.vace_layers) / transformer.config.num_layers
+
+
+def full_steps(preset: Preset, settings: Settings) -> int | None:
+    return full_calls(preset.fast, settings.steps) if settings.fast else None
+
+
+def request_seconds(pipe: SoraPipeline, task: str, plan: Plan, enhance: bool) -> int:
+    """One checked request's GPU call."""
+    settings = plan.settings
+    return gpu_seconds(
+        pipe.preset,
+        settings.num_frames,
+        settings.height,
+        settings.width,
+        settings.steps,
+        enhance,
+        guidance=settings.guidance > 1,
+        seam_frames=plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0),
+        control_share=control_share(pipe.transformer),
+        full_steps=full_steps(pipe.preset, settings),
+    )
+
+
+def story_seconds(pipe: SoraPipeline, settings: Settings, window: int, segments: int, enhance: bool) -> tuple[int, int]:
+    """A story's GPU seconds, and 0 where it fits one call, or else the seconds of each segment's own call."""
+    p = pipe.preset
+    height, width, steps = settings.height, settings.width, settings.steps
+    per_segment = gpu_seconds(p, window, height, width, steps, full_steps=full_steps(p, settings))
+    whole = per_segment * segments + (GPU_ENHANCE_SECONDS if enhance else 0)
+    return int(min(GPU_MAX_SECONDS, whole)), per_segment if whole > GPU_MAX_SECONDS else 0

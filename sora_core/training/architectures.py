@@ -1,11 +1,12 @@
-"""Small Wan-format architectures: the bundled `sora-tiny` model and the tiny random checkpoints of the tests.
+"""Small Wan-format architectures (the bundled `sora-tiny`, or one read from a JSON file): their sizes, and the
+checkpoint folder they are written as.
 
 Every component is a stock diffusers / transformers class; this file only chooses their sizes and
 writes them as a diffusers `WanPipeline` folder, so `WanPipeline.from_pretrained` loads the result too.
 """
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -63,19 +64,25 @@ class ArchitectureConfig:
     flow_shift: float = 3.0
 
 
-ARCHITECTURES: dict[str, ArchitectureConfig] = {
-    "sora-tiny": ArchitectureConfig(),
-    # For tests: the smallest shapes the classes accept, so a whole pipeline runs in well under a second.
-    "test": ArchitectureConfig(
-        vae=VAEConfig(base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], temperal_downsample=[False, True, True]),
-        dit=DiTConfig(
-            patch_size=(1, 2, 2), num_layers=2, num_attention_heads=2, attention_head_dim=8, ffn_dim=32, freq_dim=16
-        ),
-        text=TextConfig(tokenizer="bytes", d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
-    ),
-}
-# For tests: the same, as a VACE checkpoint (a control hint into both blocks).
-ARCHITECTURES["test-vace"] = replace(ARCHITECTURES["test"], dit=replace(ARCHITECTURES["test"].dit, vace_layers=[0, 1]))
+ARCHITECTURES: dict[str, ArchitectureConfig] = {"sora-tiny": ArchitectureConfig()}
+
+
+def architecture(name: str) -> ArchitectureConfig:
+    """A name in ARCHITECTURES, or a JSON file of an ArchitectureConfig (its fields; those left out keep their
+    defaults), e.g. the tests' tiny ones."""
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    path = Path(name)
+    if path.suffix != ".json" or not path.is_file():
+        raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)} or a .json file; got {name!r}.")
+    fields = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}  # "_comment"
+    try:
+        dit = fields.get("dit", {})
+        dit = DiTConfig(**{**dit, "patch_size": tuple(dit.get("patch_size", DiTConfig.patch_size))})
+        parts = dict(vae=VAEConfig(**fields.get("vae", {})), dit=dit, text=TextConfig(**fields.get("text", {})))
+        return ArchitectureConfig(**parts, flow_shift=fields.get("flow_shift", ArchitectureConfig.flow_shift))
+    except TypeError as error:
+        raise ValueError(f"--architecture {path.name}: {error}.") from None
 
 
 def build_vae(config: VAEConfig) -> AutoencoderKLWan:
