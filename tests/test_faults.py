@@ -107,15 +107,30 @@ def test_file_routes_serve_nothing_outside_the_cache(app, private_files):
 
 
 def test_urls_in_file_inputs_are_refused(app):
+    """A URL where a file belongs is never fetched (Gradio refuses it before our `uploads.upload` would: its message
+    is Gradio's generic one), a server path is never read, and an upload still works."""
+    import functools
+    import http.server
+    import threading
+
     _, client, _ = app
-    remote = {
-        "path": "http://127.0.0.1:9/clip.mp4",
-        "url": "http://127.0.0.1:9/clip.mp4",
-        "meta": {"_type": "gradio.FileData"},
-    }
-    with pytest.raises(Exception) as error:
-        client.predict(video=remote, prompt="x", api_name="/extend")
-    assert "Traceback" not in str(error.value)
+    fetched = []
+
+    class Recorder(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            fetched.append(self.path)
+
+    handler = functools.partial(Recorder, directory=str(ROOT / "assets" / "examples"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    remote = f"http://127.0.0.1:{server.server_address[1]}/red_ball_right.mp4"
+    try:
+        with pytest.raises(Exception) as error:
+            video = {"path": remote, "url": remote, "meta": {"_type": "gradio.FileData"}}
+            client.predict(video=video, prompt="x", seconds=0.5, steps=1, api_name="/extend")
+    finally:
+        server.shutdown()
+    assert fetched == [] and "Traceback" not in str(error.value)
     with pytest.raises(Exception) as error:
         client.predict(
             video={"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, prompt="x", api_name="/extend"
