@@ -220,13 +220,16 @@ def test_browser_generates_and_screenshots_every_tab(tmp_path):
         page.get_by_role("button", name="Extend", exact=True).click()
         page.locator("#extend-tab .sora-media video[src]").first.wait_for(timeout=180_000)
         story_with_a_keyframe(page, url, tmp_path)
-        for tab in ("Extend", "Transition", "Restyle", "Storyboard"):
-            page.get_by_role("tab", name=tab).click()
+        tabs = ("generate", "extend", "transition", "restyle", "storyboard")
+        for tab in tabs[1:]:
+            page.get_by_role("tab", name=tab.capitalize()).click()
             page.wait_for_timeout(500)
-            page.screenshot(path=str(ARTIFACTS / f"tab-{tab.lower()}.png"), full_page=True)
+            shown = [other for other in tabs if page.locator(f"#{other}-tab").is_visible()]
+            assert shown == [tab], (tab, shown)  # each screenshot shows its own tab, and only it
+            page.screenshot(path=str(ARTIFACTS / f"tab-{tab}.png"), full_page=True)
         browser.close()
-    tabs = ("generate", "extend", "transition", "restyle", "storyboard")
-    assert all((ARTIFACTS / f"tab-{t}.png").stat().st_size > 0 for t in tabs)
+    shots = {(ARTIFACTS / f"tab-{t}.png").read_bytes() for t in tabs}
+    assert len(shots) == len(tabs)  # five different pages
 
 
 def story_with_a_keyframe(page, url, tmp_path):
