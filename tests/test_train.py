@@ -311,3 +311,15 @@ def test_an_architecture_is_a_known_name_or_a_json_file_and_anything_else_is_one
         with pytest.raises(SystemExit) as error:
             main(["--stage", "export", "--architecture", wrong, "--export-to", str(tmp_path / "x")])
         assert words in str(error.value) and "--architecture" in str(error.value)
+
+
+def test_another_tracker_that_is_not_there_is_one_sentence(tmp_path):
+    """An unknown tracker, or one not installed here, is refused before a step."""
+    import importlib.util
+
+    missing = next(name for name in ("swanlab", "aim", "clearml", "dvclive") if importlib.util.find_spec(name) is None)
+    for name, words in (("nosuch", "--log-with must be one of aim, "), (missing, "not installed here")):
+        with pytest.raises(SystemExit) as error:
+            main(["--stage", "vae", "--out", str(tmp_path / name), "--steps", "1", "--log-with", name, *TINY])
+        assert str(error.value).startswith("--log-with") and words in str(error.value)
+        assert not (tmp_path / name / "vae" / "state").exists()

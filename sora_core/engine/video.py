@@ -227,7 +227,7 @@ def _load_video(path: Path, max_seconds: float, max_pixels: int) -> Video:
         "-frames:v",
         str(max_frames),
         "-vf",
-        "format=rgb24",
+        f"fps={fps:g},format=rgb24",  # one frame every 1/fps s: a variable frame rate keeps its timing
         "-f",
         "rawvideo",
         "-pix_fmt",

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
@@ -30,6 +31,7 @@ from . import latent_cache
 from .architectures import architecture, build_components, build_vae
 from .data import Bucket, make_data
 from .export import export, init_untrained, load_vae, save_dit_weights
+from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
 
@@ -89,6 +91,7 @@ class TrainConfig:
     init_from: str = ""  # a checkpoint folder whose weights a fresh stage starts from (fine-tuning)
     decoder_only: bool = False  # VAE stage: train the decoder alone, so latents (and a DiT's cache) stay valid
     export_to: str = ""
+    log_with: str = ""  # another accelerate tracker beside loss.csv: tensorboard, wandb, ... (where installed)
 
 
 DEFAULT_BUCKETS = {
@@ -138,31 +141,22 @@ def measure_latent_stats(vae, data, batches: int = 8) -> tuple[list[float], list
 
 
 class Run:
-    """Step counter, loss log and resumable accelerate state of one stage."""
+    """Step counter, loss log (accelerate's trackers, `loss_log.py`) and resumable accelerate state of one stage."""
 
     def __init__(self, accelerator: Accelerator, folder: Path):
         self.accelerator, self.folder = accelerator, folder
-        self.state_dir, self.log_path = folder / "state", folder / "loss.csv"
+        self.state_dir = folder / "state"
         self.step, self.seconds = 0, 0.0
         if (self.state_dir / "progress.json").exists():
             accelerator.load_state(str(self.state_dir))
             saved = json.loads((self.state_dir / "progress.json").read_text())
             self.step, self.seconds = saved["step"], saved["seconds"]
             accelerator.print(f"resumed {folder.name} at step {self.step}")
-            if accelerator.is_main_process and self.log_path.exists():  # rows logged after the last save are redone
-                header, *rows = self.log_path.read_text().splitlines()
-                kept = [row for row in rows if int(row.split(",")[0]) <= self.step]
-                self.log_path.write_text("\n".join([header, *kept]) + "\n")
+            if accelerator.is_main_process:
+                accelerator.get_tracker("csv", unwrap=False).forget_after(self.step)
 
     def log(self, **values):
-        if self.accelerator.is_main_process:
-            new = not self.log_path.exists()
-            with self.log_path.open("a") as f:
-                if new:
-                    f.write(",".join(["step", "seconds", *values]) + "\n")
-                f.write(
-                    ",".join([str(self.step), f"{self.seconds:.1f}", *(f"{v:.6g}" for v in values.values())]) + "\n"
-                )
+        self.accelerator.log({"seconds": self.seconds, **values}, step=self.step)
 
     def save(self):
         self.accelerator.wait_for_everyone()
@@ -346,11 +340,21 @@ def main(argv=None):
         return (export if config.stage == "export" else init_untrained)(config)
     if config.precision not in ("fp32", "bf16"):
         raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
+    if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:
+        known = ", ".join(sorted(LOGGER_TYPE_TO_CLASS))
+        raise SystemExit(f"--log-with must be one of {known}; got {config.log_with!r}.")
     mixed = "bf16" if config.precision == "bf16" else "no"
+    folder = Path(config.out, config.stage)
+    folder.mkdir(parents=True, exist_ok=True)
+    trackers = [CSVTracker(folder), *([config.log_with] if config.log_with else [])]
     # cpu=True is what enables multi-process gloo
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed)
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(), mixed_precision=mixed, log_with=trackers, project_dir=str(folder)
+    )
+    accelerator.init_trackers(config.stage, config={k: str(v) for k, v in asdict(config).items()})
+    if config.log_with and config.log_with not in {tracker.name for tracker in accelerator.trackers}:
+        raise SystemExit(f"--log-with {config.log_with}: not installed here (pip install {config.log_with}).")
     set_seed(config.seed + accelerator.process_index)
-    Path(config.out, config.stage).mkdir(parents=True, exist_ok=True)
     {"vae": train_vae, "decoder": train_vae, "dit": train_dit}[config.stage](config, accelerator)
     accelerator.wait_for_everyone()
     accelerator.end_training()
