@@ -22,7 +22,7 @@ from sora_core.engine.colour_transfer import match_seams as match_colour  # noqa
 
 def frames(count: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "gray")
-    clean = toyworld.render(scene, height, width, count, rng)[0].astype(np.float32)
+    clean = toyworld.render(scene, height, width, count, rng, inside=True)[0].astype(np.float32)
     return np.clip(clean + rng.normal(0, 6, clean.shape), 0, 255).astype(np.uint8)  # (T, H, W, 3)
 
 

@@ -53,7 +53,8 @@ def main():
     theirs = WanVACEPipeline.from_pretrained(folder, torch_dtype=torch.float32)
     theirs.set_progress_bar_config(disable=True)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
-    source = Video(toyworld.render(scene, args.size, args.size, 17, np.random.default_rng(0))[0], fps=ours.preset.fps)
+    frames = toyworld.render(scene, args.size, args.size, 17, np.random.default_rng(0), inside=True)[0]
+    source = Video(frames, fps=ours.preset.fps)
     options = Options(steps=args.steps, guidance=args.guidance, negative_prompt="", seed=0)
     request = ExtendRequest(source, scene.caption(), args.new, match_colour=False, options=options)
     plan = ours.plan(request)

@@ -19,7 +19,7 @@ from sora_core.toyworld.story_eval import minute, three_cards
 def test_detector_reads_every_combination(size):
     rng = np.random.default_rng(0)
     for thing, background in tw.all_combinations():
-        frames, _ = tw.render(tw.Scene((thing,), background), *size, rng)
+        frames, _ = tw.render(tw.Scene((thing,), background), *size, rng, inside=True)
         reading = read(frames)
         assert (reading.color, reading.shape, reading.motion, reading.background) == (
             thing.color, thing.shape, thing.motion, background), (thing, background)  # fmt: skip
@@ -27,15 +27,15 @@ def test_detector_reads_every_combination(size):
 
 def test_gravity_check():
     rng = np.random.default_rng(1)
-    bouncing, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "bouncing"),), "black"), 128, 128, 33, rng)
+    bouncing, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "bouncing"),), "black"), 128, 128, 33, rng, inside=True)
     assert falls_with_gravity(read(bouncing))
-    rising, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving up"),), "black"), 128, 128, 33, rng)
+    rising, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving up"),), "black"), 128, 128, 33, rng, inside=True)
     assert not falls_with_gravity(read(rising))
 
 
 def test_seam_measure_passes_continuous_clips_and_catches_jumps():
     rng = np.random.default_rng(2)
-    frames, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving right"),), "gray"), 128, 128, 33, rng)
+    frames, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving right"),), "gray"), 128, 128, 33, rng, inside=True)
     assert seam(frames, 16).ok
     jumped = np.concatenate([frames[:16], frames[28:]])  # the ball skips 12 frames of travel
     assert not seam(jumped, 16).ok
@@ -58,8 +58,8 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
 
 def test_median_step_reads_the_objects_speed():
     rng = np.random.default_rng(3)
-    moving, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "moving right"),), "black"), 128, 128, 33, rng)
-    still, _ = tw.render(tw.Scene((tw.Thing("ball", "red", "standing still"),), "black"), 128, 128, 33, rng)
+    scenes = [tw.Scene((tw.Thing("ball", "red", motion),), "black") for motion in ("moving right", "standing still")]
+    moving, still = (tw.render(scene, 128, 128, 33, rng, inside=True)[0] for scene in scenes)
     step = median_step(read(moving))
     assert step > 1 and median_step(read(still)) < 0.5
     assert abs(median_step(read(moving[::2])) - 2 * step) < 0.5  # every other frame: twice the step

@@ -27,7 +27,7 @@ def toy_clips(folder: Path, count: int, seed: int = 0) -> dict[str, tuple]:
     combos = toyworld.all_combinations()
     for i in range(count):
         thing, background = combos[int(rng.integers(len(combos)))]
-        frames = toyworld.render(toyworld.Scene((thing,), background), 128, 128, 33, rng)[0]
+        frames = toyworld.render(toyworld.Scene((thing,), background), 128, 128, 33, rng, inside=True)[0]
         Video(frames, fps=8).save(folder / f"clip{i}.mp4")
         truth[f"clip{i}"] = (thing, background)
     return truth
@@ -57,7 +57,8 @@ def test_the_toyworld_captioner_reads_every_colour_shape_and_motion():
     ):
         usable = [b for b in backgrounds if b != color]  # the world draws no white thing on white
         thing, background = toyworld.Thing(shape, color, motion), usable[i % len(usable)]
-        caption = toyworld_caption(toyworld.render(toyworld.Scene((thing,), background), 128, 128, 33, rng)[0])
+        scene = toyworld.Scene((thing,), background)
+        caption = toyworld_caption(toyworld.render(scene, 128, 128, 33, rng, inside=True)[0])
         if words_right(caption, thing, background):
             right += 1
         else:

@@ -55,6 +55,18 @@ def test_first_frame_does_not_tell_the_direction():
         assert min(first.min(), second.min()) < 25 and max(first.max(), second.max()) > 71  # both over the frame
 
 
+def test_a_source_clip_keeps_its_object_inside_the_frame():
+    """`inside`: what evaluation extends or reads back keeps the whole object in view from first to last frame."""
+    rng = np.random.default_rng(5)
+    for motion in ("moving left", "moving right", "moving up", "moving down"):
+        for _ in range(50):
+            scene = tw.Scene((tw.Thing("ball", "red", motion),), "black")
+            _, track = tw.render(scene, 96, 80, 17, rng, inside=True)
+            centers, radius = track.centers[0], track.radii[0]
+            assert (centers >= radius).all() and (centers[:, 0] <= 80 - radius).all()
+            assert (centers[:, 1] <= 96 - radius).all()
+
+
 def test_bouncing_falls_with_gravity():
     rng = np.random.default_rng(2)
     scene = tw.Scene((tw.Thing("ball", "yellow", "bouncing"),), "gray")

@@ -160,8 +160,8 @@ def seams(
     rng = np.random.default_rng(seed)
     red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
     blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
-    clip_a = Video(toyworld.render(red, *size, 17, rng)[0], fps=pipe.preset.fps)
-    clip_b = Video(toyworld.render(blue, *size, 17, rng)[0], fps=pipe.preset.fps)
+    clip_a = Video(toyworld.render(red, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
+    clip_b = Video(toyworld.render(blue, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
     caption = red.caption()
     a, b = clip_a.frames, clip_b.frames
 
@@ -191,7 +191,7 @@ def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0
     """Background colour after each of `times` chained forward extensions, minus the source's (levels)."""
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "gray")
-    video = Video(toyworld.render(scene, *size, 9, rng)[0], fps=pipe.preset.fps)
+    video = Video(toyworld.render(scene, *size, 9, rng, inside=True)[0], fps=pipe.preset.fps)
     start = read(video.frames).background_rgb[0]
     changes = []
     for i in range(times):
@@ -204,7 +204,7 @@ def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0
 def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     scene = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
-    source = Video(toyworld.render(scene, *size, 17, rng)[0], fps=pipe.preset.fps)
+    source = Video(toyworld.render(scene, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
     out = pipe.restyle(source, "a blue ball moving right on a black background", steps=steps, seed=seed, fast=fast)
     before, after = read(source.frames), read(out.frames)
     xs_before, xs_after = before.centers[:, 0], after.centers[:, 0]

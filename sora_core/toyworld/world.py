@@ -134,16 +134,17 @@ class Track:
 
 
 def render(
-    scene: Scene, height: int, width: int, num_frames: int, rng: np.random.Generator
+    scene: Scene, height: int, width: int, num_frames: int, rng: np.random.Generator, inside: bool = False
 ) -> tuple[np.ndarray, Track]:
-    """Frames (T, H, W, 3) uint8 and the objects' tracks."""
+    """Frames (T, H, W, 3) uint8 and the objects' tracks. `inside`: moving objects start where their whole path
+    stays in the frame where it fits (a source clip to extend or read back): the start then tells the direction."""
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     frames[:] = BACKGROUNDS[scene.background]
     track = Track()
     scale = min(height, width) / 128
     for thing in scene.things:
         radius = float(rng.uniform(*RADIUS) * scale)
-        centers = _trajectory(thing.motion, height, width, num_frames, radius, rng)
+        centers = _trajectory(thing.motion, height, width, num_frames, radius, rng, inside)
         track.centers.append(centers)
         track.radii.append(radius)
     for t in range(num_frames):
@@ -152,25 +153,33 @@ def render(
     return frames, track
 
 
-def _trajectory(motion: str, height: int, width: int, num_frames: int, radius: float, rng) -> np.ndarray:
-    """Centres (T, 2). A moving object starts anywhere, whatever its direction, and may leave the frame: when
-    starts were kept where the whole path fits, a first frame on the left meant "moving right", and a model
+DIRECTIONS = {"moving left": (-1, 0), "moving right": (1, 0), "moving up": (0, -1), "moving down": (0, 1)}
+
+
+def _trajectory(motion: str, height: int, width: int, num_frames: int, radius: float, rng, inside: bool):
+    """Centres (T, 2). By default a moving object starts anywhere, whatever its direction, and may leave the frame:
+    when starts were kept where the whole path fits, a first frame on the left meant "moving right", and a model
     animating a known first frame learned to read the direction from the position and not from the prompt
     (measured: left, right and up gave the same path from one frame; on 64 clips without that cue it learned the
     word in 200 steps)."""
     speed = SPEED * min(height, width) / 128 * rng.uniform(0.8, 1.25)
-    margin = radius + 1
     steps = np.arange(num_frames, dtype=np.float64)
-    x = rng.uniform(margin, max(margin, width - margin))
-    y = rng.uniform(margin, max(margin, height - margin))
-    xs, ys = np.full(num_frames, x), np.full(num_frames, y)
-    if motion in ("moving left", "moving right"):
-        xs = x + (speed if motion == "moving right" else -speed) * steps
-    elif motion in ("moving up", "moving down"):
-        ys = y + (speed if motion == "moving down" else -speed) * steps
-    elif motion == "bouncing":
+    dx, dy = DIRECTIONS.get(motion, (0, 0))
+    x = _start(width, radius + 1, speed * (num_frames - 1), dx, inside, rng)
+    y = _start(height, radius + 1, speed * (num_frames - 1), dy, inside, rng)
+    xs, ys = x + dx * speed * steps, y + dy * speed * steps
+    if motion == "bouncing":
         ys = _bounce(height, num_frames, radius, rng)
     return np.stack([xs, ys], 1)
+
+
+def _start(extent: int, margin: float, span: float, sign: int, inside: bool, rng) -> float:
+    """A start along one axis: anywhere, or (`inside`, moving along it) where a path of `span` stays in."""
+    if not inside or sign == 0:
+        return rng.uniform(margin, max(margin, extent - margin))
+    room = max(0.0, extent - 2 * margin - span)
+    start = margin + rng.uniform(0, room)
+    return start if sign > 0 else extent - start
 
 
 def _bounce(height: int, num_frames: int, radius: float, rng) -> np.ndarray:
