@@ -117,7 +117,7 @@ def test_a_vace_folder_loads_through_the_same_path_with_generic_defaults(tiny_va
 
 @pytest.mark.slow
 def test_every_workflow_runs_from_the_cli_on_a_vace_checkpoint(tiny_vace_checkpoint, tmp_path):
-    from test_cli import cli
+    from test_cli import in_process
 
     source = tmp_path / "src.mp4"
     Video(smooth_frames(9, 32, 32), fps=8).save(source)
@@ -132,8 +132,7 @@ def test_every_workflow_runs_from_the_cli_on_a_vace_checkpoint(tiny_vace_checkpo
         ("restyle", ["--video", str(source), "--strength", "0.5"]),
     ]:
         out = tmp_path / f"{command}.mp4"
-        result = cli(command, *common, *extra, "--out", str(out))
-        assert result.returncode == 0, (command, result.stderr[-2000:])
+        assert in_process(command, *common, *extra, "--out", str(out)) == 0, command
         assert Video.load(out).num_frames >= 5
 
 
