@@ -65,7 +65,7 @@ def gpu_seconds(
     return int(min(GPU_MAX_SECONDS, math.ceil(seconds * GPU_SAFETY)))
 
 
-def control_share(transformer) -> float:
+def control_blocks_share(transformer) -> float:
     """A VACE checkpoint's control blocks per base block (each runs on the control tokens every step); 0 otherwise."""
     if not is_vace(transformer):
         return 0.0
@@ -88,7 +88,7 @@ def request_seconds(pipe: SoraPipeline, task: str, plan: Plan, enhance: bool) ->
         enhance,
         guidance=settings.guidance > 1,
         seam_frames=plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0),
-        control_share=control_share(pipe.transformer),
+        control_share=control_blocks_share(pipe.transformer),
         full_steps=full_steps(pipe.preset, settings),
     )
 
