@@ -83,13 +83,14 @@ def render(pipe, job: dict, fast: bool):
 def storyboard(pipe, values: dict):
     from ..engine.video import Video
     from .cards import story_cards
+    from .jobs import STORY_SETTINGS
 
     keyframes = tuple(Video.load(path) for path in values.pop("keyframes", ()))
     cards = story_cards(values.pop("cards", None), pipe.preset.fps, keyframes)
-    settings = {name: values.pop(name) for name in ("seed", "steps", "guidance") if name in values}
-    unknown = set(values) - {"negative_prompt", "height", "width", "fast"}
+    unknown = set(values) - set(STORY_SETTINGS)
     if unknown:
         raise ValueError(f"a storyboard line has no field {sorted(unknown)[0]!r}.")
+    settings = {name: values.pop(name) for name in ("seed", "steps", "guidance") if name in values}
     return pipe.storyboard(cards, **settings, **values)
 
 
