@@ -90,8 +90,7 @@ def storyboard(pipe, values: dict):
     unknown = set(values) - set(STORY_SETTINGS)
     if unknown:
         raise ValueError(f"a storyboard line has no field {sorted(unknown)[0]!r}.")
-    settings = {name: values.pop(name) for name in ("seed", "steps", "guidance") if name in values}
-    return pipe.storyboard(cards, **settings, **values)
+    return pipe.storyboard(cards, **values)  # seed, steps and guidance are its keyword parameters
 
 
 def write_atomically(path: Path, write):
