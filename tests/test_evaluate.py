@@ -143,6 +143,22 @@ class Animator:
         return tw.render(tw.Scene((thing,), words[-2]), *frames.shape[1:3], len(frames), np.random.default_rng(0))[0]
 
 
+def test_the_probes_first_frames_do_not_tell_the_direction_and_leave_it_room():
+    from sora_core.toyworld.evaluate import neutral_first_frame
+
+    rng = np.random.default_rng(3)
+    starts = {}
+    for motion in ("moving left", "moving right", "moving up", "moving down"):
+        scene = tw.Scene((tw.Thing("ball", "red", motion),), "black")
+        centres = np.array([read(neutral_first_frame(scene, (96, 96), 33, rng)[None]).centers[0] for _ in range(60)])
+        along = centres[:, 0 if motion in ("moving left", "moving right") else 1]
+        # Half of a 33-frame path is 24-37.5 px at 96 px; the centre keeps that much room both ways.
+        assert (along >= 23).all() and (along <= 96 - 23).all()
+        starts[motion] = centres.mean(0)
+    assert abs(starts["moving right"][0] - starts["moving left"][0]) < 3
+    assert abs(starts["moving down"][1] - starts["moving up"][1]) < 3
+
+
 def test_the_animate_probe_scores_a_perfect_model_and_a_still_one(tiny_pipe):
     from sora_core.toyworld.evaluate import ANIMATE_MOTIONS, animate
 

@@ -116,6 +116,21 @@ OPPOSITE = {"moving left": "moving right", "moving right": "moving left", "movin
 OPPOSITE |= {v: k for k, v in OPPOSITE.items()} | {"standing still": "moving right"}
 
 
+def neutral_first_frame(scene: toyworld.Scene, size: tuple[int, int], num_frames: int, rng) -> np.ndarray:
+    """The first frame (H, W, 3) of a render of `scene` from which its path and the opposite path both keep the
+    object's centre in the frame for the first half of the clip. Its place then says nothing of the direction (a
+    start on the left would hint "right"), and the asked motion has room to show (from the right edge, "moving
+    right" leaves the frame within a few frames, where the detector cannot read it)."""
+    extent = np.array([size[1], size[0]])  # (x, y)
+    for _ in range(1000):
+        frames, track = toyworld.render(scene, *size, num_frames, rng)
+        path = track.centers[0]  # (T, 2)
+        span = np.abs(path[num_frames // 2] - path[0])
+        if np.all(path[0] - span >= 0) and np.all(path[0] + span <= extent):
+            return frames[0]
+    raise ValueError(f"{num_frames} frames are too many for a path that fits both ways in {size[0]}x{size[1]}.")
+
+
 def animate(
     pipe,
     count: int,
@@ -126,9 +141,9 @@ def animate(
     opposite_negative: bool = False,
 ) -> dict[str, tuple[int, int]]:
     """The animate stage alone (what `generate` runs after making the first frame, `workflows.plan_animate`):
-    `count` rendered first frames of held-out combinations, the five motions in turn, each animated at the
-    model's defaults with its caption; per motion (right, asked). `opposite_negative`: the caption with the
-    opposite motion as the negative prompt (guidance away from the wrong way)."""
+    `count` rendered first frames of held-out combinations (`neutral_first_frame`), the five motions in turn, each
+    animated at the model's defaults with its caption; per motion (right, asked). `opposite_negative`: the caption
+    with the opposite motion as the negative prompt (guidance away from the wrong way)."""
     rng = np.random.default_rng(seed)
     held_out = toyworld.all_combinations(held_out=True)
     right = {motion: [0, 0] for motion in ANIMATE_MOTIONS}
@@ -137,7 +152,7 @@ def animate(
         pool = [(thing, bg) for thing, bg in held_out if thing.motion == motion]
         thing, background = pool[rng.integers(len(pool))]
         scene = toyworld.Scene((thing,), background)
-        first = toyworld.render(scene, *size, pipe.preset.num_frames, rng)[0][0]
+        first = neutral_first_frame(scene, size, pipe.preset.num_frames, rng)
         negative = None
         if opposite_negative:
             negative = toyworld.Scene((toyworld.Thing(thing.shape, thing.color, OPPOSITE[motion]),), background)
