@@ -63,3 +63,14 @@ def test_known_suffix_latents_come_from_the_filled_timeline(tmp_path):
     with torch.no_grad():
         expected = vae.encode(filled).latent_dist.mode()[0][:, chunk["known"][i]]
     torch.testing.assert_close(chunk["latents"][i][:, chunk["known"][i]].float(), expected, atol=2e-3, rtol=1e-2)
+
+
+def test_paired_data_fills_a_chunk_with_groups_of_one_first_frame():
+    data = ToyWorldData([Bucket(32, 32, 9)], seed=0, paired=True)
+    pixels, captions = data.batch_of(Bucket(32, 32, 9), latents.CHUNK, np.random.default_rng(2))  # (N, 3, T, H, W)
+    assert len(captions) == pixels.shape[0] == latents.CHUNK
+    same_start = [torch.equal(pixels[i, :, 0], pixels[i + 1, :, 0]) for i in range(len(captions) - 1)]
+    assert sum(same_start) >= latents.CHUNK // 2  # most neighbours are the same scene under another motion
+    assert len(set(captions)) == len(captions)  # yet every caption differs
+    images, _ = data.batch_of(Bucket(32, 32, 1), 4, np.random.default_rng(2))
+    assert not all(torch.equal(images[0], image) for image in images[1:])  # images are not paired

@@ -55,6 +55,23 @@ def test_first_frame_does_not_tell_the_direction():
         assert min(first.min(), second.min()) < 25 and max(first.max(), second.max()) > 71  # both over the frame
 
 
+def test_paired_clips_share_their_first_frame_and_differ_only_in_the_motion():
+    from sora_core.toyworld.detector import read
+
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        group = tw.sample_paired_clips(rng, 96, 96, 17)
+        scenes = [scene for _, _, scene in group]
+        motions = [scene.things[0].motion for scene in scenes]
+        assert len(set(motions)) == len(motions) >= 4  # one scene under (nearly) every motion, each once
+        assert all(not tw.is_held_out(scene.things[0], scene.background) for scene in scenes)
+        assert len({(s.things[0].color, s.things[0].shape, s.background, s.template) for s in scenes}) == 1
+        firsts = [frames[0] for frames, _, scene in group if scene.things[0].motion != "bouncing"]
+        assert all(np.array_equal(first, firsts[0]) for first in firsts)
+        for frames, caption, scene in group:  # and each clip shows its own motion, as its caption says
+            assert read(frames).motion == scene.things[0].motion and scene.things[0].motion in caption
+
+
 def test_a_source_clip_keeps_its_object_inside_the_frame():
     """`inside`: what evaluation extends or reads back keeps the whole object in view from first to last frame."""
     rng = np.random.default_rng(5)

@@ -24,6 +24,7 @@ from .world import (
     random_scene,
     render,
     sample_clip,
+    sample_paired_clips,
     valid,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "random_scene",
     "render",
     "sample_clip",
+    "sample_paired_clips",
     "valid",
 ]

@@ -36,12 +36,18 @@ class BucketedData:
 class ToyWorldData(BucketedData):
     """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
     around the object, so small crops keep objects at their full scale (what the VAE stage trains on).
-    `p_omit`: the chance that a caption leaves out each of colour, motion and background (see `Scene`)."""
+    `p_omit`: the chance that a caption leaves out each of colour, motion and background (see `Scene`).
+    `paired`: videos come in groups of one scene under every motion (`toyworld.sample_paired_clips`)."""
 
     def __init__(
-        self, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None, p_omit: float = 0.0
+        self,
+        buckets: list[Bucket],
+        seed: int,
+        render_size: tuple[int, int] | None = None,
+        p_omit: float = 0.0,
+        paired: bool = False,
     ):
-        self.buckets, self.render_size, self.p_omit = buckets, render_size, p_omit
+        self.buckets, self.render_size, self.p_omit, self.paired = buckets, render_size, p_omit, paired
         self.rng = np.random.default_rng(seed)
 
     def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -59,9 +65,21 @@ class ToyWorldData(BucketedData):
         left = int(np.clip(x - bucket.width // 2 + jitter[1], 0, width - bucket.width))
         return frames[:, top : top + bucket.height, left : left + bucket.width], scene.caption()
 
+    def paired_clips(self, bucket: Bucket, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
+        clips = []
+        while len(clips) < count:
+            size = (bucket.height, bucket.width, bucket.num_frames)
+            group = toyworld.sample_paired_clips(rng, *size, p_omit=self.p_omit)
+            clips += [(frames, caption) for frames, caption, _ in group]
+        return clips[:count]
+
     def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
         """Clips (B, 3, T, H, W) of one bucket and their captions; `rng` makes them reproducible."""
-        clips, captions = zip(*(self.clip(bucket, self.rng if rng is None else rng) for _ in range(batch_size)))
+        rng = self.rng if rng is None else rng
+        if self.paired and bucket.num_frames > 1 and self.render_size is None:  # an image has no motion to pair
+            clips, captions = zip(*self.paired_clips(bucket, batch_size, rng))
+        else:
+            clips, captions = zip(*(self.clip(bucket, rng) for _ in range(batch_size)))
         return torch.stack([to_pixels(c) for c in clips]), list(captions)
 
 
@@ -103,8 +121,13 @@ class FolderData(BucketedData):
 
 
 def make_data(
-    source: str, buckets: list[Bucket], seed: int, render_size: tuple[int, int] | None = None, p_omit: float = 0.0
+    source: str,
+    buckets: list[Bucket],
+    seed: int,
+    render_size: tuple[int, int] | None = None,
+    p_omit: float = 0.0,
+    paired: bool = False,
 ):
     if source == "toyworld":
-        return ToyWorldData(buckets, seed, render_size, p_omit)
+        return ToyWorldData(buckets, seed, render_size, p_omit, paired)
     return FolderData(source, buckets, seed)

@@ -76,6 +76,9 @@ class TrainConfig:
     # tell which way the object goes.
     first_frame_share: float = 0.0
     high_noise_share: float = 0.0  # DiT: share of t drawn from [0.9, 1) (losses.sample_t)
+    # DiT, toy world: cached videos come as one scene under every motion, the same first frame in each
+    # (`toyworld.sample_paired_clips`), so from a known first frame only the motion word tells them apart.
+    paired_motions: bool = False
     cache_clips: int = 640  # clips the DiT stage renders and encodes once, then trains on
     seed: int = 0
     threads: int = 2
@@ -259,7 +262,8 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
-    data = make_data(config.data, buckets_of(config), config.seed, p_omit=config.caption_omit)
+    paired = config.paired_motions
+    data = make_data(config.data, buckets_of(config), config.seed, p_omit=config.caption_omit, paired=paired)
     rank, world = accelerator.process_index, accelerator.num_processes
     cache_folder = folder / "latents"
     buckets = buckets_of(config)
@@ -338,6 +342,8 @@ def main(argv=None):
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
+    if config.paired_motions and config.data != "toyworld":
+        raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
     if config.precision not in ("fp32", "bf16"):
         raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
     if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:
