@@ -72,6 +72,20 @@ def test_paired_clips_share_their_first_frame_and_differ_only_in_the_motion():
             assert read(frames).motion == scene.things[0].motion and scene.things[0].motion in caption
 
 
+def test_an_image_places_a_moving_object_where_its_path_has_room():
+    """Generation draws a clip's first frame as an image: "moving right" belongs on the left, where it can move."""
+    from sora_core.toyworld.detector import read
+
+    rng = np.random.default_rng(8)
+    xs = {"moving left": [], "moving right": []}
+    while min(len(v) for v in xs.values()) < 40:
+        image, _, scene = tw.sample_clip(rng, 96, 96, 1)
+        motion = scene.things[0].motion
+        if motion in xs and len(scene.things) == 1:
+            xs[motion].append(read(image).centers[0][0])
+    assert np.mean(xs["moving right"]) < 40 < 56 < np.mean(xs["moving left"])
+
+
 def test_a_source_clip_keeps_its_object_inside_the_frame():
     """`inside`: what evaluation extends or reads back keeps the whole object in view from first to last frame."""
     rng = np.random.default_rng(5)

@@ -38,6 +38,7 @@ SPEED = 2.5  # pixels / frame at 128 pixels; scaled with the frame size
 # Object radius in pixels at 128 pixels, scaled with the frame size: about 7 % of the frame's area. Objects of
 # 2.8 % (radius 9-15) spanned about two DiT tokens, and samples came out as blobs of no readable shape.
 RADIUS = (14.0, 20.0)
+IMAGE_AS_FIRST_OF = 17  # frames: an image is drawn as the first frame of a clip this long (sora-tiny's default)
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,14 @@ def _draw(frame: np.ndarray, shape: str, color, center, radius: float, supersamp
 def sample_clip(
     rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train", p_omit: float = 0.0
 ) -> tuple[np.ndarray, str, Scene]:
+    """A random scene's clip and its caption. An image (one frame) places a moving object where its path would stay
+    in the frame: generation makes a clip's first frame as an image, and a "moving right" object drawn at the right
+    edge would leave the frame as soon as it is animated. Videos keep their starts anywhere (see `_trajectory`)."""
     scene = random_scene(rng, split=split)
-    frames, _ = render(scene, height, width, num_frames, rng)
+    if num_frames == 1:
+        frames = render(scene, height, width, IMAGE_AS_FIRST_OF, rng, inside=True)[0][:1]
+    else:
+        frames, _ = render(scene, height, width, num_frames, rng)
     return frames, scene.partial_caption(rng, p_omit), scene
 
 
