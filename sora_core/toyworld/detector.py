@@ -81,11 +81,13 @@ def _motion(centers: np.ndarray) -> str:
     vy = np.diff(centers[:, 1])
     if np.abs(centers - centers[0]).max() < 3:
         return "standing still"
-    # A bounce: falling (y grows), then rising after hitting the floor.
-    if len(vy) > 3 and (vy > 0.5).any() and (vy < -0.5).any() and np.argmax(vy > 0.5) < len(vy) - 1:
-        first_down = np.argmax(vy > 0.5)
-        if (vy[first_down:] < -0.5).any() and abs(dx) < 0.5 * np.abs(np.diff(centers[:, 1])).sum():
-            return "bouncing"
+    # A bounce: falling (y grows), then rising after hitting the floor, each by over a fifth of the vertical travel,
+    # so that a straight rise after a 2-px wobble of a generated object is not a bounce.
+    ys, travel = centers[:, 1], np.abs(vy).sum()
+    falls = ys - ys[0]  # down from the start to each frame
+    rises = ys - np.minimum.accumulate(ys[::-1])[::-1]  # up from each frame to the highest point after it
+    if len(vy) > 3 and np.minimum(falls, rises).max() > 0.2 * travel and abs(dx) < 0.5 * travel:
+        return "bouncing"
     if abs(dx) >= abs(dy):
         return "moving right" if dx > 0 else "moving left"
     return "moving down" if dy > 0 else "moving up"

@@ -118,17 +118,17 @@ OPPOSITE |= {v: k for k, v in OPPOSITE.items()} | {"standing still": "moving rig
 
 def neutral_first_frame(scene: toyworld.Scene, size: tuple[int, int], num_frames: int, rng) -> np.ndarray:
     """The first frame (H, W, 3) of a render of `scene` from which its path and the opposite path both keep the
-    object's centre in the frame for the first half of the clip. Its place then says nothing of the direction (a
-    start on the left would hint "right"), and the asked motion has room to show (from the right edge, "moving
-    right" leaves the frame within a few frames, where the detector cannot read it)."""
+    object's centre in the frame (a path longer than half the frame: from within a radius of the middle). Its place
+    then says nothing of the direction (a start on the left would hint "right"), and the asked motion has room to
+    show (from the left edge, "moving left" leaves the frame within a few frames, and models turned back instead)."""
     extent = np.array([size[1], size[0]])  # (x, y)
     for _ in range(1000):
         frames, track = toyworld.render(scene, *size, num_frames, rng)
         path = track.centers[0]  # (T, 2)
-        span = np.abs(path[num_frames // 2] - path[0])
+        span = np.minimum(np.abs(path[-1] - path[0]), extent / 2 - track.radii[0])
         if np.all(path[0] - span >= 0) and np.all(path[0] + span <= extent):
             return frames[0]
-    raise ValueError(f"{num_frames} frames are too many for a path that fits both ways in {size[0]}x{size[1]}.")
+    raise ValueError(f"no start of {scene.caption()!r} has room both ways in {size[0]}x{size[1]}.")
 
 
 def animate(
