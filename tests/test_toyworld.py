@@ -60,7 +60,7 @@ def test_paired_clips_share_their_first_frame_and_differ_only_in_the_motion():
 
     rng = np.random.default_rng(6)
     for _ in range(20):
-        group = tw.sample_paired_clips(rng, 96, 96, 17)
+        group = tw.sample_paired_clips(rng, (96, 96, 17))
         scenes = [scene for _, _, scene in group]
         motions = [scene.things[0].motion for scene in scenes]
         assert len(set(motions)) == len(motions) >= 4  # one scene under (nearly) every motion, each once

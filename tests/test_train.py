@@ -323,3 +323,22 @@ def test_another_tracker_that_is_not_there_is_one_sentence(tmp_path):
             main(["--stage", "vae", "--out", str(tmp_path / name), "--steps", "1", "--log-with", name, *TINY])
         assert str(error.value).startswith("--log-with") and words in str(error.value)
         assert not (tmp_path / name / "vae" / "state").exists()
+
+
+def test_a_curriculum_stage_caches_only_its_part_of_the_world_paired(tmp_path):
+    """--colors / --motions / ... choose the scenes a stage trains on; --paired-motions caches each first frame under
+    every chosen motion. Wrong values are one sentence naming the flags, before any work."""
+    out = str(tmp_path / "run")
+    main(["--stage", "vae", "--out", out, "--steps", "1", *TINY])
+    stage = ["--colors", "red", "--shapes", "ball", "--backgrounds", "black"]
+    stage += ["--motions", "moving left", "moving right", "--paired-motions", "--caption-omit", "0"]
+    main(["--stage", "dit", "--out", out, "--steps", "1", *stage, *TINY])
+    chunks = (tmp_path / "run" / "dit" / "latents").glob("*.pt")
+    captions = [caption for chunk in chunks for caption in torch.load(chunk)["captions"]]
+    assert len(captions) == 16 and all("red ball moving" in c and "black" in c for c in captions)
+    assert {c.count("moving left") for c in captions} == {0, 1}
+    assert sum("moving left" in c for c in captions) == 8  # pairs: each first frame under both motions
+    with pytest.raises(SystemExit) as error:
+        main(["--stage", "dit", "--out", str(tmp_path / "bad"), "--colors", "pink", *TINY])
+    assert str(error.value).startswith("--colors") and "unknown color 'pink'" in str(error.value)
+    assert not (tmp_path / "bad").exists()

@@ -106,9 +106,47 @@ def all_combinations(held_out: bool | None = None) -> list[tuple[Thing, str]]:
     return out
 
 
-def random_scene(rng: np.random.Generator, second_object_p: float = 0.1, split: str = "train") -> Scene:
+@dataclass(frozen=True)
+class Subset:
+    """The part of the world a scene's main object is drawn from (a curriculum's early stages: one scene, then every
+    appearance with two motions, ...); an empty tuple allows every value."""
+
+    colors: tuple[str, ...] = ()
+    shapes: tuple[str, ...] = ()
+    motions: tuple[str, ...] = ()
+    backgrounds: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for kind, chosen, allowed in (
+            ("color", self.colors, COLORS),
+            ("shape", self.shapes, SHAPES),
+            ("motion", self.motions, MOTIONS),
+            ("background", self.backgrounds, BACKGROUNDS),
+        ):
+            for value in chosen:
+                if value not in allowed:
+                    raise ValueError(f"unknown {kind} {value!r}; the toy world's: {', '.join(allowed)}.")
+
+    def pool(self, split: str) -> list[tuple[Thing, str]]:
+        """The split's combinations within the subset."""
+        pool = [
+            (thing, background)
+            for thing, background in _POOLS[split]
+            if (not self.colors or thing.color in self.colors)
+            and (not self.shapes or thing.shape in self.shapes)
+            and (not self.motions or thing.motion in self.motions)
+            and (not self.backgrounds or background in self.backgrounds)
+        ]
+        if not pool:
+            raise ValueError(f"no {split} combination of colour, shape, motion and background is in {self}.")
+        return pool
+
+
+def random_scene(
+    rng: np.random.Generator, second_object_p: float = 0.1, split: str = "train", subset: Subset = Subset()
+) -> Scene:
     """A random scene; its main object's combination is drawn from the training (or held-out) split."""
-    pool = _POOLS[split]
+    pool = subset.pool(split)
     thing, background = pool[rng.integers(len(pool))]
     things = [thing]
     if rng.random() < second_object_p:
@@ -229,12 +267,18 @@ def _draw(frame: np.ndarray, shape: str, color, center, radius: float, supersamp
 
 
 def sample_clip(
-    rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train", p_omit: float = 0.0
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    num_frames: int,
+    split: str = "train",
+    p_omit: float = 0.0,
+    subset: Subset = Subset(),
 ) -> tuple[np.ndarray, str, Scene]:
     """A random scene's clip and its caption. An image (one frame) places a moving object where its path would stay
     in the frame: generation makes a clip's first frame as an image, and a "moving right" object drawn at the right
     edge would leave the frame as soon as it is animated. Videos keep their starts anywhere (see `_trajectory`)."""
-    scene = random_scene(rng, split=split)
+    scene = random_scene(rng, split=split, subset=subset)
     if num_frames == 1:
         frames = render(scene, height, width, IMAGE_AS_FIRST_OF, rng, inside=True)[0][:1]
     else:
@@ -243,23 +287,24 @@ def sample_clip(
 
 
 def sample_paired_clips(
-    rng: np.random.Generator, height: int, width: int, num_frames: int, split: str = "train", p_omit: float = 0.0
+    rng: np.random.Generator, size: tuple[int, int, int], p_omit: float = 0.0, subset: Subset = Subset()
 ) -> list[tuple[np.ndarray, str, Scene]]:
-    """One scene under each motion of its split, in a random order: the object's appearance, size, start and speed
-    are the same in every clip, so their first frames are identical (a bounce starts at its own height) and only
-    the words tell the clips apart.
+    """One training scene under each motion of the subset, in a random order: the object's appearance, size, start
+    and speed are the same in every clip, so their first frames are identical (a bounce starts at its own height)
+    and only the words tell the clips apart.
     Measured (session 14): a model animating known first frames learned the direction word in 200 steps where
     each first frame came with both directions and one scene, not where each came with one."""
-    scene = random_scene(rng, split=split)
+    scene = random_scene(rng, subset=subset)
     main, background = scene.things[0], scene.background
     seed = int(rng.integers(1 << 31))
+    pool = subset.pool("train")
     clips = []
     for motion in rng.permutation(MOTIONS):
         thing = Thing(main.shape, main.color, str(motion))
-        if is_held_out(thing, background) != (split == "held_out"):
+        if (thing, background) not in pool:  # held out, or outside the subset
             continue
         variant = Scene((thing, *scene.things[1:]), background, scene.template)
-        frames, _ = render(variant, height, width, num_frames, np.random.default_rng(seed))
+        frames, _ = render(variant, *size, np.random.default_rng(seed))
         clips.append((frames, variant.partial_caption(rng, p_omit), variant))
     return clips
 

@@ -37,7 +37,8 @@ class ToyWorldData(BucketedData):
     """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
     around the object, so small crops keep objects at their full scale (what the VAE stage trains on).
     `p_omit`: the chance that a caption leaves out each of colour, motion and background (see `Scene`).
-    `paired`: videos come in groups of one scene under every motion (`toyworld.sample_paired_clips`)."""
+    `paired`: videos come in groups of one scene under every motion (`toyworld.sample_paired_clips`).
+    `subset`: the part of the world the DiT's clips come from (`toyworld.Subset`; a curriculum's early stages)."""
 
     def __init__(
         self,
@@ -46,15 +47,16 @@ class ToyWorldData(BucketedData):
         render_size: tuple[int, int] | None = None,
         p_omit: float = 0.0,
         paired: bool = False,
+        subset: toyworld.Subset = toyworld.Subset(),
     ):
         self.buckets, self.render_size, self.p_omit, self.paired = buckets, render_size, p_omit, paired
+        self.subset = subset
         self.rng = np.random.default_rng(seed)
 
     def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         if self.render_size is None:
-            frames, caption, _ = toyworld.sample_clip(
-                rng, bucket.height, bucket.width, bucket.num_frames, p_omit=self.p_omit
-            )
+            size = (bucket.height, bucket.width, bucket.num_frames)
+            frames, caption, _ = toyworld.sample_clip(rng, *size, p_omit=self.p_omit, subset=self.subset)
             return frames, caption
         height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
         scene = toyworld.random_scene(rng)
@@ -69,7 +71,7 @@ class ToyWorldData(BucketedData):
         clips = []
         while len(clips) < count:
             size = (bucket.height, bucket.width, bucket.num_frames)
-            group = toyworld.sample_paired_clips(rng, *size, p_omit=self.p_omit)
+            group = toyworld.sample_paired_clips(rng, size, self.p_omit, self.subset)
             clips += [(frames, caption) for frames, caption, _ in group]
         return clips[:count]
 
@@ -127,7 +129,8 @@ def make_data(
     render_size: tuple[int, int] | None = None,
     p_omit: float = 0.0,
     paired: bool = False,
+    subset: toyworld.Subset = toyworld.Subset(),
 ):
     if source == "toyworld":
-        return ToyWorldData(buckets, seed, render_size, p_omit, paired)
+        return ToyWorldData(buckets, seed, render_size, p_omit, paired, subset)
     return FolderData(source, buckets, seed)

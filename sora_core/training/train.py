@@ -25,6 +25,7 @@ from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
+from .. import toyworld
 from ..engine import precision
 from ..engine.text import tokenize
 from . import latent_cache
@@ -79,6 +80,12 @@ class TrainConfig:
     # DiT, toy world: cached videos come as one scene under every motion, the same first frame in each
     # (`toyworld.sample_paired_clips`), so from a known first frame only the motion word tells them apart.
     paired_motions: bool = False
+    # DiT, toy world: draw the main object from these values only (empty: all). A curriculum's early stages: one
+    # scene, then every appearance with two motions (see the model card); each stage in its own --out.
+    colors: list[str] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+    motions: list[str] = field(default_factory=list)
+    backgrounds: list[str] = field(default_factory=list)
     cache_clips: int = 640  # clips the DiT stage renders and encodes once, then trains on
     seed: int = 0
     threads: int = 2
@@ -217,6 +224,20 @@ def check_bfloat16(config: TrainConfig, model, inputs: dict | None = None):
         )
 
 
+def subset_of(config: TrainConfig) -> toyworld.Subset:
+    """The toy world's part the DiT stage draws from; a wrong value is one sentence naming its flag."""
+    lists = {"colors": config.colors, "shapes": config.shapes, "motions": config.motions}
+    lists["backgrounds"] = config.backgrounds
+    try:
+        subset = toyworld.Subset(**{name: tuple(values) for name, values in lists.items()})
+        subset.pool("train")
+    except ValueError as error:
+        raise SystemExit(f"--colors / --shapes / --motions / --backgrounds: {error}") from None
+    if subset != toyworld.Subset() and config.data != "toyworld":
+        raise SystemExit(f"--colors / --shapes / --motions / --backgrounds choose toy-world scenes, not {config.data}")
+    return subset
+
+
 def buckets_of(config: TrainConfig) -> list[Bucket]:
     """The stage's buckets; a size of 0 x 0 stands for the model's own (`height` x `width`)."""
     sizes = config.buckets or DEFAULT_BUCKETS[config.stage]
@@ -262,8 +283,8 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
-    paired = config.paired_motions
-    data = make_data(config.data, buckets_of(config), config.seed, p_omit=config.caption_omit, paired=paired)
+    omit, paired = config.caption_omit, config.paired_motions
+    data = make_data(config.data, buckets_of(config), config.seed, p_omit=omit, paired=paired, subset=subset_of(config))
     rank, world = accelerator.process_index, accelerator.num_processes
     cache_folder = folder / "latents"
     buckets = buckets_of(config)
@@ -317,6 +338,8 @@ def parse_args(argv=None) -> TrainConfig:
         flag = "--" + name.replace("_", "-")
         if name == "buckets":
             parser.add_argument(flag, nargs="*", default=[], help="HxWxT, e.g. 64x64x9")
+        elif isinstance(value, list):
+            parser.add_argument(flag, nargs="*", default=[], help="words of the toy world, e.g. red blue")
         elif isinstance(value, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
@@ -342,6 +365,7 @@ def main(argv=None):
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
+    subset_of(config)  # a wrong --colors / ... value is one sentence, before any work
     if config.paired_motions and config.data != "toyworld":
         raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
     if config.precision not in ("fp32", "bf16"):
