@@ -332,12 +332,17 @@ def test_a_curriculum_stage_caches_only_its_part_of_the_world_paired(tmp_path):
     main(["--stage", "vae", "--out", out, "--steps", "1", *TINY])
     stage = ["--colors", "red", "--shapes", "ball", "--backgrounds", "black"]
     stage += ["--motions", "moving left", "moving right", "--paired-motions", "--caption-omit", "0"]
+    stage += ["--first-frame-share", "1"]
     main(["--stage", "dit", "--out", out, "--steps", "1", *stage, *TINY])
     chunks = (tmp_path / "run" / "dit" / "latents").glob("*.pt")
     captions = [caption for chunk in chunks for caption in torch.load(chunk)["captions"]]
     assert len(captions) == 16 and all("red ball moving" in c and "black" in c for c in captions)
     assert {c.count("moving left") for c in captions} == {0, 1}
     assert sum("moving left" in c for c in captions) == 8  # pairs: each first frame under both motions
+    main(["--stage", "export", "--out", out, "--export-to", str(tmp_path / "x"), "--architecture", TINY_ARCHITECTURE])
+    recorded = json.loads((tmp_path / "x" / "sora.json").read_text())
+    assert recorded["train_config"]["colors"] == ["red"] and recorded["train_config"]["paired_motions"] is True
+    assert recorded["defaults"]["animate_first_frame"] is True  # the DiT run's recipe, not the export command's
     with pytest.raises(SystemExit) as error:
         main(["--stage", "dit", "--out", str(tmp_path / "bad"), "--colors", "pink", *TINY])
     assert str(error.value).startswith("--colors") and "unknown color 'pink'" in str(error.value)

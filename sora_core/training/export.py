@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .train import TrainConfig
 
 
+RUN_CONFIG = "config.json"  # a stage folder's settings, as its last command gave them
+
+
 def load_vae(folder: Path):
     from diffusers import AutoencoderKLWan
 
@@ -74,6 +77,9 @@ def export(config: "TrainConfig"):
     components["transformer"].load_state_dict(weights["transformer"])
     components["text_encoder"].load_state_dict(weights["text_encoder"])
     enhancer, captions = enhancer_for(config.data)
+    # The recipe is the DiT run's command, not this one's (older runs wrote none: then this command's settings).
+    recorded = out / "dit" / RUN_CONFIG
+    dit = json.loads(recorded.read_text()) if recorded.exists() else asdict(config)
     sora = {
         "trained": True,
         "captions": captions,
@@ -81,11 +87,11 @@ def export(config: "TrainConfig"):
             "conditioning": "clean",
             **enhancer,
             **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
-            "max_sequence_length": config.max_sequence_length,
+            "max_sequence_length": dit["max_sequence_length"],
             # trained to move a known first frame by its prompt: generate that way (Preset.animate_first_frame)
-            "animate_first_frame": config.first_frame_share > 0,
+            "animate_first_frame": dit["first_frame_share"] > 0,
         },
-        "train_config": asdict(config),
+        "train_config": dit,
     }
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"exported to {config.export_to}")

@@ -31,7 +31,7 @@ from ..engine.text import tokenize
 from . import latent_cache
 from .architectures import architecture, build_components, build_vae
 from .data import Bucket, make_data
-from .export import export, init_untrained, load_vae, save_dit_weights
+from .export import RUN_CONFIG, export, init_untrained, load_vae, save_dit_weights
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
@@ -376,6 +376,7 @@ def main(argv=None):
     mixed = "bf16" if config.precision == "bf16" else "no"
     folder = Path(config.out, config.stage)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / RUN_CONFIG).write_text(json.dumps(asdict(config), indent=1))  # what the export records
     trackers = [CSVTracker(folder), *([config.log_with] if config.log_with else [])]
     # cpu=True is what enables multi-process gloo
     accelerator = Accelerator(
