@@ -7,7 +7,7 @@ from conftest import TINY_ARCHITECTURE
 from sora_core.engine.timeline import fill_unknown, known_pixel_frames
 from sora_core.training import latent_cache as latents
 from sora_core.training.architectures import architecture, build_vae
-from sora_core.training.data import Bucket, ToyWorldData
+from sora_core.training.data import Bucket, ToyWorldData, WorldOptions
 
 BUCKETS = [Bucket(32, 32, 9), Bucket(32, 32, 1)]
 
@@ -66,7 +66,7 @@ def test_known_suffix_latents_come_from_the_filled_timeline(tmp_path):
 
 
 def test_paired_data_fills_a_chunk_with_groups_of_one_first_frame():
-    data = ToyWorldData([Bucket(32, 32, 9)], seed=0, paired=True)
+    data = ToyWorldData([Bucket(32, 32, 9)], seed=0, options=WorldOptions(paired=True))
     pixels, captions = data.batch_of(Bucket(32, 32, 9), latents.CHUNK, np.random.default_rng(2))  # (N, 3, T, H, W)
     assert len(captions) == pixels.shape[0] == latents.CHUNK
     same_start = [torch.equal(pixels[i, :, 0], pixels[i + 1, :, 0]) for i in range(len(captions) - 1)]

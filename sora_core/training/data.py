@@ -33,32 +33,32 @@ class BucketedData:
         return self.batch_of(self.buckets[self.rng.integers(len(self.buckets))], batch_size)
 
 
-class ToyWorldData(BucketedData):
-    """Endless toy-world clips. With `render_size`, clips are drawn at that size and a bucket-sized window is cut
-    around the object, so small crops keep objects at their full scale (what the VAE stage trains on).
-    `p_omit`: the chance that a caption leaves out each of colour, motion and background (see `Scene`).
-    `paired`: videos come in groups of one scene under every motion (`toyworld.sample_paired_clips`).
-    `subset`: the part of the world the DiT's clips come from (`toyworld.Subset`; a curriculum's early stages)."""
+@dataclass(frozen=True)
+class WorldOptions:
+    """How toy-world clips are drawn (a folder of videos has none of these)."""
 
-    def __init__(
-        self,
-        buckets: list[Bucket],
-        seed: int,
-        render_size: tuple[int, int] | None = None,
-        p_omit: float = 0.0,
-        paired: bool = False,
-        subset: toyworld.Subset = toyworld.Subset(),
-    ):
-        self.buckets, self.render_size, self.p_omit, self.paired = buckets, render_size, p_omit, paired
-        self.subset = subset
+    # Draw clips at this size and cut a bucket-sized window around the object, so small crops keep objects at their
+    # full scale (what the VAE stage trains on).
+    render_size: tuple[int, int] | None = None
+    p_omit: float = 0.0  # the chance that a caption leaves out each of colour, motion and background (`Scene`)
+    paired: bool = False  # videos in groups of one scene under every motion (`toyworld.sample_paired_clips`)
+    subset: toyworld.Subset = toyworld.Subset()  # the part of the world clips come from (a curriculum's stages)
+
+
+class ToyWorldData(BucketedData):
+    """Endless toy-world clips, drawn as `options` say."""
+
+    def __init__(self, buckets: list[Bucket], seed: int, options: WorldOptions = WorldOptions()):
+        self.buckets, self.options = buckets, options
         self.rng = np.random.default_rng(seed)
 
     def clip(self, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        if self.render_size is None:
+        options = self.options
+        if options.render_size is None:
             size = (bucket.height, bucket.width, bucket.num_frames)
-            frames, caption, _ = toyworld.sample_clip(rng, *size, p_omit=self.p_omit, subset=self.subset)
+            frames, caption, _ = toyworld.sample_clip(rng, *size, p_omit=options.p_omit, subset=options.subset)
             return frames, caption
-        height, width = max(self.render_size[0], bucket.height), max(self.render_size[1], bucket.width)
+        height, width = max(options.render_size[0], bucket.height), max(options.render_size[1], bucket.width)
         scene = toyworld.random_scene(rng)
         frames, track = toyworld.render(scene, height, width, bucket.num_frames, rng)
         x, y = track.centers[0][bucket.num_frames // 2]
@@ -71,14 +71,15 @@ class ToyWorldData(BucketedData):
         clips = []
         while len(clips) < count:
             size = (bucket.height, bucket.width, bucket.num_frames)
-            group = toyworld.sample_paired_clips(rng, size, self.p_omit, self.subset)
+            group = toyworld.sample_paired_clips(rng, size, self.options.p_omit, self.options.subset)
             clips += [(frames, caption) for frames, caption, _ in group]
         return clips[:count]
 
     def batch_of(self, bucket: Bucket, batch_size: int, rng: np.random.Generator | None = None):
         """Clips (B, 3, T, H, W) of one bucket and their captions; `rng` makes them reproducible."""
         rng = self.rng if rng is None else rng
-        if self.paired and bucket.num_frames > 1 and self.render_size is None:  # an image has no motion to pair
+        paired = self.options.paired and self.options.render_size is None
+        if paired and bucket.num_frames > 1:  # an image has no motion to pair
             clips, captions = zip(*self.paired_clips(bucket, batch_size, rng))
         else:
             clips, captions = zip(*(self.clip(bucket, rng) for _ in range(batch_size)))
@@ -122,15 +123,7 @@ class FolderData(BucketedData):
         return frames[t0 : t0 + bucket.num_frames, y0 : y0 + bucket.height, x0 : x0 + bucket.width]
 
 
-def make_data(
-    source: str,
-    buckets: list[Bucket],
-    seed: int,
-    render_size: tuple[int, int] | None = None,
-    p_omit: float = 0.0,
-    paired: bool = False,
-    subset: toyworld.Subset = toyworld.Subset(),
-):
+def make_data(source: str, buckets: list[Bucket], seed: int, options: WorldOptions = WorldOptions()):
     if source == "toyworld":
-        return ToyWorldData(buckets, seed, render_size, p_omit, paired, subset)
+        return ToyWorldData(buckets, seed, options)
     return FolderData(source, buckets, seed)

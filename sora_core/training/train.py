@@ -30,7 +30,7 @@ from ..engine import precision
 from ..engine.text import tokenize
 from . import latent_cache
 from .architectures import architecture, build_components, build_vae
-from .data import Bucket, make_data
+from .data import Bucket, WorldOptions, make_data
 from .export import RUN_CONFIG, export, init_untrained, load_vae, save_dit_weights
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
@@ -249,7 +249,8 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / config.stage
     # Toy-world crops are cut from clips drawn at the model's default size, so objects keep their scale.
     render = (config.height, config.width)
-    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, render)
+    options = WorldOptions(render_size=render)
+    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, options)
     vae = build_vae(architecture(config.architecture).vae)
     start = Path(config.init_from) / "vae" if config.init_from else None
     if config.stage == "decoder":
@@ -283,8 +284,8 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
-    omit, paired = config.caption_omit, config.paired_motions
-    data = make_data(config.data, buckets_of(config), config.seed, p_omit=omit, paired=paired, subset=subset_of(config))
+    options = WorldOptions(p_omit=config.caption_omit, paired=config.paired_motions, subset=subset_of(config))
+    data = make_data(config.data, buckets_of(config), config.seed, options)
     rank, world = accelerator.process_index, accelerator.num_processes
     cache_folder = folder / "latents"
     buckets = buckets_of(config)
