@@ -86,7 +86,7 @@ def export(config: "TrainConfig"):
         "defaults": {
             "conditioning": "clean",
             **enhancer,
-            **{"height": config.height, "width": config.width, "num_frames": config.num_frames},
+            **{"height": dit["height"], "width": dit["width"], "num_frames": dit["num_frames"]},
             "max_sequence_length": dit["max_sequence_length"],
             # trained to move a known first frame by its prompt: generate that way (Preset.animate_first_frame)
             "animate_first_frame": dit["first_frame_share"] > 0,
