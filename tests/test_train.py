@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -286,8 +287,52 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
     assert (tmp_path / "sora-tiny" / "model_index.json").is_file()
     sora = json.loads((tmp_path / "sora-tiny" / "sora.json").read_text())
     assert sora["defaults"]["animate_first_frame"] is True  # trained for the image-first recipe
-    assert sora["train_config"]["dit_motion_weight"] == 1.0 and sora["train_config"]["dit_path_weight"] is True
+    assert [stage["name"] for stage in sora["recipe"]] == ["one-scene", "left-right", "five-motions", "everything"]
     assert "animate 20 rendered first frames:" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_recipe_is_one_command_that_chains_its_stages_and_goes_on_where_it_stopped(tmp_path):
+    """recipe.py: each stage starts from the export of the one before, trains on its own part of the world, and a
+    second run of the same command redoes nothing that is done."""
+    from sora_core.training import recipe
+
+    start, out = tmp_path / "start", tmp_path / "run"
+    tiny = ["--architecture", TINY_ARCHITECTURE, "--height", "32", "--width", "32", "--threads", "1"]
+    main(["--stage", "init", "--export-to", str(start), *tiny])
+    command = ["--out", str(out), "--init-from", str(start), "--steps-scale", "0.0001", "--clips-scale", "0.001"]
+    command += ["--batch-size", "1", "--", *tiny]
+    recipe.main(command)
+    sora = json.loads((out / "sora-tiny" / "sora.json").read_text())
+    stages = [stage["name"] for stage in sora["recipe"]]
+    assert stages == ["one-scene", "left-right", "five-motions", "everything"]
+    starts = [stage["init_from"] for stage in sora["recipe"]]
+    assert starts == [str(start)] + [str(out / name / "export") for name in stages[:-1]]
+    first = [c for chunk in (out / "one-scene" / "dit" / "latents").glob("*.pt") for c in torch.load(chunk)["captions"]]
+    assert first and all("red ball moving" in c and "black" in c for c in first)  # the stage's part of the world
+    last = [torch.load(chunk)["latents"].shape[2] for chunk in (out / "everything" / "dit" / "latents").glob("*.pt")]
+    assert 1 in last and max(last) > 1  # the last stage adds images to the videos
+    assert sora["defaults"]["animate_first_frame"] is True
+    assert SoraPipeline.from_pretrained(str(out / "sora-tiny"), device="cpu").preset.animate_first_frame
+
+    done_before = (out / "five-motions" / "export" / "sora.json").stat().st_mtime_ns
+    shutil.rmtree(out / "everything" / "export")  # as if stopped between the last stage's training and its export
+    recipe.main(command)
+    assert (out / "five-motions" / "export" / "sora.json").stat().st_mtime_ns == done_before  # not redone
+    assert (out / "everything" / "export" / "sora.json").is_file()
+    assert progress(out / "everything" / "dit")["step"] == 1  # trained once: the second run only exported
+
+
+def test_the_recipe_refuses_flags_it_sets_itself_and_a_start_that_is_no_checkpoint(tmp_path):
+    from sora_core.training import recipe
+
+    out = tmp_path / "run"
+    for wrong, words in ((["--", "--steps", "5", "--lr", "1e-3"], "--lr, --steps: the recipe sets these"),
+                         ([], f"--init-from {tmp_path}: not a checkpoint")):  # fmt: skip
+        with pytest.raises(SystemExit) as error:
+            recipe.main(["--out", str(out), "--init-from", str(tmp_path), *wrong])
+        assert str(error.value).startswith(words)
+        assert not out.exists()
 
 
 def test_a_run_stops_in_time_saved_and_goes_on_with_the_same_command(tmp_path):

@@ -15,7 +15,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -351,8 +351,12 @@ def parse_args(argv=None) -> TrainConfig:
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    config = parse_args(argv)
+    run(parse_args(sys.argv[1:] if argv is None else list(argv)))
+
+
+def run(config: TrainConfig):
+    """One stage as `config` says (or, for "all", each in turn); the recipe (recipe.py) calls this for each of its
+    stages."""
     try:
         architecture(config.architecture)  # a wrong name or file is one sentence, before any work
     except ValueError as error:
@@ -361,19 +365,12 @@ def main(argv=None):
         stages = (("vae", config.vae_steps, config.vae_lr), ("dit", config.steps, config.lr))
         stages += (("decoder", config.decoder_steps, config.decoder_lr),) if config.decoder_steps else ()
         for stage, steps, lr in stages:
-            main([*argv, "--stage", stage, "--steps", str(steps), "--lr", str(lr)])
-        return main([*argv, "--stage", "export"])
+            run(replace(config, stage=stage, steps=steps, lr=lr))
+        return run(replace(config, stage="export"))
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
-    subset_of(config)  # a wrong --colors / ... value is one sentence, before any work
-    if config.paired_motions and config.data != "toyworld":
-        raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
-    if config.precision not in ("fp32", "bf16"):
-        raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
-    if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:
-        known = ", ".join(sorted(LOGGER_TYPE_TO_CLASS))
-        raise SystemExit(f"--log-with must be one of {known}; got {config.log_with!r}.")
+    check_training_options(config)
     mixed = "bf16" if config.precision == "bf16" else "no"
     folder = Path(config.out, config.stage)
     folder.mkdir(parents=True, exist_ok=True)
@@ -392,6 +389,18 @@ def main(argv=None):
     accelerator.end_training()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()  # a clean gloo shutdown, so every process exits 0
+
+
+def check_training_options(config: TrainConfig):
+    """Wrong options are one sentence naming the flag, before any work."""
+    subset_of(config)
+    if config.paired_motions and config.data != "toyworld":
+        raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
+    if config.precision not in ("fp32", "bf16"):
+        raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
+    if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:
+        known = ", ".join(sorted(LOGGER_TYPE_TO_CLASS))
+        raise SystemExit(f"--log-with must be one of {known}; got {config.log_with!r}.")
 
 
 if __name__ == "__main__":
