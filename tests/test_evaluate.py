@@ -61,7 +61,8 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
     printed = capsys.readouterr().out
-    for expected in ("VAE round trip", "| captions |", "| paraphrases + enhance |", "extend backward", "restyle red"):
+    expected_rows = ("| captions |", "| paraphrases + enhance |", "| captions, training combinations |")
+    for expected in ("VAE round trip", *expected_rows, "extend backward", "restyle red"):
         assert expected in printed
     seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
     assert len(seam_rows) == 5 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
@@ -153,6 +154,33 @@ class Animator:
         words = plan.prompt.split()  # "a {colour} {shape} {motion} on a {background} background"
         thing = tw.Thing(words[2], words[1], " ".join(words[3:5]))
         return tw.render(tw.Scene((thing,), words[-2]), *frames.shape[1:3], len(frames), np.random.default_rng(0))[0]
+
+
+class Renderer:
+    """A stand-in for a perfect model: `generate` renders the scene its caption names; it keeps the prompts."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, prompt, height, width, steps, seed, fast):
+        self.prompts.append(prompt)
+        words = prompt.split()  # "a {colour} {shape} {motion} on a {background} background"
+        thing = tw.Thing(words[2], words[1], " ".join(words[3:-4]))
+        frames = tw.render(tw.Scene((thing,), words[-2]), height, width, 17, np.random.default_rng(seed))[0]
+        return SimpleNamespace(frames=frames)
+
+
+@pytest.mark.parametrize("held_out", [True, False])
+def test_adherence_draws_from_the_asked_split_and_scores_a_perfect_model_fully(held_out):
+    from sora_core.toyworld.evaluate import adherence
+
+    captions = {tw.Scene((thing,), bg).caption() for thing, bg in tw.all_combinations(held_out=held_out)}
+    model = Renderer()
+    scores = adherence(model, 12, steps=1, size=(96, 96), held_out=held_out)
+    assert len(model.prompts) == 12 and set(model.prompts) <= captions
+    assert {key: scores[key] for key in ("color", "shape", "motion", "all")} == dict.fromkeys(
+        ("color", "shape", "motion", "all"), 1.0
+    )
 
 
 def test_the_probes_first_frames_do_not_tell_the_direction_and_leave_it_room():
