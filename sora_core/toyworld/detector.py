@@ -1,8 +1,9 @@
 """The toy world's detector: colour, shape and motion read back from frames, and the measures of a seam.
 
 The toy world has flat colours on plain backgrounds, so simple pixel statistics suffice: the object is the pixels
-more than 60 RGB levels from the border's median colour; its shape comes from the middle frame's bounding-box fill,
-its motion from its centre's path. The evaluation and the tests read generated frames with it.
+more than 60 RGB levels from the border's median colour; its shape comes from its bounding-box fill on its
+high-contrast pixels (median over frames), its motion from its centre's path. The evaluation and the tests read
+generated frames with it.
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,10 @@ import numpy as np
 from . import world as toyworld
 
 FOREGROUND_THRESHOLD = 60  # summed |RGB difference| from the background colour
+# Shape is read on the pixels past this share of the object's contrast. Measured on the bundled VAE's round trips of
+# 60 held-out rendered 17-frame clips: shape read right 31 / 60 at the 60-level mask, 50 / 60 at 0.6 (0.4: 41, 0.5:
+# 45); rendered clips 60 / 60 either way.
+SHAPE_CONTRAST = 0.6
 MIN_ACCELERATION = 0.1  # px / frame^2: what counts as speeding up downwards
 
 
@@ -40,7 +45,8 @@ def read(frames: np.ndarray) -> Reading:
     """Colour, shape and motion of the (main) object in uint8 frames (T, H, W, 3)."""
     frames = frames.astype(np.float32)
     background_rgb = border_colour(frames)
-    masks = np.abs(frames - background_rgb).sum(-1) > FOREGROUND_THRESHOLD  # (T, H, W)
+    differences = np.abs(frames - background_rgb).sum(-1)  # (T, H, W)
+    masks = differences > FOREGROUND_THRESHOLD
     count = len(frames)
     centers = np.full((count, 2), np.nan)
     object_rgb = np.full((count, 3), np.nan)
@@ -53,12 +59,9 @@ def read(frames: np.ndarray) -> Reading:
             continue
         centers[t] = xs.mean(), ys.mean()
         object_rgb[t] = frames[t][masks[t]].mean(0)
-        box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
-        touches_edge = (
-            xs.min() == 0 or ys.min() == 0 or xs.max() == frames.shape[2] - 1 or ys.max() == frames.shape[1] - 1
-        )
-        if not touches_edge:
-            fills.append(len(xs) / box)
+        fill = box_fill(differences[t], masks[t])
+        if fill is not None:
+            fills.append(fill)
     seen = ~np.isnan(centers[:, 0])
     color = nearest(np.nanmedian(object_rgb[seen], axis=0), toyworld.COLORS) if seen.any() else None
     shape = None
@@ -74,6 +77,19 @@ def read(frames: np.ndarray) -> Reading:
         object_rgb,
         bg_rgb,
     )
+
+
+def box_fill(difference: np.ndarray, mask: np.ndarray) -> float | None:
+    """The share of its bounding box the object fills (square 1, ball pi/4, triangle 1/2), read on the pixels past
+    SHAPE_CONTRAST of its contrast: a blurred edge (a VAE's, a generated one) widens the object at the 60-level
+    threshold, which drew triangles as balls and squares' corners round; None where it touches the frame's edge."""
+    peak = np.percentile(difference[mask], 90)  # the object's contrast, robust to a few stray pixels
+    ys, xs = np.nonzero(difference > max(FOREGROUND_THRESHOLD, SHAPE_CONTRAST * peak))
+    if len(xs) < 6 or xs.min() == 0 or ys.min() == 0:
+        return None
+    if xs.max() == difference.shape[1] - 1 or ys.max() == difference.shape[0] - 1:
+        return None
+    return len(xs) / ((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
 
 
 def _motion(centers: np.ndarray) -> str:
