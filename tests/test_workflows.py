@@ -1,5 +1,6 @@
 """Extend, transition, loop and restyle on a tiny random checkpoint: timelines, exact source frames, limits."""
 
+import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -9,9 +10,11 @@ from conftest import smooth_frames
 
 from sora_core import Video
 from sora_core.engine.colour_transfer import match_seams as match_colour
+from sora_core.engine.requests import RestyleRequest
 from sora_core.engine.sampling import denoise, initial_noise, noise_to, prepared_scheduler, starting_latents
 from sora_core.engine.timeline import Conditioning
 from sora_core.engine.workflows import fit, grid_size
+from sora_core.serving.endpoints import make_endpoints
 
 STEPS = dict(steps=2)
 
@@ -100,6 +103,15 @@ def test_restyle_limits(pipe):
     assert np.array_equal(full.frames, plain.frames)
     with pytest.raises(ValueError, match="strength must be"):
         pipe.restyle(source, "y", strength=1.5)
+
+
+def test_restyle_strength_defaults_to_the_checkpoint_s(tiny_pipe, monkeypatch):
+    """A checkpoint's `restyle_strength` (sora.json) is restyle's default in the Python API and the endpoint alike."""
+    monkeypatch.setattr(tiny_pipe, "preset", replace(tiny_pipe.preset, restyle_strength=0.3))
+    source = Video(smooth_frames(9, 32, 32), fps=8)
+    assert tiny_pipe.plan(RestyleRequest(source, "y")).timeline.init_strength == 0.3
+    assert tiny_pipe.plan(RestyleRequest(source, "y", strength=0.7)).timeline.init_strength == 0.7
+    assert inspect.signature(make_endpoints(tiny_pipe).restyle).parameters["strength"].default == 0.3
 
 
 def test_inputs_are_fitted_to_the_grid(tiny_pipe):

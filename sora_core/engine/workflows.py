@@ -20,7 +20,6 @@ from .requests import ExtendRequest, GenerateRequest, LoopRequest, Options, Requ
 from .timeline import Timeline
 from .video import Video
 
-DEFAULT_STRENGTH = 0.6
 MAX_CONTEXT_LATENTS = 2  # context frames beyond this add cost but little information
 # `init_strength` < 1 starts new frames from the filled timeline (each unknown frame a copy of its nearest known
 # one) noised to that t, instead of from pure noise (t = 1): a knob between continuity and free motion. Continuing
@@ -274,7 +273,7 @@ def plan_bridge(grid: Grid, request: TransitionRequest | LoopRequest) -> Plan:
 def plan_restyle(grid: Grid, request: RestyleRequest) -> Plan:
     """SDEdit: the input's latents noised to t = strength, then denoised under the new prompt."""
     prompt = limits.check_text(request.prompt, "prompt", required=True)
-    strength = DEFAULT_STRENGTH if request.strength is None else request.strength
+    strength = grid.preset.restyle_strength if request.strength is None else request.strength
     strength = limits.check_fraction(strength, "strength", zero_ok=True)
     height, width = grid_size(grid, request.video, request.options.height, request.options.width)
     source = fit(request.video, height, width, grid.preset.fps)

@@ -11,7 +11,6 @@ import gradio as gr
 
 from ..engine.limits import default_seconds
 from ..engine.pipeline import SoraPipeline
-from ..engine.workflows import DEFAULT_STRENGTH
 from .gpu_runner import CALLBACKS, GpuRunner
 
 ARGS = {
@@ -168,6 +167,6 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             server,
             "restyle",
             "Restyle a video with a new prompt (SDEdit); the result has the input's length and size.",
-            [("video", str, REQUIRED), *TEXT, ("strength", float, DEFAULT_STRENGTH)],
+            [("video", str, REQUIRED), *TEXT, ("strength", float, p.restyle_strength)],
         ),
     )
