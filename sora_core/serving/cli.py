@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch_parser(commands)
     restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
     _common(restyle, ("video",))
-    restyle.add_argument("--strength", type=float, default=None, help="0 keeps the input, 1 ignores it; default: the checkpoint's restyle_strength")
+    restyle.add_argument(
+        "--strength", type=float, default=None, help="0 keeps the input, 1 ignores it (default: the checkpoint's)"
+    )
     return parser
 
 
