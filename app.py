@@ -70,11 +70,10 @@ STORY_PROMPTS = ["a red ball moving right on a black background", "a red ball bo
 def generate_tab(page: Page) -> Tab:
     tab, p = Tab("Generate"), page.preset
     sizes = size_choices(p, page.pipe.spatial_stride)
-    prompts = GENERATE_EXAMPLES
     with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
         with gr.Row():
             with gr.Column():
-                prompt_controls(page, tab, value=prompts[0])
+                prompt_controls(page, tab, value=GENERATE_EXAMPLES[0])
                 tab.parts["size"] = gr.Dropdown(list(sizes), value=next(iter(sizes)), label="Size (width × height)")
                 tab.inputs["seconds"] = gr.Slider(
                     0,
@@ -91,7 +90,7 @@ def generate_tab(page: Page) -> Tab:
             with gr.Column():
                 results(tab)
                 tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
-        examples(tab, [[prompt] for prompt in prompts], ["prompt"], page.api.generate)
+        examples(tab, [[prompt] for prompt in GENERATE_EXAMPLES], ["prompt"], page.api.generate)
     size, height_width = tab.parts["size"], [tab.inputs["height"], tab.inputs["width"]]
     size.change(lambda choice: sizes[choice], size, height_width, api_visibility="private")
     return tab
