@@ -5,6 +5,11 @@ stopped in its share of the time and exported.
 
     python benchmarks/train_gpu.py --out "$OUT"                  # on the GPU machine: $OUT/sora-tiny is the result
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
+    python benchmarks/train_gpu.py --out "$OUT" --continue       # the recipe's last stage again, from the bundled model
+
+`--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
+last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
+steps fitted to --minutes from a short timed run, so the cosine schedule ends when the time does.
 
 Then `python -m sora_core.evaluate --model $OUT/sora-tiny --animate 20` (printed at the end here as well) and, if it
 beats the bundled model, copy $OUT/sora-tiny over assets/sora-tiny. The run folder ($OUT/run) resumes with the
@@ -12,9 +17,15 @@ same command.
 """
 
 import argparse
+import csv
+import multiprocessing
+import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,11 +39,57 @@ TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
 TINY = ["--architecture", TINY_ARCHITECTURE, "--height", "32", "--width", "32", "--threads", "1"]
 
 
+def encode_share(config: train.TrainConfig, rank: int, world: int):
+    torch.set_num_threads(1)
+    train.build_latent_cache(config, "cuda" if torch.cuda.is_available() else "cpu", rank, world)
+
+
+def encode_in_parallel(config: train.TrainConfig, workers: int):
+    """Rendering the toy world is CPU work: on one process it would take most of a lease."""
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.starmap(encode_share, [(config, rank, workers) for rank in range(workers)])
+
+
+def seconds_per_step(config: train.TrainConfig, folder: Path, steps: int = 60) -> float:
+    """A short run beside the real one, on the same clips, timed over its second half (after warm-up)."""
+    (folder / "dit").mkdir(parents=True, exist_ok=True)
+    for link, target in ((folder / "dit" / "latents", "dit/latents"), (folder / "vae", "vae")):
+        if not link.exists():
+            link.symlink_to(Path(config.out, target).resolve())
+    train.run(replace(config, out=str(folder), steps=steps, log_every=steps // 2, save_every=10 * steps))
+    with open(folder / "dit" / "loss.csv") as f:
+        rows = {int(row["step"]): float(row["seconds"]) for row in csv.DictReader(f)}
+    return (rows[steps] - rows[steps // 2]) / (steps - steps // 2)
+
+
+def continue_last_stage(base: train.TrainConfig, out: Path, start: Path, export: Path, args):
+    """The recipe's last stage from `start` on new clips, its steps fitted to the minutes left."""
+    deadline = time.time() + 60 * args.minutes
+    scale = recipe.Scale(batch_size=args.batch_size)
+    config = recipe.stage_config(base, "everything", out / "run", start, scale)
+    config = replace(config, lr=args.lr, seed=args.seed, cache_clips=args.clips, warmup=100, max_minutes=0.0)
+    if not (Path(config.out) / "vae" / "model").exists():
+        shutil.copytree(start / "vae", Path(config.out) / "vae" / "model")
+    encode_in_parallel(config, args.workers)
+    pace = seconds_per_step(config, out / "calibrate")
+    left = deadline - time.time() - 7.5 * args.minutes  # the export, loading the clips again: 60 s of 8 min
+    steps = max(1, int(0.9 * left / pace))  # the timed run leaves out saving (every 500 steps) and slow steps
+    print(f"{pace * 1000:.0f} ms a step at batch {args.batch_size}: {steps} steps in {left / 60:.1f} min")
+    train.run(replace(config, steps=steps, save_every=500, max_minutes=left / 60))
+    train.run(replace(config, stage="export", export_to=str(export)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="the folder to write the run and the exported checkpoint into")
     parser.add_argument("--minutes", type=float, default=7.0, help="training time in all, clip encoding aside")
     parser.add_argument("--tiny", action="store_true", help="a test-size model on the CPU, from an untrained one")
+    parser.add_argument("--continue", dest="go_on", action="store_true", help="the last stage only (see above)")
+    parser.add_argument("--clips", type=int, default=16000, help="--continue: new clips to encode")
+    parser.add_argument("--lr", type=float, default=3e-4, help="--continue: peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=128, help="--continue: clips a step")
+    parser.add_argument("--seed", type=int, default=2, help="--continue: the new clips' seed (v2 used 0, v3 1)")
+    parser.add_argument("--workers", type=int, default=12, help="--continue: processes encoding clips")
     args = parser.parse_args()
     out = Path(args.out)
     export, started = out / "sora-tiny", time.time()
@@ -44,7 +101,10 @@ def main():
     else:
         start, base = BUNDLED, train.parse_args(GPU)
         scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
-    recipe.run_recipe(base, out / "run", start, export, scale)
+    if args.go_on:
+        continue_last_stage(base, out, start, export, args)
+    else:
+        recipe.run_recipe(base, out / "run", start, export, scale)
     print(f"trained and exported in {(time.time() - started) / 60:.1f} min: {export}")
     size = ["--size", "32", "32"] if args.tiny else []
     evaluate.main(["--model", str(export), "--animate", "20", "--steps", "2" if args.tiny else "20", *size])

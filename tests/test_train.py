@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -288,6 +289,28 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
     sora = json.loads((tmp_path / "sora-tiny" / "sora.json").read_text())
     assert sora["defaults"]["animate_first_frame"] is True  # trained for the image-first recipe
     assert [stage["name"] for stage in sora["recipe"]] == ["one-scene", "left-right", "five-motions", "everything"]
+    assert "animate 20 rendered first frames:" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_gpu_script_continues_the_last_stage_on_new_clips_with_its_steps_fitted_to_the_time(tmp_path):
+    """train_gpu.py --continue (issue 26's GPU run): clips encoded by two worker processes, a timed run, then the
+    recipe's last stage with as many steps as the minutes allow, exported."""
+    script = ROOT / "benchmarks" / "train_gpu.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    flags = ["--tiny", "--continue", "--clips", "64", "--workers", "2", "--batch-size", "2", "--minutes", "1.2"]
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), *flags], capture_output=True, text=True, env=env,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    fitted = re.search(r"(\d+) ms a step at batch 2: (\d+) steps", done.stdout)
+    assert fitted, done.stdout[-2000:]
+    run = json.loads((tmp_path / "sora-tiny" / "sora.json").read_text())["train_config"]
+    assert (run["seed"], run["cache_clips"], run["batch_size"]) == (2, 64, 2)  # new clips, not v2's or v3's
+    assert run["steps"] == int(fitted.group(2)) > 60  # more than the timed run: the minutes were used
+    chunks = list((tmp_path / "run" / "everything" / "dit" / "latents").glob("*.pt"))
+    assert len(chunks) == 10  # every bucket slot of the last stage got its clips (64 clips, 16 a chunk, rounded up)
     assert "animate 20 rendered first frames:" in done.stdout
 
 

@@ -281,19 +281,23 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
         vae.save_pretrained(folder / "model")
 
 
-def train_dit(config: TrainConfig, accelerator: Accelerator):
-    folder = Path(config.out) / "dit"
-    vae = load_vae(Path(config.out) / "vae" / "model").to(accelerator.device).eval().requires_grad_(False)
+def build_latent_cache(config: TrainConfig, device, rank: int = 0, world: int = 1) -> Path:
+    """Render and encode the DiT stage's clips into <out>/dit/latents (this process's share of the chunks; those
+    on disk are kept). Also called by several worker processes at once (benchmarks/train_gpu.py)."""
+    vae = load_vae(Path(config.out) / "vae" / "model").to(device).eval().requires_grad_(False)
     options = WorldOptions(p_omit=config.caption_omit, paired=config.paired_motions, subset=subset_of(config))
     data = make_data(config.data, buckets_of(config), config.seed, options)
-    rank, world = accelerator.process_index, accelerator.num_processes
-    cache_folder = folder / "latents"
+    folder = Path(config.out) / "dit" / "latents"
     buckets = buckets_of(config)
-    latent_cache.build(
-        cache_folder, vae, data, buckets, config.cache_clips, config.seed, rank, world, config.known_share
-    )
+    latent_cache.build(folder, vae, data, buckets, config.cache_clips, config.seed, rank, world, config.known_share)
+    return folder
+
+
+def train_dit(config: TrainConfig, accelerator: Accelerator):
+    folder = Path(config.out) / "dit"
+    rank, world = accelerator.process_index, accelerator.num_processes
+    build_latent_cache(config, accelerator.device, rank, world)
     accelerator.wait_for_everyone()
-    del vae
     cache = latent_cache.LatentCache(folder / "latents", config.seed + 1000 * rank)
     components = build_components(architecture(config.architecture), seed=config.seed)
     if config.init_from:
