@@ -6,10 +6,13 @@ stopped in its share of the time and exported.
     python benchmarks/train_gpu.py --out "$OUT"                  # on the GPU machine: $OUT/sora-tiny is the result
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
     python benchmarks/train_gpu.py --out "$OUT" --continue       # the recipe's last stage again, from the bundled model
+    python benchmarks/train_gpu.py --out "$OUT" --architecture grid2.json   # a new DiT through the whole recipe
 
 `--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
 last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
 steps fitted to --minutes from a short timed run, so the cosine schedule ends when the time does.
+`--architecture FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers) beside the
+bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing.
 
 Then `python -m sora_core.evaluate --model $OUT/sora-tiny --animate 20` (printed at the end here as well) and, if it
 beats the bundled model, copy $OUT/sora-tiny over assets/sora-tiny. The run folder ($OUT/run) resumes with the
@@ -84,6 +87,7 @@ def main():
     parser.add_argument("--out", required=True, help="the folder to write the run and the exported checkpoint into")
     parser.add_argument("--minutes", type=float, default=7.0, help="training time in all, clip encoding aside")
     parser.add_argument("--tiny", action="store_true", help="a test-size model on the CPU, from an untrained one")
+    parser.add_argument("--architecture", default="", help="a new DiT of this architecture (JSON file; see above)")
     parser.add_argument("--continue", dest="go_on", action="store_true", help="the last stage only (see above)")
     parser.add_argument("--clips", type=int, default=16000, help="--continue: new clips to encode")
     parser.add_argument("--lr", type=float, default=3e-4, help="--continue: peak learning rate")
@@ -101,6 +105,11 @@ def main():
     else:
         start, base = BUNDLED, train.parse_args(GPU)
         scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
+    if args.architecture:  # only the transformer is new: the start's latents and words stay
+        fresh = out / "fresh"
+        init = ["--stage", "init", "--architecture", args.architecture, "--init-from", str(start)]
+        train.main([*init, "--export-to", str(fresh)])
+        start, base = fresh, replace(base, architecture=args.architecture)
     if args.go_on:
         continue_last_stage(base, out, start, export, args)
     else:

@@ -157,6 +157,38 @@ def test_flow_loss_weighs_the_object_and_skips_known_frames():
     assert set(plain[1].unique().tolist()) == {1.0}  # weight 1: the plain flow-matching mean
 
 
+def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path):
+    """--stage init --init-from: a fresh transformer of another architecture (here one layer deeper), the VAE and
+    text encoder of the checkpoint as they were; a VAE whose latents the new DiT cannot take is one sentence."""
+    start, fresh = tmp_path / "start", tmp_path / "fresh"
+    main(["--stage", "init", "--export-to", str(start), "--architecture", TINY_ARCHITECTURE])
+    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
+    deeper = tmp_path / "deeper.json"
+    deeper.write_text(json.dumps({**spec, "dit": {**spec["dit"], "num_layers": 3}}))
+    fresh_flags = ["--architecture", str(deeper), "--init-from", str(start), "--seed", "1"]  # other random weights
+    main(["--stage", "init", "--export-to", str(fresh), *fresh_flags])
+    for part in ("vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"):
+        kept, original = load_file(fresh / part), load_file(start / part)
+        assert kept.keys() == original.keys() and all(torch.equal(kept[k], original[k]) for k in kept)
+    assert json.loads((fresh / "transformer" / "config.json").read_text())["num_layers"] == 3
+    assert not json.loads((fresh / "sora.json").read_text())["trained"]
+    wider = tmp_path / "wider.json"
+    wider.write_text(json.dumps({**spec, "vae": {**spec["vae"], "z_dim": 8}}))
+    with pytest.raises(SystemExit, match="--init-from .*4 latent channels.*takes 8"):
+        main(
+            [
+                "--stage",
+                "init",
+                "--export-to",
+                str(tmp_path / "no"),
+                "--architecture",
+                str(wider),
+                "--init-from",
+                str(start),
+            ]
+        )
+
+
 def test_fine_tunes_from_a_checkpoint(tmp_path):
     """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
     checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
@@ -290,6 +322,31 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
     assert sora["defaults"]["animate_first_frame"] is True  # trained for the image-first recipe
     assert [stage["name"] for stage in sora["recipe"]] == ["one-scene", "left-right", "five-motions", "everything"]
     assert "animate 20 rendered first frames:" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_gpu_script_trains_a_new_dit_beside_the_starts_vae_through_the_recipe(tmp_path):
+    """train_gpu.py --architecture: the recipe from a fresh DiT of another architecture (one layer deeper), the start's
+    VAE kept, so the exported model has the new DiT and the old latents."""
+    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
+    deeper = tmp_path / "deeper.json"
+    deeper.write_text(json.dumps({**spec, "dit": {**spec["dit"], "num_layers": 3}}))
+    script, env = ROOT / "benchmarks" / "train_gpu.py", {**os.environ, "OMP_NUM_THREADS": "1"}
+    flags = ["--tiny", "--architecture", str(deeper), "--minutes", "0.5"]
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path / "out"), *flags], capture_output=True, text=True,
+        env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    export = tmp_path / "out" / "sora-tiny"
+    assert json.loads((export / "transformer" / "config.json").read_text())["num_layers"] == 3
+    vae, start = (
+        load_file(folder / "vae" / "diffusion_pytorch_model.safetensors")
+        for folder in (export, tmp_path / "out" / "untrained")
+    )
+    assert all(torch.equal(vae[k], start[k]) for k in start)
+    sora = json.loads((export / "sora.json").read_text())
+    assert all(stage["architecture"] == str(deeper) for stage in sora["recipe"])
 
 
 @pytest.mark.slow

@@ -98,8 +98,21 @@ def export(config: "TrainConfig"):
 
 
 def init_untrained(config: "TrainConfig"):
-    """An untrained checkpoint of the architecture, so every code path runs before training has finished."""
+    """An untrained checkpoint of the architecture, so every code path runs before training has finished. With
+    `--init-from`, only the transformer is new: that checkpoint's VAE and text encoder are kept, so a DiT of another
+    grid or depth trains on latents and words already learned."""
     components = build_components(architecture(config.architecture), seed=config.seed)
+    if config.init_from:
+        from transformers import UMT5EncoderModel
+
+        start = Path(config.init_from)
+        components["vae"] = load_vae(start / "vae")
+        components["text_encoder"] = UMT5EncoderModel.from_pretrained(start / "text_encoder", dtype=torch.float32)
+        latent, takes = components["vae"].config.z_dim, components["transformer"].config.in_channels
+        if latent != takes:
+            raise SystemExit(
+                f"--init-from {start}: its VAE makes {latent} latent channels; --architecture's DiT takes {takes}."
+            )
     sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
