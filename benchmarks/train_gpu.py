@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--out", required=True, help="the folder to write the run and the exported checkpoint into")
     parser.add_argument("--minutes", type=float, default=7.0, help="training time in all, clip encoding aside")
     parser.add_argument("--tiny", action="store_true", help="a test-size model on the CPU, from an untrained one")
-    parser.add_argument("--architecture", default="", help="a new DiT of this architecture (JSON file; see above)")
+    parser.add_argument("--architecture", default="", help="a new DiT: a name or a JSON file (above)")
     parser.add_argument("--continue", dest="go_on", action="store_true", help="the last stage only (see above)")
     parser.add_argument("--clips", type=int, default=16000, help="--continue: new clips to encode")
     parser.add_argument("--lr", type=float, default=3e-4, help="--continue: peak learning rate")

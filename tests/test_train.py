@@ -432,7 +432,8 @@ def test_an_architecture_is_a_known_name_or_a_json_file_and_anything_else_is_one
     assert tiny.vae != ARCHITECTURES["sora-tiny"].vae  # read from the file, not a default
     typo = tmp_path / "typo.json"
     typo.write_text('{"dit": {"layers": 3}}')
-    for wrong, words in (("nope", "must be one of sora-tiny or a .json file"), (str(typo), "'layers'")):
+    named = "must be one of sora-tiny, sora-tiny-grid2 or a .json file"
+    for wrong, words in (("nope", named), (str(typo), "'layers'")):
         with pytest.raises(SystemExit) as error:
             main(["--stage", "export", "--architecture", wrong, "--export-to", str(tmp_path / "x")])
         assert words in str(error.value) and "--architecture" in str(error.value)

@@ -64,7 +64,12 @@ class ArchitectureConfig:
     flow_shift: float = 3.0
 
 
-ARCHITECTURES: dict[str, ArchitectureConfig] = {"sora-tiny": ArchitectureConfig()}
+ARCHITECTURES: dict[str, ArchitectureConfig] = {
+    "sora-tiny": ArchitectureConfig(),
+    # Issue 26's knob 1 (model card, session 18): 8-px tokens (4x the tokens a frame) for the shapes, which fill only
+    # 2 x 2 tokens of 16 px; a token then holds 64 values, so width 256 passes its noise.
+    "sora-tiny-grid2": ArchitectureConfig(dit=DiTConfig(patch_size=(1, 2, 2), num_attention_heads=4)),
+}
 
 
 def architecture(name: str) -> ArchitectureConfig:
