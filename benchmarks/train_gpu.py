@@ -6,13 +6,13 @@ stopped in its share of the time and exported.
     python benchmarks/train_gpu.py --out "$OUT"                  # on the GPU machine: $OUT/sora-tiny is the result
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
     python benchmarks/train_gpu.py --out "$OUT" --continue       # the recipe's last stage again, from the bundled model
-    python benchmarks/train_gpu.py --out "$OUT" --architecture grid2.json   # a new DiT through the whole recipe
+    python benchmarks/train_gpu.py --out "$OUT" --architecture sora-tiny-grid2   # a new DiT, the whole recipe
 
 `--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
 last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
 steps fitted to --minutes from a short timed run, so the cosine schedule ends when the time does.
-`--architecture FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers) beside the
-bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing.
+`--architecture NAME|FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers)
+beside the bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing.
 
 Then `python -m sora_core.evaluate --model $OUT/sora-tiny --animate 20` (printed at the end here as well) and, if it
 beats the bundled model, copy $OUT/sora-tiny over assets/sora-tiny. The run folder ($OUT/run) resumes with the

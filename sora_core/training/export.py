@@ -26,6 +26,12 @@ def load_vae(folder: Path):
     return AutoencoderKLWan.from_pretrained(folder, dtype=torch.float32)
 
 
+def load_text_encoder(folder: Path):
+    from transformers import UMT5EncoderModel
+
+    return UMT5EncoderModel.from_pretrained(folder, dtype=torch.float32)
+
+
 def dit_weights(folder: Path) -> dict:
     """The DiT stage's weights: its final `weights.safetensors`, or, mid-run, its last saved state (to evaluate a long
     run before it ends). Both name tensors `transformer.*` / `text_encoder.*` and keep one copy of the text encoder's
@@ -103,11 +109,9 @@ def init_untrained(config: "TrainConfig"):
     grid or depth trains on latents and words already learned."""
     components = build_components(architecture(config.architecture), seed=config.seed)
     if config.init_from:
-        from transformers import UMT5EncoderModel
-
         start = Path(config.init_from)
         components["vae"] = load_vae(start / "vae")
-        components["text_encoder"] = UMT5EncoderModel.from_pretrained(start / "text_encoder", dtype=torch.float32)
+        components["text_encoder"] = load_text_encoder(start / "text_encoder")
         latent, takes = components["vae"].config.z_dim, components["transformer"].config.in_channels
         if latent != takes:
             raise SystemExit(

@@ -31,7 +31,7 @@ from ..engine.text import tokenize
 from . import latent_cache
 from .architectures import architecture, build_components, build_vae
 from .data import Bucket, WorldOptions, make_data
-from .export import RUN_CONFIG, export, init_untrained, load_vae, save_dit_weights
+from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
@@ -130,10 +130,9 @@ def lr_at(step: int, config: TrainConfig) -> float:
 def load_dit_weights(components: dict, folder: Path):
     """Copy an exported checkpoint's transformer and text encoder into freshly built ones (same architecture)."""
     from diffusers import WanTransformer3DModel
-    from transformers import UMT5EncoderModel
 
     transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
-    text_encoder = UMT5EncoderModel.from_pretrained(folder, subfolder="text_encoder", dtype=torch.float32)
+    text_encoder = load_text_encoder(folder / "text_encoder")
     components["transformer"].load_state_dict(transformer.state_dict())
     components["text_encoder"].load_state_dict(text_encoder.state_dict())
 
@@ -296,9 +295,9 @@ def build_latent_cache(config: TrainConfig, device, rank: int = 0, world: int = 
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     rank, world = accelerator.process_index, accelerator.num_processes
-    build_latent_cache(config, accelerator.device, rank, world)
+    latents = build_latent_cache(config, accelerator.device, rank, world)
     accelerator.wait_for_everyone()
-    cache = latent_cache.LatentCache(folder / "latents", config.seed + 1000 * rank)
+    cache = latent_cache.LatentCache(latents, config.seed + 1000 * rank)
     components = build_components(architecture(config.architecture), seed=config.seed)
     if config.init_from:
         load_dit_weights(components, Path(config.init_from))
