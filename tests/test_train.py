@@ -157,14 +157,19 @@ def test_flow_loss_weighs_the_object_and_skips_known_frames():
     assert set(plain[1].unique().tolist()) == {1.0}  # weight 1: the plain flow-matching mean
 
 
+def tiny_variant(path: Path, part: str, **changes) -> Path:
+    """The tests' tiny architecture with some fields of one part ("vae", "dit", "text") changed, written to `path`."""
+    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
+    path.write_text(json.dumps({**spec, part: {**spec[part], **changes}}))
+    return path
+
+
 def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path):
     """--stage init --init-from: a fresh transformer of another architecture (here one layer deeper), the VAE and
     text encoder of the checkpoint as they were; a VAE whose latents the new DiT cannot take is one sentence."""
     start, fresh = tmp_path / "start", tmp_path / "fresh"
     main(["--stage", "init", "--export-to", str(start), "--architecture", TINY_ARCHITECTURE])
-    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
-    deeper = tmp_path / "deeper.json"
-    deeper.write_text(json.dumps({**spec, "dit": {**spec["dit"], "num_layers": 3}}))
+    deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3)
     fresh_flags = ["--architecture", str(deeper), "--init-from", str(start), "--seed", "1"]  # other random weights
     main(["--stage", "init", "--export-to", str(fresh), *fresh_flags])
     for part in ("vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"):
@@ -172,8 +177,7 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
         assert kept.keys() == original.keys() and all(torch.equal(kept[k], original[k]) for k in kept)
     assert json.loads((fresh / "transformer" / "config.json").read_text())["num_layers"] == 3
     assert not json.loads((fresh / "sora.json").read_text())["trained"]
-    wider = tmp_path / "wider.json"
-    wider.write_text(json.dumps({**spec, "vae": {**spec["vae"], "z_dim": 8}}))
+    wider = tiny_variant(tmp_path / "wider.json", "vae", z_dim=8)
     with pytest.raises(SystemExit, match="--init-from .*4 latent channels.*takes 8"):
         main(
             [
@@ -328,9 +332,7 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
 def test_the_gpu_script_trains_a_new_dit_beside_the_starts_vae_through_the_recipe(tmp_path):
     """train_gpu.py --architecture: the recipe from a fresh DiT of another architecture (one layer deeper), the start's
     VAE kept, so the exported model has the new DiT and the old latents."""
-    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
-    deeper = tmp_path / "deeper.json"
-    deeper.write_text(json.dumps({**spec, "dit": {**spec["dit"], "num_layers": 3}}))
+    deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3)
     script, env = ROOT / "benchmarks" / "train_gpu.py", {**os.environ, "OMP_NUM_THREADS": "1"}
     flags = ["--tiny", "--architecture", str(deeper), "--minutes", "0.5"]
     done = subprocess.run(
