@@ -218,6 +218,16 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
     start = load_file(checkpoint / "transformer" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(weights["transformer"][k], start[k].float()) for k in start)
 
+    # Defaults set by hand after measuring the start carry over to the fine-tune's export; its notice and the
+    # settings the run itself decides (its clip size) do not.
+    sora = json.loads((checkpoint / "sora.json").read_text())
+    sora["defaults"] |= {"restyle_strength": 0.7, "notice": "the start's numbers", "num_frames": 99}
+    (checkpoint / "sora.json").write_text(json.dumps(sora))
+    main(["--stage", "export", "--out", out, "--export-to", str(tmp_path / "tuned"), *TINY])
+    exported = json.loads((tmp_path / "tuned" / "sora.json").read_text())
+    assert exported["defaults"]["restyle_strength"] == 0.7 and "notice" not in exported["defaults"]
+    assert exported["defaults"]["num_frames"] == exported["train_config"]["num_frames"] != 99
+
 
 def test_opponent_colours_follow_the_causal_latent_cells():
     from sora_core.training.losses import opponent_colours

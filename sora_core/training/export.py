@@ -74,6 +74,22 @@ def enhancer_for(data: str) -> tuple[dict, dict]:
     return {"enhancer": ""}, captions  # hand-written captions: prompts are used as typed
 
 
+# Defaults of a start checkpoint that a fine-tune does not keep: its notice states that model's measured numbers, and
+# the enhancer's revision goes with the enhancer the run's own captions pick (enhancer_for).
+NOT_INHERITED = ("notice", "enhancer_revision")
+
+
+def tuned_defaults(start: str) -> dict:
+    """The `sora.json` defaults of the checkpoint a fine-tune started from that were set by hand after measuring
+    it (e.g. `arrival_init_strength`, `restyle_strength`): a fine-tune keeps them until it is measured anew. The
+    defaults `export` derives from the run itself are written over them."""
+    record = Path(start) / "sora.json" if start else None
+    if record is None or not record.is_file():
+        return {}
+    defaults = json.loads(record.read_text()).get("defaults", {})
+    return {key: value for key, value in defaults.items() if key not in NOT_INHERITED}
+
+
 def export(config: "TrainConfig"):
     """Write the trained stages as a half-precision diffusers WanPipeline folder."""
     out = Path(config.out)
@@ -90,6 +106,7 @@ def export(config: "TrainConfig"):
         "trained": True,
         "captions": captions,
         "defaults": {
+            **tuned_defaults(dit.get("init_from", "")),
             "conditioning": "clean",
             **enhancer,
             **{"height": dit["height"], "width": dit["width"], "num_frames": dit["num_frames"]},
