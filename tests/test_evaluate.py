@@ -5,11 +5,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sora_core import toyworld as tw
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
-from sora_core.toyworld.evaluate import main, paraphrase
+from sora_core.toyworld.evaluate import colours_kept, main, paraphrase
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
 from sora_core.toyworld.story_eval import minute, three_cards
 
@@ -78,6 +79,41 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
 
 
 @pytest.mark.slow
+class PassThroughVAE:
+    """Stands in for a VAE whose latents are the pixels; `lose` maps decoded pixels (1, 3, T, H, W) as a flawed
+    decoder would."""
+
+    dtype = torch.float32
+
+    def __init__(self, lose=lambda pixels: pixels):
+        self.lose = lose
+
+    def encode(self, pixels):
+        return SimpleNamespace(latent_dist=SimpleNamespace(mode=lambda: pixels))
+
+    def decode(self, latents):
+        return SimpleNamespace(sample=self.lose(latents.clone()))
+
+
+def test_the_colour_check_reads_every_colour_back_and_names_a_decoder_that_loses_one():
+    """Every colour on every background it can go on, as a first frame alone and as a clip; a decoder that draws a
+    green first frame gray (as the bundled one did in session 19) is named, with what came back."""
+    checked, wrong = colours_kept(PassThroughVAE(), (48, 48), 9)
+    valid = [(t, bg) for t, bg in tw.all_combinations() if t.shape == "ball" and t.motion == "standing still"]
+    assert checked == 2 * len(valid) and wrong == []
+
+    def gray_green_first_frame(pixels):  # (1, 3, T, H, W): first-frame pixels whose green leads drawn gray
+        first = pixels[:, :, :1]
+        red, green, blue = first.unbind(1)
+        greenish = ((green > red) & (green > blue)).unsqueeze(1).expand_as(first)
+        first[greenish] = 0.0  # mid gray
+        return pixels
+
+    checked, wrong = colours_kept(PassThroughVAE(gray_green_first_frame), (48, 48), 9)
+    assert [(pair, frames) for pair, frames, _ in wrong] == [(f"green on {bg}", "1 frame") for bg in tw.BACKGROUNDS]
+    assert all(got != "green" for *_, got in wrong)
+
+
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
     printed = capsys.readouterr().out

@@ -141,6 +141,29 @@ def test_vae_loss_reads_the_decoder_before_its_clamp():
     assert not vae.decoder._forward_hooks  # the hook is gone afterwards
 
 
+def test_vae_loss_latent_noise_reaches_the_decoder_in_units_of_each_channels_std():
+    """--latent-noise: the decoder sees the posterior's mean plus noise scaled by each channel's latent std (so a
+    decoder learns to draw the latents a DiT makes, which sit near, not on, the encoder's)."""
+    from sora_core.training.architectures import build_vae
+    from sora_core.training.losses import VAELoss
+
+    torch.manual_seed(0)
+    vae = build_vae(architecture(TINY_ARCHITECTURE).vae)
+    stds = [0.5, 2.0, 3.0, 4.0]
+    vae.register_to_config(latents_std=stds)
+    seen = []
+    hook = vae.post_quant_conv.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    pixels = torch.rand(4, 3, 5, 32, 32) * 2 - 1
+    with torch.no_grad():
+        mean = vae.encode(pixels).latent_dist.mode()
+        VAELoss(vae, kl_weight=0.0)(pixels)
+        VAELoss(vae, kl_weight=0.0, latent_noise=0.3)(pixels)
+    hook.remove()
+    torch.testing.assert_close(seen[0], mean)  # without it, the mean as before
+    measured = (seen[1] - mean).transpose(0, 1).flatten(1).std(1)  # per channel
+    torch.testing.assert_close(measured, 0.3 * torch.tensor(stds), rtol=0.15, atol=0.0)
+
+
 def test_flow_loss_weighs_the_object_and_skips_known_frames():
     from sora_core.training.losses import FlowLoss
 

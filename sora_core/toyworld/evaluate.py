@@ -45,12 +45,20 @@ BACKGROUND_PARAPHRASES = {"black": ["dark", "jet black"], "gray": ["grey", "slat
 # ------------------------------------------------------------------------------------------ the report
 
 
-def reconstruction(vae, size: tuple[int, int], num_frames: int, clips: int = 4, seed: int = 0) -> dict[str, float]:
-    """PSNR (dB) of VAE round trips of held-out toy-world clips, per background."""
+def round_trip(vae, frames: np.ndarray):
+    """uint8 (T, H, W, 3) through the VAE and back: (1, 3, T, H, W) pixels in [-1, 1], and what came back."""
     import torch
 
     from ..engine.video import to_pixels
 
+    pixels = to_pixels(frames)[None]
+    with torch.no_grad():
+        recon = vae.decode(vae.encode(pixels.to(vae.dtype)).latent_dist.mode()).sample.float()
+    return pixels, recon
+
+
+def reconstruction(vae, size: tuple[int, int], num_frames: int, clips: int = 4, seed: int = 0) -> dict[str, float]:
+    """PSNR (dB) of VAE round trips of held-out toy-world clips, per background."""
     rng = np.random.default_rng(seed)
     psnr = {}
     for background in toyworld.BACKGROUNDS:
@@ -58,12 +66,30 @@ def reconstruction(vae, size: tuple[int, int], num_frames: int, clips: int = 4, 
         errors = []
         for _ in range(clips):
             scene = toyworld.Scene((pool[rng.integers(len(pool))],), background)
-            pixels = to_pixels(toyworld.render(scene, *size, num_frames, rng)[0])[None]  # (1, 3, T, H, W)
-            with torch.no_grad():
-                recon = vae.decode(vae.encode(pixels.to(vae.dtype)).latent_dist.mode()).sample.float()
+            pixels, recon = round_trip(vae, toyworld.render(scene, *size, num_frames, rng)[0])
             errors.append(float((recon - pixels).pow(2).mean()))
         psnr[background] = float(10 * np.log10(4 / np.mean(errors)))  # pixels span 2: peak^2 = 4
     return psnr
+
+
+def colours_kept(vae, size: tuple[int, int], num_frames: int, seed: int = 0) -> tuple[int, list[tuple]]:
+    """Every colour on every background it can go on, as one frame (the image stage's path: a causal VAE decodes a
+    first frame alone) and as a clip, read back after the VAE round trip: how many were checked, and (colour on
+    background, frames, the colour read) for each that came back another colour. PSNR alone hid a decoder that
+    drew green first frames gray (session 19)."""
+    rng = np.random.default_rng(seed)
+    wrong = []
+    shapes = iter(toyworld.SHAPES * len(toyworld.COLORS))  # each shape in turn
+    things = [toyworld.Thing(next(shapes), colour, "standing still") for colour in toyworld.COLORS]
+    pairs = [(thing, bg) for thing in things for bg in toyworld.BACKGROUNDS if toyworld.valid(thing, bg)]
+    for thing, background in pairs:
+        for frames in (1, num_frames):
+            rendered = toyworld.render(toyworld.Scene((thing,), background), *size, frames, rng, inside=True)[0]
+            recon = round_trip(vae, rendered)[1][0].permute(1, 2, 3, 0)  # (T, H, W, 3)
+            read_back = read(((recon.clamp(-1, 1) + 1) * 127.5).round().byte().numpy()).color
+            if read_back != thing.color:
+                wrong.append((f"{thing.color} on {background}", f"{frames} frame{'s' * (frames > 1)}", read_back))
+    return 2 * len(pairs), wrong
 
 
 def paraphrase(thing: toyworld.Thing, background: str, rng: np.random.Generator) -> str:
@@ -270,6 +296,11 @@ def main(argv=None):
         return
     psnr = reconstruction(pipe.vae, size, pipe.preset.num_frames)
     print("VAE round trip of held-out clips, PSNR: " + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items()))
+    checked, wrong = colours_kept(pipe.vae, size, pipe.preset.num_frames)
+    print(
+        f"VAE round trip, colours read back: {checked - len(wrong)} of {checked} right"
+        + "".join(f"; {pair} ({frames}) came back {got or 'unseen'}" for pair, frames, got in wrong)
+    )
     rows = {"captions": dict()}
     if args.paraphrase:
         rows["paraphrases"] = dict(paraphrased=True)

@@ -64,6 +64,7 @@ class TrainConfig:
     dit_path_weight: bool = False  # DiT: the same weight where the object was a latent frame earlier (FlowLoss)
     dit_motion_weight: float = 0.0  # DiT: weight of the frame-to-frame change term (FlowLoss)
     sample_posterior: bool = False  # decode a posterior sample instead of its mean (see VAELoss)
+    latent_noise: float = 0.0  # VAE: noise (in latent stds) added to what the decoder sees (see VAELoss)
     # Text tokens the DiT sees, written into the checkpoint's defaults; sampling pads prompts to the same length.
     # Wan's cross-attention has no padding mask, and 116 pads of 128 diluted the prompt's words ~2x (measured).
     max_sequence_length: int = 24
@@ -263,7 +264,8 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
         vae.requires_grad_(False).decoder.requires_grad_(True)
         vae.post_quant_conv.requires_grad_(True)
     check_bfloat16(config, vae, precision.vae_probe_inputs(vae))
-    module = VAELoss(vae, config.kl_weight, config.foreground_weight, config.sample_posterior, config.colour_weight)
+    settings = (config.foreground_weight, config.sample_posterior, config.colour_weight, config.latent_noise)
+    module = VAELoss(vae, config.kl_weight, *settings)
 
     def batch_loss(module, step):
         pixels, _ = data.batch(config.batch_size)
