@@ -164,6 +164,36 @@ def test_vae_loss_latent_noise_reaches_the_decoder_in_units_of_each_channels_std
     torch.testing.assert_close(measured, 0.3 * torch.tensor(stds), rtol=0.15, atol=0.0)
 
 
+def test_the_high_noise_share_goes_only_to_the_eligible_clips_and_the_rest_keep_their_logit_normal_t():
+    """--high-noise-known-only: clips with known frames draw their t from [HIGH_T, 1); the others (images, clips
+    from noise) keep exactly the logit-normal t they would have drawn without any high share."""
+    from sora_core.training.losses import HIGH_T, sample_t
+
+    eligible = np.arange(400) % 2 == 0
+    plain = sample_t(400, np.random.default_rng(0)).numpy()
+    everyone = sample_t(400, np.random.default_rng(0), high_share=1.0).numpy()
+    some = sample_t(400, np.random.default_rng(0), high_share=1.0, eligible=eligible).numpy()
+    assert (everyone >= HIGH_T).all() and (plain < HIGH_T).mean() > 0.5
+    assert (some[eligible] >= HIGH_T).all()
+    np.testing.assert_array_equal(some[~eligible], plain[~eligible])
+
+
+def test_the_dit_stage_passes_which_clips_have_known_frames_to_the_t_draw(tmp_path, monkeypatch):
+    import sora_core.training.train as train_module
+
+    drawn = []
+    real = train_module.sample_t
+    monkeypatch.setattr(train_module, "sample_t", lambda *a, **k: (drawn.append(k.get("eligible")), real(*a, **k))[1])
+    out = str(tmp_path / "run")
+    main(["--stage", "vae", "--out", out, "--steps", "1", *TINY])
+    flags = ["--high-noise-share", "0.5", "--first-frame-share", "1.0", "--batch-size", "2"]
+    main(["--stage", "dit", "--out", out, "--steps", "1", *TINY, *flags, "--high-noise-known-only"])
+    shutil.copytree(tmp_path / "run" / "vae", tmp_path / "other" / "vae")
+    main(["--stage", "dit", "--out", str(tmp_path / "other"), "--steps", "1", *TINY, *flags])
+    assert drawn[0].tolist() == [True, True]  # every video's first frame known
+    assert drawn[1] is None  # without the flag: every clip may draw a high t
+
+
 def test_flow_loss_weighs_the_object_and_skips_known_frames():
     from sora_core.training.losses import FlowLoss
 

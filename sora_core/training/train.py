@@ -78,6 +78,7 @@ class TrainConfig:
     # tell which way the object goes.
     first_frame_share: float = 0.0
     high_noise_share: float = 0.0  # DiT: share of t drawn from [0.9, 1) (losses.sample_t)
+    high_noise_known_only: bool = False  # DiT: that share only for clips with known frames; the rest logit-normal
     # DiT, toy world: cached videos come as one scene under every motion, the same first frame in each
     # (`toyworld.sample_paired_clips`), so from a known first frame only the motion word tells them apart.
     paired_motions: bool = False
@@ -321,7 +322,8 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
             known[:, 0] |= first
         captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
         tokens = tokenize(tokenizer, captions, config.max_sequence_length)
-        t = sample_t(len(captions), rng, high_share=config.high_noise_share).to(accelerator.device)
+        eligible = known.any(1).numpy() if config.high_noise_known_only else None
+        t = sample_t(len(captions), rng, high_share=config.high_noise_share, eligible=eligible).to(accelerator.device)
         loss = module(
             clean.to(accelerator.device),
             known.to(accelerator.device),
