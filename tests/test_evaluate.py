@@ -78,7 +78,6 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
     assert result.jump <= result.bound and not result.ok
 
 
-@pytest.mark.slow
 class PassThroughVAE:
     """Stands in for a VAE whose latents are the pixels; `lose` maps decoded pixels (1, 3, T, H, W) as a flawed
     decoder would."""
@@ -114,6 +113,7 @@ def test_the_colour_check_reads_every_colour_back_and_names_a_decoder_that_loses
     assert all(got != "green" for *_, got in wrong)
 
 
+@pytest.mark.slow
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
     printed = capsys.readouterr().out

@@ -181,9 +181,13 @@ def test_the_high_noise_share_goes_only_to_the_eligible_clips_and_the_rest_keep_
 def test_the_dit_stage_passes_which_clips_have_known_frames_to_the_t_draw(tmp_path, monkeypatch):
     import sora_core.training.train as train_module
 
-    drawn = []
-    real = train_module.sample_t
-    monkeypatch.setattr(train_module, "sample_t", lambda *a, **k: (drawn.append(k.get("eligible")), real(*a, **k))[1])
+    drawn, real = [], train_module.sample_t
+
+    def recording(*args, **kwargs):
+        drawn.append(kwargs.get("eligible"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "sample_t", recording)
     out = str(tmp_path / "run")
     main(["--stage", "vae", "--out", out, "--steps", "1", *TINY])
     flags = ["--high-noise-share", "0.5", "--first-frame-share", "1.0", "--batch-size", "2"]

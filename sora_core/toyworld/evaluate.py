@@ -79,8 +79,8 @@ def colours_kept(vae, size: tuple[int, int], num_frames: int, seed: int = 0) -> 
     drew green first frames gray (session 19)."""
     rng = np.random.default_rng(seed)
     wrong = []
-    shapes = iter(toyworld.SHAPES * len(toyworld.COLORS))  # each shape in turn
-    things = [toyworld.Thing(next(shapes), colour, "standing still") for colour in toyworld.COLORS]
+    shapes = toyworld.SHAPES
+    things = [toyworld.Thing(shapes[i % len(shapes)], c, "standing still") for i, c in enumerate(toyworld.COLORS)]
     pairs = [(thing, bg) for thing in things for bg in toyworld.BACKGROUNDS if toyworld.valid(thing, bg)]
     for thing, background in pairs:
         for frames in (1, num_frames):
