@@ -34,7 +34,7 @@ from .requests import (
 from .sampling import configure_scheduler, denoise, initial_noise, prepared_scheduler, start_step, starting_latents
 from .text import encode_prompts
 from .timeline import Conditioning, Timeline, fill_unknown, known_latent_frames, latent_frames
-from .video import Video, to_pixels
+from .video import Video, to_frames, to_pixels
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 Progress = Callable[[int, int], None] | None
@@ -150,8 +150,7 @@ class SoraPipeline:
         pixels = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0]  # (1, 3, T, H, W)
         if not torch.isfinite(pixels).all():
             raise FloatingPointError("The decoder produced invalid values (NaN or infinity).")
-        pixels = (pixels[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0)  # (T, H, W, 3)
-        return (pixels * 255).round().to(torch.uint8).cpu().numpy()
+        return to_frames(pixels[0])
 
     # ----------------------------------------------------------------------------------------- sampling
 

@@ -35,6 +35,14 @@ def to_pixels(frames: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
 
 
+def to_frames(pixels) -> np.ndarray:
+    """float (3, T, H, W) in [-1, 1], as the VAE gives them -> uint8 (T, H, W, 3); the inverse of `to_pixels`."""
+    import torch
+
+    pixels = (pixels.float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0)  # (T, H, W, 3)
+    return (pixels * 255).round().to(torch.uint8).cpu().numpy()
+
+
 class VideoError(ValueError):
     """A media file that cannot be used; the message is one plain sentence for the user."""
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..engine import workflows
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import GenerateRequest, Options
-from ..engine.video import Video
+from ..engine.video import Video, to_frames, to_pixels
 from . import story_eval
 from . import world as toyworld
 from .detector import Seam, falls_with_gravity, median_step, read, seam
@@ -48,8 +48,6 @@ BACKGROUND_PARAPHRASES = {"black": ["dark", "jet black"], "gray": ["grey", "slat
 def round_trip(vae, frames: np.ndarray):
     """uint8 (T, H, W, 3) through the VAE and back: (1, 3, T, H, W) pixels in [-1, 1], and what came back."""
     import torch
-
-    from ..engine.video import to_pixels
 
     pixels = to_pixels(frames)[None]
     with torch.no_grad():
@@ -85,8 +83,7 @@ def colours_kept(vae, size: tuple[int, int], num_frames: int, seed: int = 0) -> 
     for thing, background in pairs:
         for frames in (1, num_frames):
             rendered = toyworld.render(toyworld.Scene((thing,), background), *size, frames, rng, inside=True)[0]
-            recon = round_trip(vae, rendered)[1][0].permute(1, 2, 3, 0)  # (T, H, W, 3)
-            read_back = read(((recon.clamp(-1, 1) + 1) * 127.5).round().byte().numpy()).color
+            read_back = read(to_frames(round_trip(vae, rendered)[1][0])).color
             if read_back != thing.color:
                 wrong.append((f"{thing.color} on {background}", f"{frames} frame{'s' * (frames > 1)}", read_back))
     return 2 * len(pairs), wrong

@@ -265,8 +265,14 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
         vae.requires_grad_(False).decoder.requires_grad_(True)
         vae.post_quant_conv.requires_grad_(True)
     check_bfloat16(config, vae, precision.vae_probe_inputs(vae))
-    settings = (config.foreground_weight, config.sample_posterior, config.colour_weight, config.latent_noise)
-    module = VAELoss(vae, config.kl_weight, *settings)
+    module = VAELoss(
+        vae,
+        config.kl_weight,
+        foreground_weight=config.foreground_weight,
+        sample_posterior=config.sample_posterior,
+        colour_weight=config.colour_weight,
+        latent_noise=config.latent_noise,
+    )
 
     def batch_loss(module, step):
         pixels, _ = data.batch(config.batch_size)
