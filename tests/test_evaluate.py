@@ -220,11 +220,12 @@ class Renderer:
     """A stand-in for a perfect model: `generate` renders the scene its caption names; it keeps the prompts."""
 
     def __init__(self):
-        self.prompts = []
+        self.prompts, self.lengths = [], []
 
-    def generate(self, prompt, height, width, steps, seed, fast):
+    def generate(self, prompt, num_frames, height, width, steps, seed, fast):
         self.prompts.append(prompt)
-        frames = tw.render(scene_named(prompt), height, width, 17, np.random.default_rng(seed))[0]
+        self.lengths.append(num_frames)
+        frames = tw.render(scene_named(prompt), height, width, num_frames or 17, np.random.default_rng(seed))[0]
         return SimpleNamespace(frames=frames)
 
 
@@ -239,6 +240,29 @@ def test_adherence_draws_from_the_asked_split_and_scores_a_perfect_model_fully(h
     assert {key: scores[key] for key in ("color", "shape", "motion", "all")} == dict.fromkeys(
         ("color", "shape", "motion", "all"), 1.0
     )
+
+
+def test_the_image_check_asks_for_images_and_scores_a_perfect_model_fully(capsys):
+    from sora_core.toyworld.evaluate import adherence, report_images
+
+    model = Renderer()
+    scores = adherence(model, 6, steps=1, size=(96, 96), num_frames=1)
+    assert model.lengths == [1] * 6
+    assert (scores["color"], scores["shape"], scores["look"]) == (1.0, 1.0, 1.0)
+    report_images(model, SimpleNamespace(images=4, steps=1, fast=False), (96, 96))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| held out", "| training"))]
+    assert rows == ["| held out | 100% | 100% | 100% |", "| training combinations | 100% | 100% | 100% |"]
+
+
+def test_evaluate_vae_and_images_run_end_to_end(tiny_checkpoint, capsys):
+    main(["--model", str(tiny_checkpoint), "--vae", "--size", "32", "32"])
+    printed = capsys.readouterr().out
+    assert "held-out clips, PSNR: black" in printed and "held-out first frames, PSNR: black" in printed
+    assert "colours read back" in printed and "| captions" not in printed  # the VAE alone
+    main(["--model", str(tiny_checkpoint), "--images", "2", "--steps", "1", "--size", "32", "32"])
+    printed = capsys.readouterr().out
+    assert "| images (2 combinations)" in printed and "| training combinations |" in printed
+    assert "PSNR" not in printed
 
 
 def test_the_probes_first_frames_do_not_tell_the_direction_and_leave_it_room():

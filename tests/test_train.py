@@ -286,6 +286,18 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
     assert exported["defaults"]["num_frames"] == exported["train_config"]["num_frames"] != 99
 
 
+def test_a_dit_fine_tune_takes_its_checkpoints_vae_and_without_one_names_the_flags(tmp_path):
+    checkpoint, out = tmp_path / "checkpoint", tmp_path / "tune"
+    main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", TINY_ARCHITECTURE])
+    main(["--stage", "dit", "--out", str(out), "--steps", "0", "--init-from", str(checkpoint), *TINY])
+    start = load_file(checkpoint / "vae" / "diffusion_pytorch_model.safetensors")
+    copied = load_file(out / "vae" / "model" / "diffusion_pytorch_model.safetensors")
+    assert copied.keys() == start.keys() and all(torch.equal(copied[k], start[k]) for k in start)
+    assert list((out / "dit" / "latents").glob("*.pt"))  # its clips were encoded with it
+    with pytest.raises(SystemExit, match=r"^--stage dit encodes clips with the VAE in .*--init-from a checkpoint"):
+        main(["--stage", "dit", "--out", str(tmp_path / "bare"), "--steps", "0", *TINY])
+
+
 def test_opponent_colours_follow_the_causal_latent_cells():
     from sora_core.training.losses import opponent_colours
 

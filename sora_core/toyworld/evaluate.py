@@ -3,6 +3,8 @@
     python -m sora_core.evaluate [--model sora-tiny] [--clips 30] [--steps 20] [--paraphrase] [--fast]
     python -m sora_core.evaluate --story 4    # the storyboard's checks instead (story_eval.py)
     python -m sora_core.evaluate --animate 20 # the animate stage alone: rendered first frames, does it move right?
+    python -m sora_core.evaluate --images 80  # the image stage alone: colour and shape of generated images
+    python -m sora_core.evaluate --vae        # the VAE alone: PSNR of clips and first frames, colours read back
 
 Generated frames are read back by the toy world's detector (`detector.py`), which measures seams too.
 """
@@ -105,12 +107,14 @@ def adherence(
     enhance: bool = False,
     fast: bool = False,
     held_out: bool = True,
+    num_frames: int | None = None,
 ) -> dict:
     """Generate clips for held-out (or training) combinations; the share with colour, shape and motion all right.
-    The prompts are the toy world's captions, or paraphrases of them, optionally rewritten by the offline enhancer."""
+    The prompts are the toy world's captions, or paraphrases of them, optionally rewritten by the offline enhancer.
+    `num_frames=1`: images (the image stage alone; their motion reads "standing still")."""
     rng = np.random.default_rng(seed)
     pool = toyworld.all_combinations(held_out=held_out)
-    right = {"color": 0, "shape": 0, "motion": 0, "all": 0}
+    right = {"color": 0, "shape": 0, "motion": 0, "all": 0, "look": 0}  # look: colour and shape
     gravity = []
     for i in range(clips):
         thing, background = pool[rng.integers(len(pool))]
@@ -118,7 +122,9 @@ def adherence(
         prompt = paraphrase(thing, background, words) if paraphrased else toyworld.Scene((thing,), background).caption()
         if enhance:
             prompt = rewrite_for_toyworld(prompt).prompt
-        video = pipe.generate(prompt, height=size[0], width=size[1], steps=steps, seed=seed + i, fast=fast)
+        video = pipe.generate(
+            prompt, num_frames=num_frames, height=size[0], width=size[1], steps=steps, seed=seed + i, fast=fast
+        )
         reading = read(video.frames)
         hits = {
             "color": reading.color == thing.color,
@@ -128,6 +134,7 @@ def adherence(
         for key, hit in hits.items():
             right[key] += hit
         right["all"] += all(hits.values())
+        right["look"] += hits["color"] and hits["shape"]
         if thing.motion == "bouncing":
             gravity.append(falls_with_gravity(reading))
     result = {key: value / clips for key, value in right.items()}
@@ -252,6 +259,30 @@ def restyle_check(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: 
     return {"color": after.color, "x_correlation": correlation}
 
 
+def report_vae(vae, size: tuple[int, int], num_frames: int):
+    """PSNR per background of clips and of first frames alone (every image's path), and the colours read back."""
+    for frames in (num_frames, 1):
+        psnr = reconstruction(vae, size, frames)
+        print(
+            f"VAE round trip of held-out {'clips' if frames > 1 else 'first frames'}, PSNR: "
+            + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items())
+        )
+    checked, wrong = colours_kept(vae, size, num_frames)
+    print(
+        f"VAE round trip, colours read back: {checked - len(wrong)} of {checked} right"
+        + "".join(f"; {pair} ({frames}) came back {got or 'unseen'}" for pair, frames, got in wrong)
+    )
+
+
+def report_images(pipe, args, size: tuple[int, int]):
+    """The image stage alone: colour and shape of `args.images` images of held-out and of training combinations."""
+    print(f"| images ({args.images} combinations) | colour | shape | both |")
+    print("|---|---|---|---|")
+    for name, held_out in (("held out", True), ("training combinations", False)):
+        scores = adherence(pipe, args.images, args.steps, size, fast=args.fast, held_out=held_out, num_frames=1)
+        print(f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} |", flush=True)
+
+
 def report_animate(pipe, args, size: tuple[int, int]):
     scores = animate(
         pipe, args.animate, args.steps, size, guidance=args.guidance, opposite_negative=args.opposite_negative
@@ -278,6 +309,10 @@ def main(argv=None):
     parser.add_argument(
         "--animate", type=int, default=0, metavar="N", help="instead: animate N rendered first frames (the probe)"
     )
+    parser.add_argument(
+        "--images", type=int, default=0, metavar="N", help="instead: N images of held-out and of training combinations"
+    )
+    parser.add_argument("--vae", action="store_true", help="instead: the VAE's round trips alone")
     parser.add_argument("--guidance", type=float, default=None, help="with --animate: default the model's")
     parser.add_argument(
         "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
@@ -291,13 +326,11 @@ def main(argv=None):
     if args.story:
         story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
         return
-    psnr = reconstruction(pipe.vae, size, pipe.preset.num_frames)
-    print("VAE round trip of held-out clips, PSNR: " + ", ".join(f"{bg} {db:.1f} dB" for bg, db in psnr.items()))
-    checked, wrong = colours_kept(pipe.vae, size, pipe.preset.num_frames)
-    print(
-        f"VAE round trip, colours read back: {checked - len(wrong)} of {checked} right"
-        + "".join(f"; {pair} ({frames}) came back {got or 'unseen'}" for pair, frames, got in wrong)
-    )
+    if args.images:
+        return report_images(pipe, args, size)
+    report_vae(pipe.vae, size, pipe.preset.num_frames)
+    if args.vae:
+        return
     rows = {"captions": dict()}
     if args.paraphrase:
         rows["paraphrases"] = dict(paraphrased=True)

@@ -101,10 +101,7 @@ def run_recipe(base: TrainConfig, out: Path, start: Path, export_to: Path, scale
         configs.append(config)
         done = out / name / "export"
         if not (done / "sora.json").exists():
-            vae = out / name / "vae" / "model"
-            if not vae.exists():
-                shutil.copytree(start / "vae", vae)
-            run(config)
+            run(config)  # a stage without a VAE in its folder takes its start's (train.provide_vae)
             run(replace(config, stage="export", export_to=str(done)))
         start = done
     shutil.copytree(start, export_to, dirs_exist_ok=True)

@@ -13,6 +13,8 @@ Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `acce
 import argparse
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -301,6 +303,26 @@ def build_latent_cache(config: TrainConfig, device, rank: int = 0, world: int = 
     return folder
 
 
+def provide_vae(config: TrainConfig):
+    """The DiT stage encodes its clips with <out>/vae/model: a fine-tune (--init-from) without one there takes its
+    checkpoint's VAE, whose latents its DiT was trained on; with neither, one sentence naming both flags."""
+    vae = Path(config.out) / "vae" / "model"
+    start = Path(config.init_from) / "vae" if config.init_from else None
+    if vae.exists():
+        return
+    if start is None or not (start / "config.json").exists():
+        raise SystemExit(
+            f"--stage dit encodes clips with the VAE in {vae}, which is not there: train one with --stage vae "
+            "--out " + config.out + " first, or give --init-from a checkpoint folder (one with a vae/)."
+        )
+    partial = vae.with_name(f".model-{os.getpid()}")  # several processes may copy at once: the first rename wins
+    shutil.copytree(start, partial)
+    try:
+        partial.rename(vae)
+    except OSError:
+        shutil.rmtree(partial)
+
+
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -384,6 +406,8 @@ def run(config: TrainConfig):
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
     check_training_options(config)
+    if config.stage == "dit":
+        provide_vae(config)
     mixed = "bf16" if config.precision == "bf16" else "no"
     folder = Path(config.out, config.stage)
     folder.mkdir(parents=True, exist_ok=True)
