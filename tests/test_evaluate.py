@@ -222,7 +222,7 @@ class Renderer:
     def __init__(self):
         self.prompts, self.lengths = [], []
 
-    def generate(self, prompt, num_frames, height, width, steps, seed, fast):
+    def generate(self, prompt, num_frames, height, width, steps, seed, fast, guidance):
         self.prompts.append(prompt)
         self.lengths.append(num_frames)
         frames = tw.render(scene_named(prompt), height, width, num_frames or 17, np.random.default_rng(seed))[0]
@@ -249,7 +249,7 @@ def test_the_image_check_asks_for_images_and_scores_a_perfect_model_fully(capsys
     scores = adherence(model, 6, steps=1, size=(96, 96), num_frames=1)
     assert model.lengths == [1] * 6
     assert (scores["color"], scores["shape"], scores["look"]) == (1.0, 1.0, 1.0)
-    report_images(model, SimpleNamespace(images=4, steps=1, fast=False), (96, 96))
+    report_images(model, SimpleNamespace(images=4, steps=1, fast=False, guidance=None), (96, 96))
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| held out", "| training"))]
     assert rows == ["| held out | 100% | 100% | 100% |", "| training combinations | 100% | 100% | 100% |"]
 

@@ -108,6 +108,7 @@ def adherence(
     fast: bool = False,
     held_out: bool = True,
     num_frames: int | None = None,
+    guidance: float | None = None,
 ) -> dict:
     """Generate clips for held-out (or training) combinations; the share with colour, shape and motion all right.
     The prompts are the toy world's captions, or paraphrases of them, optionally rewritten by the offline enhancer.
@@ -123,7 +124,14 @@ def adherence(
         if enhance:
             prompt = rewrite_for_toyworld(prompt).prompt
         video = pipe.generate(
-            prompt, num_frames=num_frames, height=size[0], width=size[1], steps=steps, seed=seed + i, fast=fast
+            prompt,
+            num_frames=num_frames,
+            height=size[0],
+            width=size[1],
+            steps=steps,
+            seed=seed + i,
+            fast=fast,
+            guidance=guidance,
         )
         reading = read(video.frames)
         hits = {
@@ -279,7 +287,9 @@ def report_images(pipe, args, size: tuple[int, int]):
     print(f"| images ({args.images} combinations) | colour | shape | both |")
     print("|---|---|---|---|")
     for name, held_out in (("held out", True), ("training combinations", False)):
-        scores = adherence(pipe, args.images, args.steps, size, fast=args.fast, held_out=held_out, num_frames=1)
+        scores = adherence(
+            pipe, args.images, args.steps, size, fast=args.fast, held_out=held_out, num_frames=1, guidance=args.guidance
+        )
         print(f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} |", flush=True)
 
 
@@ -313,7 +323,7 @@ def main(argv=None):
         "--images", type=int, default=0, metavar="N", help="instead: N images of held-out and of training combinations"
     )
     parser.add_argument("--vae", action="store_true", help="instead: the VAE's round trips alone")
-    parser.add_argument("--guidance", type=float, default=None, help="with --animate: default the model's")
+    parser.add_argument("--guidance", type=float, default=None, help="with --animate or --images: default the model's")
     parser.add_argument(
         "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
     )
