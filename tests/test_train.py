@@ -298,6 +298,41 @@ def test_a_dit_fine_tune_takes_its_checkpoints_vae_and_without_one_names_the_fla
         main(["--stage", "dit", "--out", str(tmp_path / "bare"), "--steps", "0", *TINY])
 
 
+def test_ema_decay_exports_the_weights_moving_average_not_the_last_step(tmp_path):
+    out, dit = str(tmp_path / "run"), tmp_path / "run" / "dit"
+    main(["--stage", "vae", "--out", out, "--steps", "1", *TINY])
+    flags = ["--steps", "3", "--save-every", "1", "--lr", "1e-2", "--ema-decay", "0.9"]
+    main(["--stage", "dit", "--out", out, *flags, *TINY])
+    last_step = load_file(dit / "state" / "model.safetensors")
+    average = load_file(dit / "state" / "ema.safetensors")
+    final = dit_weights(dit)
+    names = [k for k in average if k.startswith("transformer.")]
+    assert names and all(torch.equal(final["transformer"][k.split(".", 1)[1]], average[k]) for k in names)
+    assert any(not torch.equal(average[k], last_step[k]) for k in names)
+    (dit / "weights.safetensors").unlink()  # mid-run: the average saved with the state
+    mid_run = dit_weights(dit)
+    assert all(torch.equal(mid_run["transformer"][k.split(".", 1)[1]], average[k]) for k in names)
+
+
+def test_a_resumed_weight_average_goes_on_as_if_never_stopped(tmp_path):
+    from sora_core.training.ema import WeightAverage
+
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 2)
+    steps = [torch.randn(2, 3) for _ in range(4)]  # what each optimizer step leaves in the weight
+    running = WeightAverage(module, 0.9, tmp_path, step=0)
+    for weight in steps[:3]:
+        module.weight.data.copy_(weight)
+        running.step()
+    running.save(tmp_path)
+    resumed = WeightAverage(module, 0.9, tmp_path, step=3)
+    for average in (running, resumed):
+        module.weight.data.copy_(steps[3])
+        average.step()
+    assert torch.equal(resumed.average.shadow_params[0], running.average.shadow_params[0])
+    assert not torch.allclose(resumed.average.shadow_params[0], steps[3])  # an average, not the last weights
+
+
 def test_opponent_colours_follow_the_causal_latent_cells():
     from sora_core.training.losses import opponent_colours
 

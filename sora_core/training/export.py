@@ -12,6 +12,7 @@ import torch
 from ..engine.presets import PRESETS
 from .architectures import architecture, build_components, save_checkpoint
 from .data import CAPTIONS_RECORD
+from .ema import EMA_FILE
 
 if TYPE_CHECKING:
     from .train import TrainConfig
@@ -34,12 +35,15 @@ def load_text_encoder(folder: Path):
 
 def dit_weights(folder: Path) -> dict:
     """The DiT stage's weights: its final `weights.safetensors`, or, mid-run, its last saved state (to evaluate a long
-    run before it ends). Both name tensors `transformer.*` / `text_encoder.*` and keep one copy of the text encoder's
-    tied embedding (`shared`)."""
+    run before it ends; with --ema-decay, the moving average saved with it). Both name tensors `transformer.*` /
+    `text_encoder.*` and keep one copy of the text encoder's tied embedding (`shared`)."""
     from safetensors.torch import load_file
 
     final = folder / "weights.safetensors"
     state = load_file(final if final.exists() else folder / "state" / "model.safetensors")
+    average = folder / "state" / EMA_FILE
+    if not final.exists() and average.exists():  # a run with --ema-decay exports its moving average
+        state |= load_file(average)
     parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}
     parts["text_encoder"]["encoder.embed_tokens.weight"] = parts["text_encoder"]["shared.weight"]
     return parts

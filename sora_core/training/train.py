@@ -33,6 +33,7 @@ from ..engine.text import tokenize
 from . import latent_cache
 from .architectures import architecture, build_components, build_vae
 from .data import Bucket, WorldOptions, make_data
+from .ema import WeightAverage
 from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
@@ -98,6 +99,9 @@ class TrainConfig:
     # CPU without them bfloat16 is 10-60x slower: keep "fp32" there. Checked against float32 before the first step
     # (`check_bfloat16`): on Intel AMX CPUs the DiT's patch embedding is wrong in bfloat16 and runs in float32.
     precision: str = "fp32"
+    # Export the weights' moving average (training/ema.py) instead of the last step's; 0: off. The average's horizon
+    # is ~1 / (1 - decay) steps, and diffusers' warm-up keeps it under ~step / 10 early in a run.
+    ema_decay: float = 0.0
     save_every: int = 100
     max_minutes: float = 0.0  # stop (saved, resumable) after this much training time in this run; 0: no limit
     log_every: int = 10
@@ -179,9 +183,19 @@ class Run:
 
 
 def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, folder: Path, batch_loss):
+    """Train `params` of `module` to config.steps (or its time limit), saving as it goes. Returns the module, with the
+    weights' moving average in it where --ema-decay asks for one, and the run."""
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    trained = module
     module, optimizer = accelerator.prepare(module, optimizer)
     run = Run(accelerator, folder)
+    average = WeightAverage(trained, config.ema_decay, run.state_dir, run.step) if config.ema_decay else None
+
+    def save():
+        run.save()
+        if average is not None and accelerator.is_main_process:
+            average.save(run.state_dir)
+
     bar = tqdm(total=config.steps, initial=run.step, disable=not accelerator.is_main_process, desc=config.stage)
     deadline = time.time() + 60 * config.max_minutes if config.max_minutes else float("inf")
     while run.step < config.steps and time.time() < deadline:
@@ -193,6 +207,8 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
         grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if average is not None:
+            average.step()
         run.step += 1
         run.seconds += time.time() - started
         bar.update(1)
@@ -200,10 +216,12 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
         if run.step % config.log_every == 0:
             run.log(**{k: v.item() for k, v in losses.items()}, grad_norm=float(grad_norm), lr=lr_at(run.step, config))
         if run.step % config.save_every == 0 or run.step == config.steps:
-            run.save()
+            save()
     if run.step < config.steps:  # out of time: saved, so that the same command goes on from here
-        run.save()
+        save()
     bar.close()
+    if average is not None:  # after the last save: a resumed run starts from the last step's weights
+        average.copy_to_module()
     write_checksum(accelerator, accelerator.unwrap_model(module), folder)
     return accelerator.unwrap_model(module), run
 
