@@ -7,6 +7,7 @@ stopped in its share of the time and exported.
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
     python benchmarks/train_gpu.py --out "$OUT" --continue       # the recipe's last stage again, from the bundled model
     python benchmarks/train_gpu.py --out "$OUT" --architecture sora-tiny-grid2   # a new DiT, the whole recipe
+    python benchmarks/train_gpu.py --out "$OUT" --ema-decay 0.999  # any of them, ending on a weight average
 
 `--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
 last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
@@ -22,7 +23,6 @@ same command.
 import argparse
 import csv
 import multiprocessing
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -71,8 +71,7 @@ def continue_last_stage(base: train.TrainConfig, out: Path, start: Path, export:
     scale = recipe.Scale(batch_size=args.batch_size)
     config = recipe.stage_config(base, "everything", out / "run", start, scale)
     config = replace(config, lr=args.lr, seed=args.seed, cache_clips=args.clips, warmup=100, max_minutes=0.0)
-    if not (Path(config.out) / "vae" / "model").exists():
-        shutil.copytree(start / "vae", Path(config.out) / "vae" / "model")
+    train.provide_vae(config)  # the clips are encoded before the stage runs: its VAE first
     encode_in_parallel(config, args.workers)
     pace = seconds_per_step(config, out / "calibrate")
     left = deadline - time.time() - 7.5 * args.minutes  # the export, loading the clips again: 60 s of 8 min
@@ -94,6 +93,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128, help="--continue: clips a step")
     parser.add_argument("--seed", type=int, default=2, help="--continue: the new clips' seed (v2 used 0, v3 1)")
     parser.add_argument("--workers", type=int, default=12, help="--continue: processes encoding clips")
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="export the weights' moving average (train.py)")
     args = parser.parse_args()
     out = Path(args.out)
     export, started = out / "sora-tiny", time.time()
@@ -105,6 +105,7 @@ def main():
     else:
         start, base = BUNDLED, train.parse_args(GPU)
         scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
+    base = replace(base, ema_decay=args.ema_decay)
     if args.architecture:  # only the transformer is new: the start's latents and words stay
         fresh = out / "fresh"
         init = ["--stage", "init", "--architecture", args.architecture, "--init-from", str(start)]

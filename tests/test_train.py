@@ -431,12 +431,14 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
     script = ROOT / "benchmarks" / "train_gpu.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, str(script), "--out", str(tmp_path), "--tiny"], capture_output=True, text=True, env=env,
-        timeout=600,
+        [sys.executable, str(script), "--out", str(tmp_path), "--tiny", "--ema-decay", "0.9"], capture_output=True,
+        text=True, env=env, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "sora-tiny" / "model_index.json").is_file()
     sora = json.loads((tmp_path / "sora-tiny" / "sora.json").read_text())
+    assert [stage["ema_decay"] for stage in sora["recipe"]] == [0.9] * 4  # every stage ends on its weight average
+    assert (tmp_path / "run" / "everything" / "dit" / "state" / "ema.safetensors").is_file()
     assert sora["defaults"]["animate_first_frame"] is True  # trained for the image-first recipe
     assert [stage["name"] for stage in sora["recipe"]] == ["one-scene", "left-right", "five-motions", "everything"]
     assert "animate 20 rendered first frames:" in done.stdout
