@@ -309,6 +309,8 @@ def test_ema_decay_exports_the_weights_moving_average_not_the_last_step(tmp_path
     names = [k for k in average if k.startswith("transformer.")]
     assert names and all(torch.equal(final["transformer"][k.split(".", 1)[1]], average[k]) for k in names)
     assert any(not torch.equal(average[k], last_step[k]) for k in names)
+    with pytest.raises(SystemExit, match=r"^--ema-decay must be at least 0 \(off\) and below 1, not 1.0\.$"):
+        main(["--stage", "dit", "--out", out, "--ema-decay", "1", *TINY])
     (dit / "weights.safetensors").unlink()  # mid-run: the average saved with the state
     mid_run = dit_weights(dit)
     assert all(torch.equal(mid_run["transformer"][k.split(".", 1)[1]], average[k]) for k in names)

@@ -451,6 +451,8 @@ def check_training_options(config: TrainConfig):
     subset_of(config)
     if config.paired_motions and config.data != "toyworld":
         raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
+    if not 0 <= config.ema_decay < 1:
+        raise SystemExit(f"--ema-decay must be at least 0 (off) and below 1, not {config.ema_decay}.")
     if config.precision not in ("fp32", "bf16"):
         raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
     if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:
