@@ -27,7 +27,7 @@ from sora_core.serving import cli  # noqa: E402
 
 def made_frames(method: str, result: Video, sources: list[Video], direction: str) -> np.ndarray:
     """The frames a workflow's prompt made, given its source clips (in the order the call takes them)."""
-    frames, before = result.frames, sum(len(source.frames) for source in sources[:1])
+    frames, before = result.frames, len(sources[0].frames) if sources else 0
     if method == "extend" and direction == "backward":
         return frames[: len(frames) - before]
     if method in ("extend", "loop"):
@@ -61,16 +61,10 @@ def command_example(line: str) -> list[str]:
     """Run a README command; the misses in what it wrote (a storyboard card by card)."""
     words = shlex.split(line)
     command, flag = words[3], lambda name: words[words.index(name) + 1] if name in words else None  # noqa: E731
-    stories, run_storyboard = [], cli.run_storyboard
-    cli.run_storyboard = lambda args: stories.append(run_storyboard(args)) or stories[-1]
-    try:
-        if cli.main(words[3:]) != 0:
-            return [f"{line}: failed"]
-    finally:
-        cli.run_storyboard = run_storyboard
-    if command == "storyboard":  # the saved file has no card spans: the returned video's metadata does
-        cards = stories[0].metadata["cards"]
-        return [miss for c in cards for miss in misread(stories[0].frames[c["start"] : c["end"]], c["prompt"], line)]
+    video = cli.run(cli.build_parser().parse_args(words[3:]))  # what `python -m sora_core` runs; it saves --out
+    if command == "storyboard":  # the card spans are in the returned video's metadata, not in the saved file
+        cards = video.metadata["cards"]
+        return [miss for c in cards for miss in misread(video.frames[c["start"] : c["end"]], c["prompt"], line)]
     sources = [Video.load(path) for path in (flag("--video"), flag("--video-b")) if path]
     made = made_frames(command, Video.load(flag("--out")), sources, flag("--direction") or "forward")
     return misread(made, flag("--prompt"), line)
