@@ -186,10 +186,10 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
     """Train `params` of `module` to config.steps (or its time limit), saving as it goes. Returns the module, with the
     weights' moving average in it where --ema-decay asks for one, and the run."""
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
-    trained = module
     module, optimizer = accelerator.prepare(module, optimizer)
     run = Run(accelerator, folder)
-    average = WeightAverage(trained, config.ema_decay, run.state_dir, run.step) if config.ema_decay else None
+    unwrapped = accelerator.unwrap_model(module)
+    average = WeightAverage(unwrapped, config.ema_decay, run.state_dir, run.step) if config.ema_decay else None
 
     def save():
         run.save()
@@ -222,8 +222,8 @@ def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, fo
     bar.close()
     if average is not None:  # after the last save: a resumed run starts from the last step's weights
         average.copy_to_module()
-    write_checksum(accelerator, accelerator.unwrap_model(module), folder)
-    return accelerator.unwrap_model(module), run
+    write_checksum(accelerator, unwrapped, folder)
+    return unwrapped, run
 
 
 def write_checksum(accelerator: Accelerator, module, folder: Path):
@@ -325,9 +325,9 @@ def provide_vae(config: TrainConfig):
     """The DiT stage encodes its clips with <out>/vae/model: a fine-tune (--init-from) without one there takes its
     checkpoint's VAE, whose latents its DiT was trained on; with neither, one sentence naming both flags."""
     vae = Path(config.out) / "vae" / "model"
-    start = Path(config.init_from) / "vae" if config.init_from else None
     if vae.exists():
         return
+    start = Path(config.init_from) / "vae" if config.init_from else None
     if start is None or not (start / "config.json").exists():
         raise SystemExit(
             f"--stage dit encodes clips with the VAE in {vae}, which is not there: train one with --stage vae "
