@@ -7,13 +7,16 @@ stopped in its share of the time and exported.
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
     python benchmarks/train_gpu.py --out "$OUT" --continue       # the recipe's last stage again, from the bundled model
     python benchmarks/train_gpu.py --out "$OUT" --architecture sora-tiny-grid2   # a new DiT, the whole recipe
+    python benchmarks/train_gpu.py --out "$OUT" --continue --architecture sora-tiny-deep   # the bundled DiT, deeper
     python benchmarks/train_gpu.py --out "$OUT" --ema-decay 0.999  # any of them, ending on a weight average
 
 `--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
 last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
 steps fitted to --minutes from a short timed run, so the cosine schedule ends when the time does.
 `--architecture NAME|FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers)
-beside the bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing.
+beside the bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing;
+with `--continue`, the bundled DiT grown to that architecture's blocks (`sora-tiny-deep`: 8 of them; the new ones
+start silent, `sora_core/training/grow.py`) goes on through the last stage.
 
 Then `python -m sora_core.evaluate --model $OUT/sora-tiny --animate 20` (printed at the end here as well) and, if it
 beats the bundled model, copy $OUT/sora-tiny over assets/sora-tiny. The run folder ($OUT/run) resumes with the
@@ -106,7 +109,9 @@ def main():
         start, base = BUNDLED, train.parse_args(GPU)
         scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
     base = replace(base, ema_decay=args.ema_decay)
-    if args.architecture:  # only the transformer is new: the start's latents and words stay
+    if args.architecture and args.go_on:  # more blocks of the same size, grown from the start's (grow.py)
+        base = replace(base, architecture=args.architecture)
+    elif args.architecture:  # only the transformer is new: the start's latents and words stay
         fresh = out / "fresh"
         init = ["--stage", "init", "--architecture", args.architecture, "--init-from", str(start)]
         train.main([*init, "--export-to", str(fresh)])

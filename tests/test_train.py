@@ -250,6 +250,37 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
         )
 
 
+def test_a_fine_tune_grows_the_dit_deeper_starting_as_the_checkpoint_and_trains_the_new_blocks(tmp_path):
+    """--init-from with an architecture of more blocks of the same size: the grown transformer computes what the
+    checkpoint's did, its new blocks train, and blocks of another size or fewer blocks are one sentence."""
+    from diffusers import WanTransformer3DModel
+
+    from sora_core.training.train import load_dit_weights
+
+    checkpoint, out = tmp_path / "checkpoint", tmp_path / "run"
+    main(["--stage", "init", "--export-to", str(checkpoint), "--architecture", TINY_ARCHITECTURE])
+    deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=5)
+    grown = build_components(architecture(str(deeper)), seed=1)
+    load_dit_weights(grown, checkpoint)
+    trained = WanTransformer3DModel.from_pretrained(checkpoint, subfolder="transformer", torch_dtype=torch.float32)
+    latents, text = torch.randn(1, 4, 3, 8, 8), torch.randn(1, 6, trained.config.text_dim)
+    with torch.no_grad():
+        before = trained(latents, torch.tensor([700.0]), text, return_dict=False)[0]
+        after = grown["transformer"](latents, torch.tensor([700.0]), text, return_dict=False)[0]
+    assert before.abs().mean() > 0 and torch.allclose(after, before, atol=1e-5)
+
+    main(["--stage", "dit", "--out", str(out), "--steps", "2", "--lr", "1e-2", "--init-from", str(checkpoint)]
+         + [*TINY, "--architecture", str(deeper)])  # fmt: skip
+    weights = dit_weights(out / "dit")["transformer"]
+    new_outputs = [k for k in weights if re.match(r"blocks\.[124]\.(attn1\.to_out\.0|ffn\.net\.2)\.weight", k)]
+    assert new_outputs and all(weights[k].abs().max() > 0 for k in new_outputs)
+
+    for field, value in (("num_layers", 1), ("ffn_dim", 48)):
+        other = tiny_variant(tmp_path / f"{field}.json", "dit", **{field: value})
+        with pytest.raises(SystemExit, match=r"^--init-from .*does not fit --architecture's"):
+            load_dit_weights(build_components(architecture(str(other))), checkpoint)
+
+
 def test_fine_tunes_from_a_checkpoint(tmp_path):
     """--init-from starts a stage from exported weights; --decoder-only keeps the encoder (so latents) as it was."""
     checkpoint, out = tmp_path / "checkpoint", str(tmp_path / "run")
@@ -472,10 +503,12 @@ def test_the_gpu_script_trains_a_new_dit_beside_the_starts_vae_through_the_recip
 @pytest.mark.slow
 def test_the_gpu_script_continues_the_last_stage_on_new_clips_with_its_steps_fitted_to_the_time(tmp_path):
     """train_gpu.py --continue (issue 26's GPU run): clips encoded by two worker processes, a timed run, then the
-    recipe's last stage with as many steps as the minutes allow, exported."""
+    recipe's last stage with as many steps as the minutes allow, exported; here with the start's DiT grown deeper."""
     script = ROOT / "benchmarks" / "train_gpu.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    deeper = ["--architecture", str(tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3))]
     flags = ["--tiny", "--continue", "--clips", "64", "--workers", "2", "--batch-size", "2", "--minutes", "1.2"]
+    flags += deeper
     done = subprocess.run(
         [sys.executable, str(script), "--out", str(tmp_path), *flags], capture_output=True, text=True, env=env,
         timeout=600,
@@ -488,6 +521,8 @@ def test_the_gpu_script_continues_the_last_stage_on_new_clips_with_its_steps_fit
     assert run["steps"] == int(fitted.group(2)) > 60  # more than the timed run: the minutes were used
     chunks = list((tmp_path / "run" / "everything" / "dit" / "latents").glob("*.pt"))
     assert len(chunks) == 10  # every bucket slot of the last stage got its clips (64 clips, 16 a chunk, rounded up)
+    assert json.loads((tmp_path / "sora-tiny" / "transformer" / "config.json").read_text())["num_layers"] == 3
+    assert not (tmp_path / "fresh").exists()  # grown from the start, not a fresh DiT
     assert "animate 20 rendered first frames:" in done.stdout
 
 

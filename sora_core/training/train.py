@@ -35,6 +35,7 @@ from .architectures import architecture, build_components, build_vae
 from .data import Bucket, WorldOptions, make_data
 from .ema import WeightAverage
 from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
+from .grow import grown_state
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
@@ -136,12 +137,22 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 
 def load_dit_weights(components: dict, folder: Path):
-    """Copy an exported checkpoint's transformer and text encoder into freshly built ones (same architecture)."""
+    """Copy an exported checkpoint's transformer and text encoder into freshly built ones: the same architecture,
+    or one with more blocks of the same size (grown as grow.py says)."""
     from diffusers import WanTransformer3DModel
 
     transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
     text_encoder = load_text_encoder(folder / "text_encoder")
-    components["transformer"].load_state_dict(transformer.state_dict())
+    target = components["transformer"]
+    layers, trained = target.config.num_layers, transformer.config.num_layers
+    state = grown_state(transformer.state_dict(), max(layers, trained))
+    shapes = {name: value.shape for name, value in target.state_dict().items()}
+    if shapes != {name: value.shape for name, value in state.items()}:
+        raise SystemExit(
+            f"--init-from {folder}: its transformer does not fit --architecture's ({trained} blocks against {layers}, "
+            "or blocks of another size); a fine-tune keeps the architecture or adds blocks of the same size."
+        )
+    target.load_state_dict(state)
     components["text_encoder"].load_state_dict(text_encoder.state_dict())
 
 
