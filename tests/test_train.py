@@ -315,6 +315,12 @@ def test_fine_tunes_from_a_checkpoint(tmp_path):
     exported = json.loads((tmp_path / "tuned" / "sora.json").read_text())
     assert exported["defaults"]["restyle_strength"] == 0.7 and "notice" not in exported["defaults"]
     assert exported["defaults"]["num_frames"] == exported["train_config"]["num_frames"] != 99
+    assert exported["train_config"]["first_frame_share"] == 0 and not exported["defaults"]["animate_first_frame"]
+    # A start that animates its first frame still does after a fine-tune that trained no first frames (images).
+    sora["defaults"]["animate_first_frame"] = True
+    (checkpoint / "sora.json").write_text(json.dumps(sora))
+    main(["--stage", "export", "--out", out, "--export-to", str(tmp_path / "tuned"), *TINY])
+    assert json.loads((tmp_path / "tuned" / "sora.json").read_text())["defaults"]["animate_first_frame"] is True
 
 
 def test_a_dit_fine_tune_takes_its_checkpoints_vae_and_without_one_names_the_flags(tmp_path):

@@ -106,17 +106,19 @@ def export(config: "TrainConfig"):
     # The recipe is the DiT run's command, not this one's (older runs wrote none: then this command's settings).
     recorded = out / "dit" / RUN_CONFIG
     dit = json.loads(recorded.read_text()) if recorded.exists() else asdict(config)
+    tuned = tuned_defaults(dit.get("init_from", ""))
     sora = {
         "trained": True,
         "captions": captions,
         "defaults": {
-            **tuned_defaults(dit.get("init_from", "")),
+            **tuned,
             "conditioning": "clean",
             **enhancer,
             **{"height": dit["height"], "width": dit["width"], "num_frames": dit["num_frames"]},
             "max_sequence_length": dit["max_sequence_length"],
-            # trained to move a known first frame by its prompt: generate that way (Preset.animate_first_frame)
-            "animate_first_frame": dit["first_frame_share"] > 0,
+            # trained to move a known first frame by its prompt (here, or in the start a fine-tune of images alone
+            # keeps): generate that way (Preset.animate_first_frame)
+            "animate_first_frame": dit["first_frame_share"] > 0 or tuned.get("animate_first_frame", False),
         },
         "train_config": dit,
     }
