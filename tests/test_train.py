@@ -274,6 +274,8 @@ def test_a_fine_tune_grows_the_dit_deeper_starting_as_the_checkpoint_and_trains_
     weights = dit_weights(out / "dit")["transformer"]
     new_outputs = [k for k in weights if re.match(r"blocks\.[124]\.(attn1\.to_out\.0|ffn\.net\.2)\.weight", k)]
     assert new_outputs and all(weights[k].abs().max() > 0 for k in new_outputs)
+    main(["--stage", "export", "--out", str(out), "--export-to", str(tmp_path / "grown")])  # the run's architecture
+    assert json.loads((tmp_path / "grown" / "transformer" / "config.json").read_text())["num_layers"] == 5
 
     for field, value in (("num_layers", 1), ("ffn_dim", 48)):
         other = tiny_variant(tmp_path / f"{field}.json", "dit", **{field: value})
@@ -593,7 +595,7 @@ def test_an_architecture_is_a_known_name_or_a_json_file_and_anything_else_is_one
     assert tiny.vae != ARCHITECTURES["sora-tiny"].vae  # read from the file, not a default
     typo = tmp_path / "typo.json"
     typo.write_text('{"dit": {"layers": 3}}')
-    named = "must be one of sora-tiny, sora-tiny-grid2 or a .json file"
+    named = "must be one of sora-tiny, sora-tiny-grid2, sora-tiny-deep or a .json file"
     for wrong, words in (("nope", named), (str(typo), "'layers'")):
         with pytest.raises(SystemExit) as error:
             main(["--stage", "export", "--architecture", wrong, "--export-to", str(tmp_path / "x")])

@@ -97,15 +97,16 @@ def tuned_defaults(start: str) -> dict:
 def export(config: "TrainConfig"):
     """Write the trained stages as a half-precision diffusers WanPipeline folder."""
     out = Path(config.out)
-    components = build_components(architecture(config.architecture), seed=config.seed)
+    # The recipe is the DiT run's command, not this one's (older runs wrote none: then this command's settings), and
+    # so is the architecture its weights have.
+    recorded = out / "dit" / RUN_CONFIG
+    dit = json.loads(recorded.read_text()) if recorded.exists() else asdict(config)
+    components = build_components(architecture(dit["architecture"]), seed=config.seed)
     components["vae"] = load_vae(out / ("decoder" if (out / "decoder" / "model").exists() else "vae") / "model")
     weights = dit_weights(out / "dit")
     components["transformer"].load_state_dict(weights["transformer"])
     components["text_encoder"].load_state_dict(weights["text_encoder"])
     enhancer, captions = enhancer_for(config.data)
-    # The recipe is the DiT run's command, not this one's (older runs wrote none: then this command's settings).
-    recorded = out / "dit" / RUN_CONFIG
-    dit = json.loads(recorded.read_text()) if recorded.exists() else asdict(config)
     tuned = tuned_defaults(dit.get("init_from", ""))
     sora = {
         "trained": True,
