@@ -279,8 +279,10 @@ def test_a_fine_tune_grows_the_dit_deeper_starting_as_the_checkpoint_and_trains_
 
     for field, value in (("num_layers", 1), ("ffn_dim", 48)):
         other = tiny_variant(tmp_path / f"{field}.json", "dit", **{field: value})
-        with pytest.raises(SystemExit, match=r"^--init-from .*does not fit --architecture's"):
-            load_dit_weights(build_components(architecture(str(other))), checkpoint)
+        with pytest.raises(SystemExit, match=r"^--init-from .*\(2 blocks .*does not fit --architecture's"):
+            main(["--stage", "dit", "--out", str(tmp_path / field), "--steps", "1", "--init-from", str(checkpoint)]
+                 + [*TINY, "--architecture", str(other)])  # fmt: skip
+        assert not (tmp_path / field / "dit" / "latents").exists()  # said before any clip was encoded
 
 
 def test_fine_tunes_from_a_checkpoint(tmp_path):

@@ -136,6 +136,11 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def transformer_size(config) -> str:
+    width = config.num_attention_heads * config.attention_head_dim
+    return f"{config.num_layers} blocks {width} wide, patch {tuple(config.patch_size)}"
+
+
 def load_dit_weights(components: dict, folder: Path):
     """Copy an exported checkpoint's transformer and text encoder into freshly built ones: the same architecture,
     or one with more blocks of the same size (grown as grow.py says)."""
@@ -144,13 +149,14 @@ def load_dit_weights(components: dict, folder: Path):
     transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
     text_encoder = load_text_encoder(folder / "text_encoder")
     target = components["transformer"]
-    layers, trained = target.config.num_layers, transformer.config.num_layers
-    state = grown_state(transformer.state_dict(), max(layers, trained))
+    # never fewer blocks than trained: a shallower target then fails the shape check instead of losing blocks
+    state = grown_state(transformer.state_dict(), max(target.config.num_layers, transformer.config.num_layers))
     shapes = {name: value.shape for name, value in target.state_dict().items()}
     if shapes != {name: value.shape for name, value in state.items()}:
         raise SystemExit(
-            f"--init-from {folder}: its transformer does not fit --architecture's ({trained} blocks against {layers}, "
-            "or blocks of another size); a fine-tune keeps the architecture or adds blocks of the same size."
+            f"--init-from {folder}: its transformer ({transformer_size(transformer.config)}) does not fit "
+            f"--architecture's ({transformer_size(target.config)}); a fine-tune keeps the architecture, or adds blocks "
+            "of the same size."
         )
     target.load_state_dict(state)
     components["text_encoder"].load_state_dict(text_encoder.state_dict())
@@ -355,12 +361,12 @@ def provide_vae(config: TrainConfig):
 def train_dit(config: TrainConfig, accelerator: Accelerator):
     folder = Path(config.out) / "dit"
     rank, world = accelerator.process_index, accelerator.num_processes
+    components = build_components(architecture(config.architecture), seed=config.seed)
+    if config.init_from:  # before the clips are encoded: a start that does not fit is one sentence, not minutes later
+        load_dit_weights(components, Path(config.init_from))
     latents = build_latent_cache(config, accelerator.device, rank, world)
     accelerator.wait_for_everyone()
     cache = latent_cache.LatentCache(latents, config.seed + 1000 * rank)
-    components = build_components(architecture(config.architecture), seed=config.seed)
-    if config.init_from:
-        load_dit_weights(components, Path(config.init_from))
     tokenizer = components["tokenizer"]
     check_bfloat16(config, components["transformer"])
     module = FlowLoss(
