@@ -1,5 +1,6 @@
 """The evaluation's detector reads the toy world back exactly, and its seam and gravity measures mean what they say."""
 
+import re
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -251,7 +252,29 @@ def test_the_image_check_asks_for_images_and_scores_a_perfect_model_fully(capsys
     assert (scores["color"], scores["shape"], scores["look"]) == (1.0, 1.0, 1.0)
     report_images(model, SimpleNamespace(images=4, steps=1, fast=False, guidance=None), (96, 96))
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| held out", "| training"))]
-    assert rows == ["| held out | 100% | 100% | 100% |", "| training combinations | 100% | 100% | 100% |"]
+    assert [row.split(" | ")[:4] for row in rows] == [
+        ["| held out", "100%", "100%", "100%"],
+        ["| training combinations", "100%", "100%", "100%"],
+    ]
+    for row in rows:  # e.g. "ball 2 / 2, square 1 / 1, triangle 1 / 1": every shape asked is right
+        counts = re.findall(r"(ball|square|triangle) (\d+) / (\d+)", row)
+        assert len(counts) == 3 and sum(int(asked) for _, _, asked in counts) == 4
+        assert all(hits == asked for _, hits, asked in counts)
+
+
+def test_the_image_check_counts_shape_right_by_the_shape_asked():
+    """A model that draws every object as a ball: the balls asked are right, the squares and triangles never."""
+    from sora_core.toyworld.evaluate import adherence
+
+    class BallRenderer(Renderer):
+        def generate(self, prompt, num_frames, height, width, steps, seed, fast, guidance):
+            thing = scene_named(prompt).things[0]
+            ball = tw.Scene((tw.Thing("ball", thing.color, thing.motion),), scene_named(prompt).background)
+            return SimpleNamespace(frames=tw.render(ball, height, width, 1, np.random.default_rng(seed))[0])
+
+    shapes = adherence(BallRenderer(), 24, steps=1, size=(96, 96), num_frames=1)["shapes"]
+    assert sum(asked for _, asked in shapes.values()) == 24 and all(asked > 0 for _, asked in shapes.values())
+    assert shapes["ball"][0] == shapes["ball"][1] and shapes["square"][0] == shapes["triangle"][0] == 0
 
 
 def test_evaluate_vae_and_images_run_end_to_end(tiny_checkpoint, capsys):

@@ -116,6 +116,7 @@ def adherence(
     rng = np.random.default_rng(seed)
     pool = toyworld.all_combinations(held_out=held_out)
     right = {"color": 0, "shape": 0, "motion": 0, "all": 0, "look": 0}  # look: colour and shape
+    shapes = {shape: [0, 0] for shape in toyworld.SHAPES}  # right, asked: where the shape misses sit
     gravity = []
     for i in range(clips):
         thing, background = pool[rng.integers(len(pool))]
@@ -143,10 +144,13 @@ def adherence(
             right[key] += hit
         right["all"] += all(hits.values())
         right["look"] += hits["color"] and hits["shape"]
+        shapes[thing.shape][0] += hits["shape"]
+        shapes[thing.shape][1] += 1
         if thing.motion == "bouncing":
             gravity.append(falls_with_gravity(reading))
     result = {key: value / clips for key, value in right.items()}
     result["gravity"] = float(np.mean(gravity)) if gravity else float("nan")
+    result["shapes"] = {shape: tuple(counts) for shape, counts in shapes.items()}
     return result
 
 
@@ -284,13 +288,15 @@ def report_vae(vae, size: tuple[int, int], num_frames: int):
 
 def report_images(pipe, args, size: tuple[int, int]):
     """The image stage alone: colour and shape of `args.images` images of held-out and of training combinations."""
-    print(f"| images ({args.images} combinations) | colour | shape | both |")
-    print("|---|---|---|---|")
+    print(f"| images ({args.images} combinations) | colour | shape | both | shape right by shape asked |")
+    print("|---|---|---|---|---|")
     for name, held_out in (("held out", True), ("training combinations", False)):
         scores = adherence(
             pipe, args.images, args.steps, size, fast=args.fast, held_out=held_out, num_frames=1, guidance=args.guidance
         )
-        print(f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} |", flush=True)
+        by_shape = ", ".join(f"{shape} {hits} / {asked}" for shape, (hits, asked) in scores["shapes"].items())
+        row = f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} | {by_shape} |"
+        print(row, flush=True)
 
 
 def report_animate(pipe, args, size: tuple[int, int]):
