@@ -149,16 +149,16 @@ def load_dit_weights(components: dict, folder: Path):
     transformer = WanTransformer3DModel.from_pretrained(folder, subfolder="transformer", torch_dtype=torch.float32)
     text_encoder = load_text_encoder(folder / "text_encoder")
     target = components["transformer"]
-    # never fewer blocks than trained: a shallower target then fails the shape check instead of losing blocks
+    # never fewer blocks than trained: a shallower target then has unexpected blocks instead of losing them
     state = grown_state(transformer.state_dict(), max(target.config.num_layers, transformer.config.num_layers))
-    shapes = {name: value.shape for name, value in target.state_dict().items()}
-    if shapes != {name: value.shape for name, value in state.items()}:
+    try:
+        target.load_state_dict(state)  # strict: a missing, unexpected or differently sized weight is an error
+    except RuntimeError:
         raise SystemExit(
             f"--init-from {folder}: its transformer ({transformer_size(transformer.config)}) does not fit "
             f"--architecture's ({transformer_size(target.config)}); a fine-tune keeps the architecture, or adds blocks "
             "of the same size."
-        )
-    target.load_state_dict(state)
+        ) from None
     components["text_encoder"].load_state_dict(text_encoder.state_dict())
 
 
