@@ -1,7 +1,7 @@
 """sora-tiny's recipe (`sora_core/training/recipe.py`: the curriculum, then everything) on one lent GPU in under
 10 minutes: from the bundled checkpoint (its VAE kept, so the latents stay valid), bfloat16 autocast (checked
-against float32 first), batch 128 for an eighth of the steps, twice the clips, encoded on the GPU, each stage
-stopped in its share of the time and exported.
+against float32 first), the curriculum at batch 128 for an eighth of its steps, then the last stage on new clips
+encoded by worker processes, its steps fitted to the minutes left, exported.
 
     python benchmarks/train_gpu.py --out "$OUT"                  # on the GPU machine: $OUT/sora-tiny is the result
     python benchmarks/train_gpu.py --out /tmp/gpu-run --tiny     # the same code path at test size on the CPU
@@ -10,9 +10,9 @@ stopped in its share of the time and exported.
     python benchmarks/train_gpu.py --out "$OUT" --continue --architecture sora-tiny-deep   # the bundled DiT, deeper
     python benchmarks/train_gpu.py --out "$OUT" --ema-decay 0.999  # any of them, ending on a weight average
 
-`--continue` trains the bundled model further the way the CPU run v3 does (model card, session 17): the recipe's
-last stage ("everything") on new clips (another seed), rendered and encoded by several processes at once, its
-steps fitted to --minutes from a short timed run, so the cosine schedule ends when the time does.
+The last stage ("everything") runs on new clips (another seed), rendered and encoded by several processes at once,
+its steps fitted to what is left of --minutes from a short timed run, so the cosine schedule ends when the time does.
+`--continue` runs that stage alone from the bundled model, the way the CPU run v3 did (model card, session 17).
 `--architecture NAME|FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers)
 beside the bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing;
 with `--continue`, the bundled DiT grown to that architecture's blocks (`sora-tiny-deep`: 8 of them; the new ones
@@ -20,7 +20,7 @@ start silent, `sora_core/training/grow.py`) goes on through the last stage.
 
 Then `python -m sora_core.evaluate --model $OUT/sora-tiny --animate 20` (printed at the end here as well) and, if it
 beats the bundled model, copy $OUT/sora-tiny over assets/sora-tiny. The run folder ($OUT/run) resumes with the
-same command.
+same command. `benchmarks/gpu_lease.py` runs two of these side by side in one call of the device tool.
 """
 
 import argparse
@@ -43,6 +43,10 @@ from sora_core.training import recipe, train  # noqa: E402
 GPU = ["--precision", "bf16", "--threads", "8"]
 TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
 TINY = ["--architecture", TINY_ARCHITECTURE, "--height", "32", "--width", "32", "--threads", "1"]
+CURRICULUM = list(recipe.STAGES)[:-1]  # the recipe's stages before its last
+# The last stage's clips (new ones, encoded by worker processes) and batch, on a GPU and at test size.
+GPU_LAST = dict(clips=16000, workers=12, batch_size=128)
+TINY_LAST = dict(clips=64, workers=2, batch_size=2)
 
 
 def encode_share(config: train.TrainConfig, rank: int, world: int):
@@ -68,9 +72,9 @@ def seconds_per_step(config: train.TrainConfig, folder: Path, steps: int = 60) -
     return (rows[steps] - rows[steps // 2]) / (steps - steps // 2)
 
 
-def continue_last_stage(base: train.TrainConfig, out: Path, start: Path, export: Path, args):
-    """The recipe's last stage from `start` on new clips, its steps fitted to the minutes left."""
-    deadline = time.time() + 60 * args.minutes
+def last_stage(base: train.TrainConfig, out: Path, start: Path, export: Path, args, deadline: float):
+    """The recipe's last stage from `start` on new clips, its steps fitted to the time left before `deadline`, exported;
+    its settings."""
     scale = recipe.Scale(batch_size=args.batch_size)
     config = recipe.stage_config(base, "everything", out / "run", start, scale)
     config = replace(config, lr=args.lr, seed=args.seed, cache_clips=args.clips, warmup=100, max_minutes=0.0)
@@ -79,35 +83,45 @@ def continue_last_stage(base: train.TrainConfig, out: Path, start: Path, export:
     pace = seconds_per_step(config, out / "calibrate")
     left = deadline - time.time() - 7.5 * args.minutes  # the export, loading the clips again: 60 s of 8 min
     steps = max(1, int(0.9 * left / pace))  # the timed run leaves out saving (every 500 steps) and slow steps
-    print(f"{pace * 1000:.0f} ms a step at batch {args.batch_size}: {steps} steps in {left / 60:.1f} min")
-    train.run(replace(config, steps=steps, save_every=500, max_minutes=left / 60))
+    print(f"{pace * 1000:.0f} ms a step at batch {args.batch_size}: {steps} steps in {left / 60:.1f} min", flush=True)
+    train.run(replace(config, steps=steps, save_every=500, max_minutes=max(left, 1.0) / 60))
     train.run(replace(config, stage="export", export_to=str(export)))
+    return config
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="the folder to write the run and the exported checkpoint into")
-    parser.add_argument("--minutes", type=float, default=7.0, help="training time in all, clip encoding aside")
+    parser.add_argument("--minutes", type=float, default=7.0, help="time in all, from the start to the export")
     parser.add_argument("--tiny", action="store_true", help="a test-size model on the CPU, from an untrained one")
     parser.add_argument("--architecture", default="", help="a new DiT: a name or a JSON file (above)")
     parser.add_argument("--continue", dest="go_on", action="store_true", help="the last stage only (see above)")
-    parser.add_argument("--clips", type=int, default=16000, help="--continue: new clips to encode")
-    parser.add_argument("--lr", type=float, default=3e-4, help="--continue: peak learning rate")
-    parser.add_argument("--batch-size", type=int, default=128, help="--continue: clips a step")
-    parser.add_argument("--seed", type=int, default=2, help="--continue: the new clips' seed (v2 used 0, v3 1)")
-    parser.add_argument("--workers", type=int, default=12, help="--continue: processes encoding clips")
+    parser.add_argument("--clips", type=int, default=None, help="new clips the last stage encodes (16000; tiny 64)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="the last stage's peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=None, help="the last stage's clips a step (128; tiny 2)")
+    parser.add_argument("--seed", type=int, default=2, help="the last stage's clips' seed (v2 used 0, v3 1)")
+    parser.add_argument("--workers", type=int, default=None, help="processes encoding its clips (12; tiny 2)")
     parser.add_argument("--ema-decay", type=float, default=0.0, help="export the weights' moving average (train.py)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for name, value in (TINY_LAST if args.tiny else GPU_LAST).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     out = Path(args.out)
     export, started = out / "sora-tiny", time.time()
+    deadline = started + 60 * args.minutes
     if args.tiny:
         start = out / "untrained"
         train.main(["--stage", "init", "--export-to", str(start), *TINY])
-        scale = recipe.Scale(steps=0.0001, clips=0.001, minutes=args.minutes, batch_size=1)
+        scale = recipe.Scale(steps=0.0001, clips=0.001, batch_size=1)
         base = train.parse_args(TINY)
     else:
         start, base = BUNDLED, train.parse_args(GPU)
-        scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
+        scale = recipe.Scale(steps=1 / 8, clips=2.0, batch_size=128)
     base = replace(base, ema_decay=args.ema_decay)
     if args.architecture and args.go_on:  # more blocks of the same size, grown from the start's (grow.py)
         base = replace(base, architecture=args.architecture)
@@ -116,10 +130,11 @@ def main():
         init = ["--stage", "init", "--architecture", args.architecture, "--init-from", str(start)]
         train.main([*init, "--export-to", str(fresh)])
         start, base = fresh, replace(base, architecture=args.architecture)
-    if args.go_on:
-        continue_last_stage(base, out, start, export, args)
-    else:
-        recipe.run_recipe(base, out / "run", start, export, scale)
+    configs = []
+    if not args.go_on:  # the curriculum (short: an eighth of its CPU steps at 8x the batch), then the last stage
+        start, configs = recipe.run_stages(base, out / "run", start, scale, CURRICULUM)
+    configs.append(last_stage(base, out, start, export, args, deadline))
+    recipe.record_recipe(export, configs)
     print(f"trained and exported in {(time.time() - started) / 60:.1f} min: {export}")
     size = ["--size", "32", "32"] if args.tiny else []
     evaluate.main(["--model", str(export), "--animate", "20", "--steps", "2" if args.tiny else "20", *size])

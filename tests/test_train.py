@@ -474,8 +474,8 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
     script = ROOT / "benchmarks" / "train_gpu.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, str(script), "--out", str(tmp_path), "--tiny", "--ema-decay", "0.9"], capture_output=True,
-        text=True, env=env, timeout=600,
+        [sys.executable, str(script), "--out", str(tmp_path), "--tiny", "--ema-decay", "0.9", "--minutes", "1"],
+        capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "sora-tiny" / "model_index.json").is_file()
@@ -488,26 +488,33 @@ def test_the_gpu_training_script_runs_at_a_tiny_size_on_the_cpu(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gpu_script_trains_a_new_dit_beside_the_starts_vae_through_the_recipe(tmp_path):
-    """train_gpu.py --architecture: the recipe from a fresh DiT of another architecture (one layer deeper), the start's
-    VAE kept, so the exported model has the new DiT and the old latents."""
-    deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3)
-    script, env = ROOT / "benchmarks" / "train_gpu.py", {**os.environ, "OMP_NUM_THREADS": "1"}
-    flags = ["--tiny", "--architecture", str(deeper), "--minutes", "0.5"]
+def test_one_device_call_trains_two_candidates_side_by_side_and_brings_back_checkpoints_and_scores(tmp_path):
+    """benchmarks/gpu_lease.py at test size: a fresh DiT of a finer grid through the whole recipe (the start's VAE
+    kept) and the start's DiT grown deeper through the last stage, at once; each exported in parts that unpack to a
+    checkpoint of that architecture, and each scored beside the start in its own log."""
+    out, back = tmp_path / "out", tmp_path / "back"
+    flags = ["--out", str(out), "--scratch", str(tmp_path / "scratch"), "--tiny", "--minutes", "1", "--limit", "4"]
     done = subprocess.run(
-        [sys.executable, str(script), "--out", str(tmp_path / "out"), *flags], capture_output=True, text=True,
-        env=env, timeout=600,
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_lease.py"), *flags], capture_output=True, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    export = tmp_path / "out" / "sora-tiny"
-    assert json.loads((export / "transformer" / "config.json").read_text())["num_layers"] == 3
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_lease.py"), "--unpack", str(out), "--to", str(back)])
+    config = {name: json.loads((back / name / "transformer" / "config.json").read_text()) for name in ("grid2", "deep")}
+    assert (config["grid2"]["patch_size"], config["deep"]["num_layers"]) == ([1, 1, 1], 3)
     vae, start = (
         load_file(folder / "vae" / "diffusion_pytorch_model.safetensors")
-        for folder in (export, tmp_path / "out" / "untrained")
+        for folder in (back / "grid2", tmp_path / "scratch" / "grid2" / "untrained")
     )
-    assert all(torch.equal(vae[k], start[k]) for k in start)
-    sora = json.loads((export / "sora.json").read_text())
-    assert all(stage["architecture"] == str(deeper) for stage in sora["recipe"])
+    assert all(torch.equal(vae[k], start[k]) for k in start)  # only the transformer is new: the latents stay
+    recipe = {name: json.loads((back / name / "sora.json").read_text())["recipe"] for name in ("grid2", "deep")}
+    assert [stage["name"] for stage in recipe["grid2"]] == ["one-scene", "left-right", "five-motions", "everything"]
+    assert [stage["name"] for stage in recipe["deep"]] == ["everything"]
+    for name in ("bundled", "grid2", "deep"):
+        assert re.search(r"\| held out \| \d+% \| \d+% \|", (out / f"{name}.txt").read_text()), name
+    for name in ("grid2", "deep"):
+        log = (out / f"{name}.txt").read_text()
+        assert "training finished with exit status 0" in log and re.search(r"ms a step at batch 2: \d+ steps", log)
 
 
 @pytest.mark.slow

@@ -90,13 +90,15 @@ def check_flags(base: TrainConfig):
         raise SystemExit(f"{flags}: the recipe sets these for each stage (see STAGES in recipe.py); leave them out.")
 
 
-def run_recipe(base: TrainConfig, out: Path, start: Path, export_to: Path, scale: Scale = Scale()):
-    """Every stage in turn from the checkpoint `start` (its VAE is kept: the latents stay valid), then the result
-    copied to `export_to` with the recipe recorded in its sora.json."""
+def run_stages(
+    base: TrainConfig, out: Path, start: Path, scale: Scale, names: list[str]
+) -> tuple[Path, list[TrainConfig]]:
+    """The named stages in turn from the checkpoint `start`, each from the export of the one before (a stage whose
+    export exists is skipped); the last export and every stage's settings."""
     if not (start / "vae").is_dir():
         raise SystemExit(f"--init-from {start}: not a checkpoint folder (it has no vae/).")
     configs = []
-    for name in STAGES:
+    for name in names:
         config = stage_config(base, name, out, start, scale)
         configs.append(config)
         done = out / name / "export"
@@ -104,10 +106,22 @@ def run_recipe(base: TrainConfig, out: Path, start: Path, export_to: Path, scale
             run(config)  # a stage without a VAE in its folder takes its start's (train.provide_vae)
             run(replace(config, stage="export", export_to=str(done)))
         start = done
-    shutil.copytree(start, export_to, dirs_exist_ok=True)
+    return start, configs
+
+
+def record_recipe(export_to: Path, configs: list[TrainConfig]):
+    """The stages that made a checkpoint, in its sora.json (each stage's folder is named after it)."""
     sora = json.loads((export_to / "sora.json").read_text())
-    sora["recipe"] = [{"name": name, **asdict(c)} for name, c in zip(STAGES, configs)]
+    sora["recipe"] = [{"name": Path(c.out).name, **asdict(c)} for c in configs]
     (export_to / "sora.json").write_text(json.dumps(sora, indent=2))
+
+
+def run_recipe(base: TrainConfig, out: Path, start: Path, export_to: Path, scale: Scale = Scale()):
+    """Every stage in turn from the checkpoint `start` (its VAE is kept: the latents stay valid), then the result
+    copied to `export_to` with the recipe recorded in its sora.json."""
+    last, configs = run_stages(base, out, start, scale, list(STAGES))
+    shutil.copytree(last, export_to, dirs_exist_ok=True)
+    record_recipe(export_to, configs)
     print(f"the recipe's {len(STAGES)} stages exported to {export_to}")
 
 

@@ -1,0 +1,202 @@
+"""One call of the device tool for issue 26: two candidates trained side by side on the lent GPU, each exported into
+$OUT in parts the tool brings back (16 MiB a file at most), then each evaluated there beside the bundled model.
+
+    grid2  a fresh DiT at the 1 x 2 x 2 grid (8-px tokens), the whole recipe (train_gpu.py --architecture)
+    deep   the bundled DiT grown to 8 blocks, the recipe's last stage (train_gpu.py --continue --architecture)
+
+A step of this model on a GPU is Python-bound (73 ms at batch 128, session 18), so two runs share the chip at little
+cost to each. Everything a run prints goes to $OUT/<name>.txt as it comes, so a call stopped at its limit still
+brings back what was measured.
+
+    here, once:  python benchmarks/gpu_lease.py --wheels    # what the GPU machine lacks (session 18), into .whl
+    the call:    carry [".whl"], timeout_s 600, command:
+                 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit;
+                 export PYTHONPATH=/tmp/site; python3 benchmarks/gpu_lease.py --out $OUT
+    back here:   python benchmarks/gpu_lease.py --unpack FILES_AT --to /work/runs/lease   # one checkpoint per run
+    test here:   python benchmarks/gpu_lease.py --out /tmp/lease --tiny
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sora_core.training.architectures import ARCHITECTURES  # noqa: E402
+
+CANDIDATES = {
+    "grid2": ["--architecture", "sora-tiny-grid2"],
+    "deep": ["--continue", "--architecture", "sora-tiny-deep"],
+}
+# At test size, the same two departures from the tests' tiny architecture: a finer grid, more blocks.
+TINY_DIT_CHANGES = {"grid2": {"patch_size": [1, 1, 1]}, "deep": {"num_layers": 3}}
+# What the device machine measures of each model (evaluate.py); the image stage first, where the misses are.
+EVALUATIONS = [["--images", "80"], ["--clips", "40"]]
+TINY_EVALUATIONS = [["--images", "3", "--steps", "2", "--size", "32", "32"]]
+# The GPU machine has torch, accelerate, tokenizers and peft, but other diffusers and transformers (session 18).
+WHEELS = ["diffusers==0.42.1", "transformers==5.24.0", "ftfy==6.3.1", "wcwidth", "importlib_metadata==8.7.0", "regex"]
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
+PART_BYTES = 15 * 2**20  # under the tool's 16 MiB a file
+# Each process's share of the machine's 16 cores: two training runs (8 threads each; their clip-encoding workers come
+# and go), then three evaluations at once.
+EVALUATION_THREADS = "5"
+
+
+def stand_in_for_ffmpeg(scratch: Path) -> list[str]:
+    """Where imageio-ffmpeg is missing (the GPU machine; its wheel is most of the call's 64 MiB), an empty module in
+    its place: training and evaluation write no video, but engine/video.py imports it."""
+    if importlib.util.find_spec("imageio_ffmpeg"):
+        return []
+    (scratch / "stand-in" / "imageio_ffmpeg").mkdir(parents=True, exist_ok=True)
+    (scratch / "stand-in" / "imageio_ffmpeg" / "__init__.py").write_text("")
+    return [str(scratch / "stand-in")]
+
+
+def environment(threads: str, scratch: Path) -> dict[str, str]:
+    """Offline, no progress bars in the logs, unbuffered, a share of the cores, and the repository importable."""
+    quiet = {"HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads}
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")]), *stand_in_for_ffmpeg(scratch)]
+    return {**os.environ, **quiet, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def tiny_architecture(name: str, scratch: Path) -> str:
+    """The tests' tiny architecture with candidate `name`'s change, as a JSON file for --architecture."""
+    spec = json.loads((ROOT / "tests" / "architectures" / "tiny.json").read_text())
+    path = scratch / f"tiny-{name}.json"
+    path.write_text(json.dumps({**spec, "dit": {**spec["dit"], **TINY_DIT_CHANGES[name]}}))
+    return str(path)
+
+
+def train_side_by_side(out: Path, scratch: Path, minutes: float, tiny: bool, deadline: float) -> dict[str, Path]:
+    """Both candidates at once, each in its own folder under `scratch`; the exports of those that finished (a run
+    still going at `deadline` is stopped)."""
+    script, running = ROOT / "benchmarks" / "train_gpu.py", {}
+    for name, flags in CANDIDATES.items():
+        mode = ["--workers", "6"]
+        if tiny:
+            mode = ["--tiny", "--workers", "1", "--architecture", tiny_architecture(name, scratch)]
+            flags = [flag for flag in flags if flag != "--architecture" and flag not in ARCHITECTURES]
+        command = [sys.executable, str(script), "--out", str(scratch / name), "--minutes", str(minutes), *mode, *flags]
+        log = open(out / f"{name}.txt", "a")
+        print(" ".join(command), file=log, flush=True)
+        running[name] = (
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment("8", scratch)),
+            log,
+        )
+    exports = {}
+    for name, (process, log) in running.items():
+        try:
+            code = process.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        print(f"{name}: training finished with exit status {code}", file=log, flush=True)
+        log.close()
+        if code == 0:
+            exports[name] = scratch / name / "sora-tiny"
+    return exports
+
+
+def pack(export: Path, out: Path, name: str, scratch: Path) -> list[Path]:
+    """The checkpoint folder as one tar cut into parts $OUT/<name>.tar.00, .01, ..."""
+    archive = scratch / f"{name}.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(export, arcname=name)
+    parts, data = [], archive.read_bytes()
+    for index, begin in enumerate(range(0, len(data), PART_BYTES)):
+        parts.append(out / f"{name}.tar.{index:02d}")
+        parts[-1].write_bytes(data[begin : begin + PART_BYTES])
+    return parts
+
+
+def evaluate_side_by_side(models: dict[str, str], out: Path, scratch: Path, deadline: float, tiny: bool):
+    """Every evaluation of each model, the models at once, each into $OUT/<name>.txt; stopped at `deadline`."""
+
+    def run_all(name: str, model: str) -> subprocess.Popen:
+        log = out / f"{name}.txt"
+        commands = [
+            shlex.join([sys.executable, "-m", "sora_core.evaluate", "--model", model, *flags])
+            + f" >> {shlex.quote(str(log))} 2>&1"
+            for flags in (TINY_EVALUATIONS if tiny else EVALUATIONS)
+        ]
+        return subprocess.Popen(
+            ["bash", "-c", "; ".join(commands)], cwd=ROOT, env=environment(EVALUATION_THREADS, scratch)
+        )
+
+    running = {name: run_all(name, model) for name, model in models.items()}
+    for name, process in running.items():
+        try:
+            process.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with open(out / f"{name}.txt", "a") as log:
+                print(f"{name}: evaluation stopped at the call's time limit", file=log)
+
+
+def download_wheels(folder: Path):
+    """The wheels the call carries, for the GPU machine's Python 3.12 on x86-64 (ignore the folder in git)."""
+    platforms = [word for platform in PLATFORMS for word in ("--platform", platform)]
+    options = ["--no-deps", "--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp", *platforms]
+    subprocess.run([sys.executable, "-m", "pip", "download", *options, "-d", str(folder), *WHEELS], check=True)
+
+
+def unpack(folder: Path, to: Path):
+    """The parts brought back, joined and unpacked: one checkpoint folder per candidate under `to`."""
+    to.mkdir(parents=True, exist_ok=True)
+    for name in CANDIDATES:
+        parts = sorted(folder.glob(f"{name}.tar.[0-9][0-9]"))
+        if not parts:
+            print(f"{name}: no parts in {folder} (see {name}.txt)")
+            continue
+        archive = to / f"{name}.tar"
+        archive.write_bytes(b"".join(part.read_bytes() for part in parts))
+        with tarfile.open(archive) as tar:
+            tar.extractall(to, filter="data")
+        archive.unlink()
+        print(f"{name}: {to / name}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", help="where the parts and logs go ($OUT on the device machine)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="each run's time, from its start to its export")
+    parser.add_argument("--limit", type=float, default=9.5, help="minutes until everything must have stopped")
+    parser.add_argument("--scratch", default="/tmp/lease", help="the runs' folders (not brought back)")
+    parser.add_argument("--tiny", action="store_true", help="test size on the CPU (train_gpu.py --tiny)")
+    parser.add_argument("--unpack", metavar="FOLDER", help="instead: join the parts brought back into FOLDER")
+    parser.add_argument("--to", default="lease", help="with --unpack: where the checkpoints go")
+    parser.add_argument("--wheels", action="store_true", help="instead: download the wheels the call carries")
+    args = parser.parse_args(argv)
+    if args.wheels:
+        return download_wheels(ROOT / ".whl")
+    if args.unpack:
+        return unpack(Path(args.unpack), Path(args.to))
+    if not args.out:
+        raise SystemExit("--out: say where the parts and logs go ($OUT on the device machine).")
+    deadline = time.time() + 60 * args.limit
+    out, scratch = Path(args.out), Path(args.scratch)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # a fresh machine has none; here, a stale test run
+    scratch.mkdir(parents=True)
+    # Training stops with time left for the evaluations; they stop at the limit.
+    stop_training = deadline - 60 * (args.limit - args.minutes) / 2
+    exports = train_side_by_side(out, scratch, args.minutes, args.tiny, stop_training)
+    for name, export in exports.items():
+        print(f"{name}: {len(pack(export, out, name, scratch))} parts")
+    bundled = str(scratch / "grid2" / "untrained") if args.tiny else "sora-tiny"
+    evaluate_side_by_side(
+        {"bundled": bundled, **{n: str(e) for n, e in exports.items()}}, out, scratch, deadline, args.tiny
+    )
+
+
+if __name__ == "__main__":
+    main()
