@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from sora_core.engine.loading import BUNDLED  # noqa: E402
 from sora_core.toyworld import evaluate  # noqa: E402
 from sora_core.training import recipe, train  # noqa: E402
+from sora_core.training.config import TrainConfig  # noqa: E402
 
 GPU = ["--precision", "bf16", "--threads", "8"]
 TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
@@ -49,18 +50,18 @@ GPU_LAST = dict(clips=16000, workers=12, batch_size=128)
 TINY_LAST = dict(clips=64, workers=2, batch_size=2)
 
 
-def encode_share(config: train.TrainConfig, rank: int, world: int):
+def encode_share(config: TrainConfig, rank: int, world: int):
     torch.set_num_threads(1)
     train.build_latent_cache(config, "cuda" if torch.cuda.is_available() else "cpu", rank, world)
 
 
-def encode_in_parallel(config: train.TrainConfig, workers: int):
+def encode_in_parallel(config: TrainConfig, workers: int):
     """Rendering the toy world is CPU work: on one process it would take most of a lease."""
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pool.starmap(encode_share, [(config, rank, workers) for rank in range(workers)])
 
 
-def seconds_per_step(config: train.TrainConfig, folder: Path, steps: int = 60) -> float:
+def seconds_per_step(config: TrainConfig, folder: Path, steps: int = 60) -> float:
     """A short run beside the real one, on the same clips, timed over its second half (after warm-up)."""
     (folder / "dit").mkdir(parents=True, exist_ok=True)
     for link, target in ((folder / "dit" / "latents", "dit/latents"), (folder / "vae", "vae")):
@@ -72,7 +73,7 @@ def seconds_per_step(config: train.TrainConfig, folder: Path, steps: int = 60) -
     return (rows[steps] - rows[steps // 2]) / (steps - steps // 2)
 
 
-def last_stage(base: train.TrainConfig, out: Path, start: Path, export: Path, args, deadline: float):
+def last_stage(base: TrainConfig, out: Path, start: Path, export: Path, args, deadline: float):
     """The recipe's last stage from `start` on new clips, its steps fitted to the time left before `deadline`, exported;
     its settings."""
     scale = recipe.Scale(batch_size=args.batch_size)

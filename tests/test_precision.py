@@ -15,6 +15,7 @@ from sora_core import SoraPipeline
 from sora_core.engine import fast, precision
 from sora_core.serving.ui import Page
 from sora_core.training import train
+from sora_core.training.config import TrainConfig
 
 PROMPT = "a red ball bouncing on a black background"
 SMALL = dict(num_frames=5, steps=8, seed=0)  # the bundled model at its size, fewer frames and steps
@@ -115,7 +116,7 @@ def test_training_in_bfloat16_moves_a_wrong_layer_to_float32(wrong_patch_embeddi
     with torch.no_grad():
         expected = transformer(**inputs, return_dict=False)[0]
     with caplog.at_level(logging.WARNING, logger="sora_core"):
-        train.check_bfloat16(train.TrainConfig(precision="bf16"), transformer)
+        train.check_bfloat16(TrainConfig(precision="bf16"), transformer)
     assert "patch_embedding" in caplog.text
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         got = transformer(**inputs, return_dict=False)[0]
@@ -125,8 +126,8 @@ def test_training_in_bfloat16_moves_a_wrong_layer_to_float32(wrong_patch_embeddi
 def test_training_in_bfloat16_refuses_a_model_still_off(wrong_attention):
     transformer = bundled().transformer
     with pytest.raises(SystemExit, match=r"^--precision bf16: bfloat16 is \d+% off float32 .* --precision fp32\.$"):
-        train.check_bfloat16(train.TrainConfig(precision="bf16"), transformer)
-    train.check_bfloat16(train.TrainConfig(precision="fp32"), transformer)  # float32 asks no check
+        train.check_bfloat16(TrainConfig(precision="bf16"), transformer)
+    train.check_bfloat16(TrainConfig(precision="fp32"), transformer)  # float32 asks no check
 
 
 def test_a_wrong_onednn_convolution_keeps_the_reference_kernel(monkeypatch, caplog):

@@ -308,6 +308,40 @@ def report_animate(pipe, args, size: tuple[int, int]):
     print("; ".join(f"{motion} {hits}/{asked}" for motion, (hits, asked) in scores.items()))
 
 
+def report_clips(pipe, args, size: tuple[int, int]):
+    """Whole clips at the defaults: adherence by prompt kind, every seam, background drift, and restyle."""
+    rows = {"captions": dict()}
+    if args.paraphrase:
+        rows["paraphrases"] = dict(paraphrased=True)
+        rows["paraphrases + enhance"] = dict(paraphrased=True, enhance=True)
+    rows["captions, training combinations"] = dict(held_out=False)  # what was learnt, beside what generalised
+    print(
+        f"| prompts ({args.clips} combinations, held out unless said) | colour | shape | motion | all three | gravity |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, options in rows.items():
+        scores = adherence(pipe, args.clips, args.steps, size, fast=args.fast, **options)
+        print(
+            f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['motion']:.0%} | "
+            f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
+            flush=True,
+        )
+    print(
+        "\n| seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly "
+        "| new frames' step px |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (s, kept, step) in seams(pipe, args.steps, size, fast=args.fast).items():
+        print(
+            f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
+            f"{'yes' if s.ok else 'no'} | {'yes' if kept else 'no'} | {step:.1f} |"
+        )
+    changes = drift(pipe, args.steps, size, fast=args.fast)
+    print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
+    restyled = restyle_check(pipe, args.steps, size, fast=args.fast)
+    print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate a toy-world model.")
     parser.add_argument("--model", default="sora-tiny")
@@ -347,36 +381,7 @@ def main(argv=None):
     report_vae(pipe.vae, size, pipe.preset.num_frames)
     if args.vae:
         return
-    rows = {"captions": dict()}
-    if args.paraphrase:
-        rows["paraphrases"] = dict(paraphrased=True)
-        rows["paraphrases + enhance"] = dict(paraphrased=True, enhance=True)
-    rows["captions, training combinations"] = dict(held_out=False)  # what was learnt, beside what generalised
-    print(
-        f"| prompts ({args.clips} combinations, held out unless said) | colour | shape | motion | all three | gravity |"
-    )
-    print("|---|---|---|---|---|---|")
-    for name, options in rows.items():
-        scores = adherence(pipe, args.clips, args.steps, size, fast=args.fast, **options)
-        print(
-            f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['motion']:.0%} | "
-            f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
-            flush=True,
-        )
-    print(
-        "\n| seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly "
-        "| new frames' step px |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, (s, kept, step) in seams(pipe, args.steps, size, fast=args.fast).items():
-        print(
-            f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
-            f"{'yes' if s.ok else 'no'} | {'yes' if kept else 'no'} | {step:.1f} |"
-        )
-    changes = drift(pipe, args.steps, size, fast=args.fast)
-    print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
-    restyled = restyle_check(pipe, args.steps, size, fast=args.fast)
-    print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
+    report_clips(pipe, args, size)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from .data import CAPTIONS_RECORD
 from .ema import EMA_FILE
 
 if TYPE_CHECKING:
-    from .train import TrainConfig
+    from .config import TrainConfig
 
 
 RUN_CONFIG = "config.json"  # a stage folder's settings, as its last command gave them

@@ -24,14 +24,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..engine.loading import BUNDLED
+from .config import TrainConfig
 from .latent_cache import CHUNK
-from .train import TrainConfig, parse_args, run
+from .train import parse_args, run
 
 LEFT_RIGHT = ["moving left", "moving right"]
 FIVE_MOTIONS = [*LEFT_RIGHT, "moving up", "moving down", "standing still"]
 # The first stages teach the animate task alone: every clip's first latent frame known, every caption whole.
 ANIMATE_ONLY = dict(first_frame_share=1.0, known_share=0.0, caption_omit=0.0, caption_dropout=0.0)
-VIDEO, LONG, IMAGE = (0, 0, 17), (0, 0, 33), (0, 0, 1)  # buckets at the model's size (train.buckets_of)
+VIDEO, LONG, IMAGE = (0, 0, 17), (0, 0, 33), (0, 0, 1)  # buckets at the model's size (config.buckets_of)
 
 # TrainConfig fields per stage, in order. On 2 CPU threads at batch 16 (bfloat16, AVX-512 BF16) the first three
 # took about 80 minutes together and the last about 1 s a step (model card, sessions 14-16).
