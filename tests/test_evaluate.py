@@ -11,7 +11,7 @@ from PIL import Image
 
 from sora_core import toyworld as tw
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
-from sora_core.toyworld.evaluate import colours_kept, main, paraphrase
+from sora_core.toyworld.evaluate import colours_kept, main, paraphrase, seams
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
 from sora_core.toyworld.story_eval import minute, three_cards
 
@@ -79,6 +79,34 @@ def test_seam_measure_passes_continuous_clips_and_catches_jumps():
     assert result.jump <= result.bound and not result.ok
 
 
+class StillLooper:
+    """A stand-in whose new frames all hold the source's second frame: a loop that returns to the start, having
+    jumped there from the source's end; its extensions hold the nearest source frame, its bridge clip A's last."""
+
+    preset = SimpleNamespace(fps=8.0)
+
+    def extend(self, video, prompt, num_frames, direction, **run):
+        held = video.frames[[-1 if direction == "forward" else 0] * num_frames]
+        parts = [video.frames, held] if direction == "forward" else [held, video.frames]
+        return SimpleNamespace(frames=np.concatenate(parts))
+
+    def transition(self, a, b, prompt, num_frames, **run):
+        return SimpleNamespace(frames=np.concatenate([a.frames, a.frames[[-1] * num_frames], b.frames]))
+
+    def loop(self, video, prompt, num_frames, **run):
+        return SimpleNamespace(frames=np.concatenate([video.frames, video.frames[[1] * num_frames]]))
+
+
+def test_a_loop_has_two_seams_and_each_is_measured():
+    """The loop's new frames meet the source twice: after its last frame and, looping, before its first. A loop that
+    jumps back to the start at once and then holds still passes the second seam and fails the first."""
+    measured = seams(StillLooper(), steps=1, size=(96, 96))
+    assert len(measured) == 6
+    assert not measured["loop, source -> new"][0].ok
+    assert measured["loop, new -> source"][0].ok
+    assert measured["extend forward"][0].ok and measured["transition A->bridge"][0].ok
+
+
 class PassThroughVAE:
     """Stands in for a VAE whose latents are the pixels; `lose` maps decoded pixels (1, 3, T, H, W) as a flawed
     decoder would."""
@@ -122,7 +150,7 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     for expected in ("VAE round trip", *expected_rows, "extend backward", "restyle red"):
         assert expected in printed
     seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
-    assert len(seam_rows) == 5 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
+    assert len(seam_rows) == 6 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
     assert all(float(row.split("|")[8]) >= 0 for row in seam_rows)  # the new frames' step
 
 

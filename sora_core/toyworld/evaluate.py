@@ -212,9 +212,9 @@ def animate(
 def seams(
     pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False
 ) -> dict[str, tuple[Seam, bool, float]]:
-    """Extend both ways, bridge two clips and loop one; measure every seam, whether the source frames next to it
-    came back pixel for pixel, and the object's median step in the new frames (the source's: 2.35 px), which shows
-    whether continuity came at the cost of motion."""
+    """Extend both ways, bridge two clips and loop one; measure every seam (six: a bridge and a loop have two each),
+    whether the source frames next to it came back pixel for pixel, and the object's median step in the new frames
+    (the source's: 2.35 px), which shows whether continuity came at the cost of motion."""
     rng = np.random.default_rng(seed)
     red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
     blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
@@ -237,11 +237,9 @@ def seams(
     out["transition A->bridge"] = seam(bridge[: 17 + 16], 17), np.array_equal(bridge[:17], a), step(bridge[17:33])
     out["transition bridge->B"] = seam(bridge[17:], 16), np.array_equal(bridge[-17:], b), step(bridge[17:33])
     looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
-    out["loop"] = (
-        seam(np.concatenate([looped[17:], looped[:17]]), 16),
-        np.array_equal(looped[:17], a),
-        step(looped[17:]),
-    )
+    kept, moved = np.array_equal(looped[:17], a), step(looped[17:])
+    out["loop, source -> new"] = seam(looped, 17), kept, moved
+    out["loop, new -> source"] = seam(np.concatenate([looped[17:], looped[:17]]), 16), kept, moved
     return out
 
 
