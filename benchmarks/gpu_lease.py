@@ -26,19 +26,23 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from sora_core.training.architectures import ARCHITECTURES  # noqa: E402
+
+@dataclass(frozen=True)
+class Candidate:
+    architecture: str  # a name in training/architectures.py
+    grown: bool  # train_gpu.py --continue: the bundled DiT grown to it, through the last stage; else fresh
+    tiny_dit: dict  # the same departure from the tests' tiny architecture, for --tiny
+
 
 CANDIDATES = {
-    "grid2": ["--architecture", "sora-tiny-grid2"],
-    "deep": ["--continue", "--architecture", "sora-tiny-deep"],
+    "grid2": Candidate("sora-tiny-grid2", grown=False, tiny_dit={"patch_size": [1, 1, 1]}),
+    "deep": Candidate("sora-tiny-deep", grown=True, tiny_dit={"num_layers": 3}),
 }
-# At test size, the same two departures from the tests' tiny architecture: a finer grid, more blocks.
-TINY_DIT_CHANGES = {"grid2": {"patch_size": [1, 1, 1]}, "deep": {"num_layers": 3}}
 # What the device machine measures of each model (evaluate.py); the image stage first, where the misses are.
 EVALUATIONS = [["--images", "80"], ["--clips", "40"]]
 TINY_EVALUATIONS = [["--images", "3", "--steps", "2", "--size", "32", "32"]]
@@ -72,7 +76,7 @@ def tiny_architecture(name: str, scratch: Path) -> str:
     """The tests' tiny architecture with candidate `name`'s change, as a JSON file for --architecture."""
     spec = json.loads((ROOT / "tests" / "architectures" / "tiny.json").read_text())
     path = scratch / f"tiny-{name}.json"
-    path.write_text(json.dumps({**spec, "dit": {**spec["dit"], **TINY_DIT_CHANGES[name]}}))
+    path.write_text(json.dumps({**spec, "dit": {**spec["dit"], **CANDIDATES[name].tiny_dit}}))
     return str(path)
 
 
@@ -80,12 +84,11 @@ def train_side_by_side(out: Path, scratch: Path, minutes: float, tiny: bool, dea
     """Both candidates at once, each in its own folder under `scratch`; the exports of those that finished (a run
     still going at `deadline` is stopped)."""
     script, running = ROOT / "benchmarks" / "train_gpu.py", {}
-    for name, flags in CANDIDATES.items():
-        mode = ["--workers", "6"]
-        if tiny:
-            mode = ["--tiny", "--workers", "1", "--architecture", tiny_architecture(name, scratch)]
-            flags = [flag for flag in flags if flag != "--architecture" and flag not in ARCHITECTURES]
-        command = [sys.executable, str(script), "--out", str(scratch / name), "--minutes", str(minutes), *mode, *flags]
+    for name, candidate in CANDIDATES.items():
+        flags = ["--tiny", "--workers", "1"] if tiny else ["--workers", "6"]
+        flags += ["--architecture", tiny_architecture(name, scratch) if tiny else candidate.architecture]
+        flags += ["--continue"] if candidate.grown else []
+        command = [sys.executable, str(script), "--out", str(scratch / name), "--minutes", str(minutes), *flags]
         log = open(out / f"{name}.txt", "a")
         print(" ".join(command), file=log, flush=True)
         running[name] = (
