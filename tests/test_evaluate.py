@@ -97,14 +97,29 @@ class StillLooper:
         return SimpleNamespace(frames=np.concatenate([video.frames, video.frames[[1] * num_frames]]))
 
 
+class TriangleExtender(StillLooper):
+    """A stand-in whose forward extension draws a red triangle where the source's red ball was."""
+
+    def extend(self, video, prompt, num_frames, direction, **run):
+        triangle = tw.Scene((tw.Thing("triangle", "red", "standing still"),), "black")
+        new = tw.render(triangle, *video.frames.shape[1:3], num_frames, np.random.default_rng(0))[0]
+        return SimpleNamespace(frames=np.concatenate([video.frames, new]))
+
+
 def test_a_loop_has_two_seams_and_each_is_measured():
     """The loop's new frames meet the source twice: after its last frame and, looping, before its first. A loop that
     jumps back to the start at once and then holds still passes the second seam and fails the first."""
     measured = seams(StillLooper(), steps=1, size=(96, 96))
     assert len(measured) == 6
-    assert not measured["loop, source -> new"][0].ok
-    assert measured["loop, new -> source"][0].ok
-    assert measured["extend forward"][0].ok and measured["transition A->bridge"][0].ok
+    assert not measured["loop, source -> new"].seam.ok
+    assert measured["loop, new -> source"].seam.ok
+    assert measured["extend forward"].seam.ok and measured["transition A->bridge"].seam.ok
+
+
+def test_the_seams_read_the_shape_an_extension_draws():
+    """An extension that keeps the source's ball reads ball; one that turns it into a triangle reads triangle."""
+    assert seams(StillLooper(), steps=1, size=(96, 96))["extend forward"].shape == "ball"
+    assert seams(TriangleExtender(), steps=1, size=(96, 96))["extend forward"].shape == "triangle"
 
 
 class PassThroughVAE:
@@ -152,6 +167,7 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
     assert len(seam_rows) == 6 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
     assert all(float(row.split("|")[8]) >= 0 for row in seam_rows)  # the new frames' step
+    assert all(row.split("|")[9].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
 
 
 def test_median_step_reads_the_objects_speed():

@@ -10,6 +10,7 @@ Generated frames are read back by the toy world's detector (`detector.py`), whic
 """
 
 import argparse
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -209,12 +210,18 @@ def animate(
     return {motion: tuple(hits) for motion, hits in right.items()}
 
 
-def seams(
-    pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False
-) -> dict[str, tuple[Seam, bool, float]]:
+@dataclass
+class SeamCheck:
+    seam: Seam  # where new frames meet the source: jump, colour changes, bound
+    source_kept: bool  # the source frames next to it came back pixel for pixel
+    step: float  # the object's median step in the new frames (px): did continuity cost motion?
+    shape: str | None  # the shape the new frames read: an extension should keep the source's
+
+
+def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False) -> dict[str, SeamCheck]:
     """Extend both ways, bridge two clips and loop one; measure every seam (six: a bridge and a loop have two each),
-    whether the source frames next to it came back pixel for pixel, and the object's median step in the new frames
-    (the source's: 2.35 px), which shows whether continuity came at the cost of motion."""
+    whether the source frames next to it came back pixel for pixel, the object's median step in the new frames (the
+    source's: 2.35 px), and the shape they read (the red ball's; a bridge may change it to the blue square)."""
     rng = np.random.default_rng(seed)
     red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
     blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
@@ -223,23 +230,23 @@ def seams(
     caption = red.caption()
     a, b = clip_a.frames, clip_b.frames
 
-    def step(new_frames):
-        return median_step(read(new_frames))
+    def check(frames, at: int, kept: bool, new_frames) -> SeamCheck:
+        reading = read(new_frames)
+        return SeamCheck(seam(frames, at), kept, median_step(reading), reading.shape)
 
     out, run = {}, dict(steps=steps, seed=seed, fast=fast)
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
-    out["extend forward"] = seam(forward, 17), np.array_equal(forward[:17], a), step(forward[17:])
+    out["extend forward"] = check(forward, 17, np.array_equal(forward[:17], a), forward[17:])
     backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", **run).frames
     new = len(backward) - 17
-    out["extend backward"] = seam(backward, new), np.array_equal(backward[new:], a), step(backward[:new])
-    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run)
-    bridge = bridge.frames
-    out["transition A->bridge"] = seam(bridge[: 17 + 16], 17), np.array_equal(bridge[:17], a), step(bridge[17:33])
-    out["transition bridge->B"] = seam(bridge[17:], 16), np.array_equal(bridge[-17:], b), step(bridge[17:33])
+    out["extend backward"] = check(backward, new, np.array_equal(backward[new:], a), backward[:new])
+    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run).frames
+    out["transition A->bridge"] = check(bridge[: 17 + 16], 17, np.array_equal(bridge[:17], a), bridge[17:33])
+    out["transition bridge->B"] = check(bridge[17:], 16, np.array_equal(bridge[-17:], b), bridge[17:33])
     looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
-    kept, moved = np.array_equal(looped[:17], a), step(looped[17:])
-    out["loop, source -> new"] = seam(looped, 17), kept, moved
-    out["loop, new -> source"] = seam(np.concatenate([looped[17:], looped[:17]]), 16), kept, moved
+    kept = np.array_equal(looped[:17], a)
+    out["loop, source -> new"] = check(looped, 17, kept, looped[17:])
+    out["loop, new -> source"] = check(np.concatenate([looped[17:], looped[:17]]), 16, kept, looped[17:])
     return out
 
 
@@ -326,13 +333,14 @@ def report_clips(pipe, args, size: tuple[int, int]):
         )
     print(
         "\n| seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly "
-        "| new frames' step px |"
+        "| new frames' step px | new frames' shape |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, (s, kept, step) in seams(pipe, args.steps, size, fast=args.fast).items():
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, c in seams(pipe, args.steps, size, fast=args.fast).items():
+        s = c.seam
         print(
             f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
-            f"{'yes' if s.ok else 'no'} | {'yes' if kept else 'no'} | {step:.1f} |"
+            f"{'yes' if s.ok else 'no'} | {'yes' if c.source_kept else 'no'} | {c.step:.1f} | {c.shape} |"
         )
     changes = drift(pipe, args.steps, size, fast=args.fast)
     print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
