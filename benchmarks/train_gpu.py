@@ -118,11 +118,11 @@ def main(argv=None):
     if args.tiny:
         start = out / "untrained"
         train.main(["--stage", "init", "--export-to", str(start), *TINY])
-        scale = recipe.Scale(steps=0.0001, clips=0.001, batch_size=1)
+        scale = recipe.Scale(steps=0.0001, clips=0.001, minutes=args.minutes, batch_size=1)
         base = train.parse_args(TINY)
     else:
         start, base = BUNDLED, train.parse_args(GPU)
-        scale = recipe.Scale(steps=1 / 8, clips=2.0, batch_size=128)
+        scale = recipe.Scale(steps=1 / 8, clips=2.0, minutes=args.minutes, batch_size=128)
     base = replace(base, ema_decay=args.ema_decay)
     if args.architecture and args.go_on:  # more blocks of the same size, grown from the start's (grow.py)
         base = replace(base, architecture=args.architecture)
@@ -132,7 +132,9 @@ def main(argv=None):
         train.main([*init, "--export-to", str(fresh)])
         start, base = fresh, replace(base, architecture=args.architecture)
     configs = []
-    if not args.go_on:  # the curriculum (short: an eighth of its CPU steps at 8x the batch), then the last stage
+    # The curriculum (short: an eighth of its CPU steps at 8x the batch; each stage stopped at its share of the
+    # minutes, should it run slow), then the last stage.
+    if not args.go_on:
         start, configs = recipe.run_stages(base, out / "run", start, scale, CURRICULUM)
     configs.append(last_stage(base, out, start, export, args, deadline))
     recipe.record_recipe(export, configs)
