@@ -55,21 +55,22 @@ PART_BYTES = 15 * 2**20  # under the tool's 16 MiB a file
 EVALUATION_THREADS = "5"
 
 
-def stand_in_for_ffmpeg(scratch: Path) -> list[str]:
-    """Where imageio-ffmpeg is missing (the GPU machine; its wheel is most of the call's 64 MiB), an empty module in
-    its place: training and evaluation write no video, but engine/video.py imports it."""
-    if importlib.util.find_spec("imageio_ffmpeg"):
-        return []
-    (scratch / "stand-in" / "imageio_ffmpeg").mkdir(parents=True, exist_ok=True)
-    (scratch / "stand-in" / "imageio_ffmpeg" / "__init__.py").write_text("")
-    return [str(scratch / "stand-in")]
+def importable_paths(scratch: Path) -> str:
+    """The repository, what PYTHONPATH held, and where imageio-ffmpeg is missing (the GPU machine; its wheel is most
+    of the call's 64 MiB) an empty module in its place: training and evaluation write no video, but
+    engine/video.py imports it."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    if not importlib.util.find_spec("imageio_ffmpeg"):
+        (scratch / "stand-in" / "imageio_ffmpeg").mkdir(parents=True, exist_ok=True)
+        (scratch / "stand-in" / "imageio_ffmpeg" / "__init__.py").write_text("")
+        paths.append(str(scratch / "stand-in"))
+    return os.pathsep.join(paths)
 
 
-def environment(threads: str, scratch: Path) -> dict[str, str]:
-    """Offline, no progress bars in the logs, unbuffered, a share of the cores, and the repository importable."""
+def environment(threads: str) -> dict[str, str]:
+    """Offline, no progress bars in the logs, unbuffered and a share of the cores (PYTHONPATH is set once, in main)."""
     quiet = {"HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads}
-    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")]), *stand_in_for_ffmpeg(scratch)]
-    return {**os.environ, **quiet, "PYTHONPATH": os.pathsep.join(paths)}
+    return {**os.environ, **quiet}
 
 
 def tiny_architecture(name: str, scratch: Path) -> str:
@@ -92,7 +93,7 @@ def train_side_by_side(out: Path, scratch: Path, minutes: float, tiny: bool, dea
         log = open(out / f"{name}.txt", "a")
         print(" ".join(command), file=log, flush=True)
         running[name] = (
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment("8", scratch)),
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment("8")),
             log,
         )
     exports = {}
@@ -121,7 +122,7 @@ def pack(export: Path, out: Path, name: str, scratch: Path) -> list[Path]:
     return parts
 
 
-def evaluate_side_by_side(models: dict[str, str], out: Path, scratch: Path, deadline: float, tiny: bool):
+def evaluate_side_by_side(models: dict[str, str], out: Path, deadline: float, tiny: bool):
     """Every evaluation of each model, the models at once, each into $OUT/<name>.txt; stopped at `deadline`."""
 
     def run_all(name: str, model: str) -> subprocess.Popen:
@@ -131,9 +132,7 @@ def evaluate_side_by_side(models: dict[str, str], out: Path, scratch: Path, dead
             + f" >> {shlex.quote(str(log))} 2>&1"
             for flags in (TINY_EVALUATIONS if tiny else EVALUATIONS)
         ]
-        return subprocess.Popen(
-            ["bash", "-c", "; ".join(commands)], cwd=ROOT, env=environment(EVALUATION_THREADS, scratch)
-        )
+        return subprocess.Popen(["bash", "-c", "; ".join(commands)], cwd=ROOT, env=environment(EVALUATION_THREADS))
 
     running = {name: run_all(name, model) for name, model in models.items()}
     for name, process in running.items():
@@ -190,15 +189,14 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(scratch, ignore_errors=True)  # a fresh machine has none; here, a stale test run
     scratch.mkdir(parents=True)
+    os.environ["PYTHONPATH"] = importable_paths(scratch)  # for every run and evaluation started below
     # Training stops with time left for the evaluations; they stop at the limit.
     stop_training = deadline - 60 * (args.limit - args.minutes) / 2
     exports = train_side_by_side(out, scratch, args.minutes, args.tiny, stop_training)
     for name, export in exports.items():
         print(f"{name}: {len(pack(export, out, name, scratch))} parts")
     bundled = str(scratch / "grid2" / "untrained") if args.tiny else "sora-tiny"
-    evaluate_side_by_side(
-        {"bundled": bundled, **{n: str(e) for n, e in exports.items()}}, out, scratch, deadline, args.tiny
-    )
+    evaluate_side_by_side({"bundled": bundled, **{n: str(e) for n, e in exports.items()}}, out, deadline, args.tiny)
 
 
 if __name__ == "__main__":
