@@ -19,6 +19,7 @@ import torch
 from . import fast as fast_mode
 from . import loading, parallel, storyboard, vace, workflows
 from .colour_transfer import match_seams
+from .motion_fill import motion_filled
 from .presets import Preset, preset_for
 from .requests import (
     ExtendRequest,
@@ -195,6 +196,15 @@ class SoraPipeline:
         frames = known_latent_frames(timeline.known, self.temporal_stride).to(self.device)
         return Conditioning(given, frames, self.preset.conditioning)
 
+    def start_latents(self, timeline: Timeline, given: torch.Tensor) -> torch.Tensor:
+        """What new frames start from below init_strength 1: the timeline with unknown frames carried along the
+        source's motion (motion_fill.py), encoded; `given` (the still fill the known frames are held with) where
+        that moves nothing."""
+        moved = motion_filled(timeline.frames, timeline.known)
+        if np.array_equal(moved, fill_unknown(timeline.frames, timeline.known)):
+            return given
+        return self.encode_frames(moved)
+
     @torch.no_grad()
     def sample_window(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> np.ndarray:
         """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and (unless the
@@ -231,7 +241,8 @@ class SoraPipeline:
                 control_hidden_states=vace.control_stream(self, timeline.frames, known, references),
                 control_hidden_states_scale=vace.control_scale(self),
             )
-        latents = starting_latents(scheduler, noise, given if timeline.init_strength < 1 else None, first)
+        start = self.start_latents(timeline, given) if timeline.init_strength < 1 else None
+        latents = starting_latents(scheduler, noise, start, first)
         return denoise(
             transformer,
             scheduler,
@@ -307,8 +318,7 @@ class SoraPipeline:
     __call__ = generate  # `pipe(prompt, ...)`, as a diffusers pipeline is called
 
     # The workflows take the shared settings by name (`Options`: negative_prompt, height, width, steps, guidance,
-    # fast);
-    # an unknown name raises TypeError, as it does for `generate`.
+    # fast); an unknown name raises TypeError, as it does for `generate`.
 
     def extend(
         self,

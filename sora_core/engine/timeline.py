@@ -34,7 +34,7 @@ class Timeline:
     before: np.ndarray  # (N, H, W, 3) source frames that precede the new frames in the result
     after: np.ndarray  # (M, H, W, 3) source frames that follow them
     # Where the new frames start: 1 is pure noise; below 1, the timeline (unknown frames filled with their nearest
-    # known one, or the input itself for SDEdit) noised to that t.
+    # known one carried along its motion, motion_fill.py; or the input itself for SDEdit) noised to that t.
     init_strength: float = 1.0
     new: slice = field(default_factory=lambda: slice(None))  # which of the window's new frames the result keeps
     match_colour: bool = True  # give new frames the colours of the given frames beside their seams
@@ -73,14 +73,19 @@ def known_pixel_frames(known_latents: torch.Tensor, num_frames: int, stride: int
     return known
 
 
+def nearest_known(known_pixels: np.ndarray) -> np.ndarray:
+    """(T,) int: each frame's nearest known frame (known_pixels (T,) bool, at least one True). Ties go to the
+    earlier frame, so a gap's first half takes after what precedes it."""
+    known_index = np.flatnonzero(known_pixels)
+    positions = np.arange(len(known_pixels))
+    return known_index[np.abs(positions[:, None] - known_index[None, :]).argmin(axis=1)]
+
+
 def fill_unknown(frames, known_pixels: np.ndarray):
     """Replace unknown frames (axis 0 of frames, or axis 1 of a (B, C, T, H, W) tensor) by the nearest known one."""
-    known_index = np.flatnonzero(known_pixels)
-    if len(known_index) == 0 or known_pixels.all():
+    if not known_pixels.any() or known_pixels.all():
         return frames
-    positions = np.arange(len(known_pixels))
-    # Nearest known frame; ties go to the earlier frame, so a gap's first half copies what precedes it.
-    nearest = known_index[np.abs(positions[:, None] - known_index[None, :]).argmin(axis=1)]
+    nearest = nearest_known(known_pixels)
     if isinstance(frames, torch.Tensor):
         return frames[:, :, torch.from_numpy(nearest)]
     return frames[nearest]

@@ -21,11 +21,11 @@ from .timeline import Timeline
 from .video import Video
 
 MAX_CONTEXT_LATENTS = 2  # context frames beyond this add cost but little information
-# `init_strength` < 1 starts new frames from the filled timeline (each unknown frame a copy of its nearest known
-# one) noised to that t, instead of from pure noise (t = 1): a knob between continuity and free motion. Continuing
-# from given frames (forward) the models keep their seams at 1; arriving at given frames (backward, the end of a
-# bridge, a loop) the bundled one jumped, so its checkpoint sets `arrival_init_strength` below 1 for those
-# (measurements in the model card); None picks that default per workflow.
+# `init_strength` < 1 starts new frames from the filled timeline (each unknown frame its nearest known one, carried
+# along the source's motion there: motion_fill.py) noised to that t, instead of from pure noise (t = 1): a knob
+# between continuity and free motion. Continuing from given frames (forward) the models keep their seams at 1;
+# arriving at given frames (backward, the end of a bridge, a loop) the bundled one jumped, so its checkpoint sets
+# `arrival_init_strength` below 1 for those (measurements in the model card); None picks that default per workflow.
 
 
 @dataclass(frozen=True)

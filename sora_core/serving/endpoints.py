@@ -23,8 +23,8 @@ ARGS = {
     "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
     "seed": "Random seed; the same seed and settings give the same result.",
     "init_strength": "Left out (None): the model's own seam setting (1 going forward; where new frames lead into the "
-    "source, the checkpoint's). Otherwise a number in (0, 1]: below 1, new frames start from copies of the nearest "
-    "source frame noised to this level: smoother seams, less motion.",
+    "source, the checkpoint's). Otherwise a number in (0, 1]: below 1, new frames start from the nearest source "
+    "frame carried along the source's motion, noised to this level: smoother seams, freer motion nearer 1.",
     "enhance": "Rewrite the prompt into a detailed caption first. Off by default, so that an API call and the "
     "Python API give the same result for the same seed.",
     "video": "The video or image to work on.",

@@ -18,7 +18,7 @@ from .gpu_runner import CONCURRENCY_ID
 ASPECT_RATIOS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
 SEAM_HOLD = (
     "Seam hold: 0 keeps the model's default; otherwise new frames start from the source at this noise level "
-    "(lower: smoother seams, less motion)"
+    "(lower: smoother seams, less free motion)"
 )
 
 
