@@ -10,9 +10,11 @@ import torch
 from PIL import Image
 
 from sora_core import toyworld as tw
+from sora_core.engine.motion_fill import motion_filled
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
-from sora_core.toyworld.evaluate import colours_kept, main, paraphrase, seams
+from sora_core.toyworld.evaluate import colours_kept, main, paraphrase
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
+from sora_core.toyworld.seam_eval import seams
 from sora_core.toyworld.story_eval import minute, three_cards
 
 
@@ -116,6 +118,22 @@ def test_a_loop_has_two_seams_and_each_is_measured():
     assert measured["extend forward"].seam.ok and measured["transition A->bridge"].seam.ok
 
 
+class Carrier(StillLooper):
+    """A stand-in whose forward extension carries the source's last frame along its motion (the motion fill)."""
+
+    def extend(self, video, prompt, num_frames, direction, **run):
+        if direction == "backward":
+            return super().extend(video, prompt, num_frames, direction)
+        frames = np.concatenate([video.frames, video.frames[:num_frames]])
+        return SimpleNamespace(frames=motion_filled(frames, np.arange(len(frames)) < len(video.frames)))
+
+
+def test_the_seams_read_whether_new_frames_keep_the_source_s_speed():
+    held, carried = seams(StillLooper(), steps=1, size=(96, 96)), seams(Carrier(), steps=1, size=(96, 96))
+    assert carried["extend forward"].at_source_speed and carried["extend forward"].seam.ok
+    assert not held["extend forward"].at_source_speed and held["extend forward"].step == 0
+
+
 def test_the_seams_read_the_shape_an_extension_draws():
     """An extension that keeps the source's ball reads ball; one that turns it into a triangle reads triangle."""
     assert seams(StillLooper(), steps=1, size=(96, 96))["extend forward"].shape == "ball"
@@ -157,6 +175,27 @@ def test_the_colour_check_reads_every_colour_back_and_names_a_decoder_that_loses
     assert all(got != "green" for *_, got in wrong)
 
 
+SEAMS = (
+    "extend forward",
+    "extend backward",
+    "transition A->bridge",
+    "transition bridge->B",
+    "loop, source -> new",
+    "loop, new -> source",
+)
+
+
+def test_evaluate_seams_counts_every_seam_of_every_seed(tiny_checkpoint, capsys):
+    main(["--model", str(tiny_checkpoint), "--seams", "2", "--steps", "1", "--size", "48", "48"])
+    printed = capsys.readouterr().out
+    rows = [line.split("|") for line in printed.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
+    assert [(row[1].strip(), row[2].strip()) for row in rows] == [(s, n) for s in "01" for n in SEAMS]
+    counts = printed.strip().splitlines()[-1]
+    assert counts.startswith("seams within bounds:") and "sources kept exactly: 12 of 12" in counts
+    within = sum(row[7].strip() == "yes" for row in rows)
+    assert f"seams within bounds: {within} of 12" in counts
+
+
 @pytest.mark.slow
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])
@@ -164,10 +203,11 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     expected_rows = ("| captions |", "| paraphrases + enhance |", "| captions, training combinations |")
     for expected in ("VAE round trip", *expected_rows, "extend backward", "restyle red"):
         assert expected in printed
-    seam_rows = [line for line in printed.splitlines() if line.startswith(("| extend", "| transition", "| loop"))]
-    assert len(seam_rows) == 6 and all(row.split("|")[7].strip() == "yes" for row in seam_rows)  # source kept
-    assert all(float(row.split("|")[8]) >= 0 for row in seam_rows)  # the new frames' step
-    assert all(row.split("|")[9].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
+    seam_rows = [line.split("|") for line in printed.splitlines() if line.startswith("| 0 |")]
+    assert [row[2].strip() for row in seam_rows] == list(SEAMS)
+    assert all(row[8].strip() == "yes" for row in seam_rows)  # source kept
+    assert all(float(row[9].split("(")[0]) >= 0 for row in seam_rows)  # the new frames' step
+    assert all(row[11].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
 
 
 def test_median_step_reads_the_objects_speed():

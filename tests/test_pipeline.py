@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,18 @@ def test_checkpoint_sidecar_overrides_defaults(tiny_checkpoint, tmp_path):
     from app import create_demo  # the Space shows the checkpoint's notice under its title
 
     assert notice in json.dumps(create_demo(pipe).config, default=str)
+
+
+def test_the_bundled_folder_by_any_spelling_runs_as_its_preset(monkeypatch):
+    """Loaded by its path, relative or absolute, the bundled checkpoint takes its preset's defaults and limits (it
+    ran at generic guidance and limits when given as a path)."""
+    from sora_core.engine.presets import PRESETS
+
+    bundled = Path(PRESETS["sora-tiny"].source)
+    monkeypatch.chdir(bundled.parent.parent)
+    by_name = SoraPipeline.from_pretrained("sora-tiny").preset
+    for spelling in ("assets/sora-tiny", "./assets/sora-tiny/", str(bundled)):
+        assert SoraPipeline.from_pretrained(spelling).preset == by_name, spelling
 
 
 def test_bundled_checkpoint_loads_in_plain_wan_pipeline():

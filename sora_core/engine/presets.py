@@ -79,10 +79,11 @@ PRESETS: dict[str, Preset] = {
         num_frames=33,
         fps=8.0,
         steps=20,
-        guidance=4.0,
         flow_shift=3.0,
         negative_prompt="",
         cuda_dtype="float32",
+        # Its guidance, arrival and restyle strengths were measured on the checkpoint and live in its sora.json, so
+        # that a fine-tune of it starts with them (export.tuned_defaults).
         # Captions are at most ~19 tokens. Wan's cross-attention has no padding mask: every pad position is a
         # zero embedding the DiT still attends to, and 116 of them diluted the object's words ~2x (measured).
         max_sequence_length=24,
@@ -136,12 +137,17 @@ PRESETS["wan2.1-vace-1.3b"] = replace(
 DEFAULT_PRESET = "sora-tiny"
 
 
+def same_folder(a: str, b: str) -> bool:
+    """Two spellings of one local folder ("assets/sora-tiny" and its absolute path)."""
+    return Path(a).is_dir() and Path(b).is_dir() and Path(a).resolve() == Path(b).resolve()
+
+
 def preset_for(name_or_path: str) -> Preset:
     """The preset named, or one for an arbitrary repo id / folder with generic defaults."""
     if name_or_path in PRESETS:
         return PRESETS[name_or_path]
     for preset in PRESETS.values():
-        if preset.source == name_or_path:
+        if preset.source == name_or_path or same_folder(preset.source, name_or_path):
             return preset
     # Unknown checkpoints keep their own scheduler and WanPipeline's defaults for text length.
     return replace(Preset(name=name_or_path, source=name_or_path), cpu_memory_gb=0.0)

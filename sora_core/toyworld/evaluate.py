@@ -5,12 +5,12 @@
     python -m sora_core.evaluate --animate 20 # the animate stage alone: rendered first frames, does it move right?
     python -m sora_core.evaluate --images 80  # the image stage alone: colour and shape of generated images
     python -m sora_core.evaluate --vae        # the VAE alone: PSNR of clips and first frames, colours read back
+    python -m sora_core.evaluate --seams 6    # the six seams of seeds 0-5 alone, counted (seam_eval.py)
 
 Generated frames are read back by the toy world's detector (`detector.py`), which measures seams too.
 """
 
 import argparse
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,9 +18,9 @@ from ..engine import workflows
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import GenerateRequest, Options
 from ..engine.video import Video, to_frames, to_pixels
-from . import story_eval
+from . import seam_eval, story_eval
 from . import world as toyworld
-from .detector import Seam, falls_with_gravity, median_step, read, seam
+from .detector import falls_with_gravity, read
 from .rewriter import rewrite_for_toyworld
 
 # How a user might word the toy world's captions: what prompt enhancement has to undo.
@@ -210,46 +210,6 @@ def animate(
     return {motion: tuple(hits) for motion, hits in right.items()}
 
 
-@dataclass
-class SeamCheck:
-    seam: Seam  # where new frames meet the source: jump, colour changes, bound
-    source_kept: bool  # the source frames next to it came back pixel for pixel
-    step: float  # the object's median step in the new frames (px): did continuity cost motion?
-    shape: str | None  # the shape the new frames read: an extension should keep the source's
-
-
-def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False) -> dict[str, SeamCheck]:
-    """Extend both ways, bridge two clips and loop one; measure every seam (six: a bridge and a loop have two each),
-    whether the source frames next to it came back pixel for pixel, the object's median step in the new frames (the
-    source's: 2.35 px), and the shape they read (the red ball's; a bridge may change it to the blue square)."""
-    rng = np.random.default_rng(seed)
-    red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
-    blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
-    clip_a = Video(toyworld.render(red, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
-    clip_b = Video(toyworld.render(blue, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
-    caption = red.caption()
-    a, b = clip_a.frames, clip_b.frames
-
-    def check(frames, at: int, kept: bool, new_frames) -> SeamCheck:
-        reading = read(new_frames)
-        return SeamCheck(seam(frames, at), kept, median_step(reading), reading.shape)
-
-    out, run = {}, dict(steps=steps, seed=seed, fast=fast)
-    forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
-    out["extend forward"] = check(forward, 17, np.array_equal(forward[:17], a), forward[17:])
-    backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", **run).frames
-    new = len(backward) - 17
-    out["extend backward"] = check(backward, new, np.array_equal(backward[new:], a), backward[:new])
-    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run).frames
-    out["transition A->bridge"] = check(bridge[: 17 + 16], 17, np.array_equal(bridge[:17], a), bridge[17:33])
-    out["transition bridge->B"] = check(bridge[17:], 16, np.array_equal(bridge[-17:], b), bridge[17:33])
-    looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
-    kept = np.array_equal(looped[:17], a)
-    out["loop, source -> new"] = check(looped, 17, kept, looped[17:])
-    out["loop, new -> source"] = check(np.concatenate([looped[17:], looped[:17]]), 16, kept, looped[17:])
-    return out
-
-
 def drift(pipe, steps: int, size: tuple[int, int], times: int = 4, seed: int = 0, fast: bool = False) -> list[float]:
     """Background colour after each of `times` chained forward extensions, minus the source's (levels)."""
     rng = np.random.default_rng(seed)
@@ -331,17 +291,7 @@ def report_clips(pipe, args, size: tuple[int, int]):
             f"{scores['all']:.0%} | {scores['gravity']:.0%} |",
             flush=True,
         )
-    print(
-        "\n| seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly "
-        "| new frames' step px | new frames' shape |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, c in seams(pipe, args.steps, size, fast=args.fast).items():
-        s = c.seam
-        print(
-            f"| {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | {s.background_change:.1f} | "
-            f"{'yes' if s.ok else 'no'} | {'yes' if c.source_kept else 'no'} | {c.step:.1f} | {c.shape} |"
-        )
+    seam_eval.report(pipe, args.steps, size, fast=args.fast)
     changes = drift(pipe, args.steps, size, fast=args.fast)
     print("\nbackground drift over 4 chained extensions (levels): " + ", ".join(f"{c:.1f}" for c in changes))
     restyled = restyle_check(pipe, args.steps, size, fast=args.fast)
@@ -369,6 +319,9 @@ def main(argv=None):
         "--images", type=int, default=0, metavar="N", help="instead: N images of held-out and of training combinations"
     )
     parser.add_argument("--vae", action="store_true", help="instead: the VAE's round trips alone")
+    parser.add_argument(
+        "--seams", type=int, default=0, metavar="N", help="instead: the six seams of each of seeds 0..N-1, counted"
+    )
     parser.add_argument("--guidance", type=float, default=None, help="with --animate or --images: default the model's")
     parser.add_argument(
         "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
@@ -384,6 +337,9 @@ def main(argv=None):
         return
     if args.images:
         return report_images(pipe, args, size)
+    if args.seams:
+        seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast)
+        return
     report_vae(pipe.vae, size, pipe.preset.num_frames)
     if args.vae:
         return
