@@ -226,6 +226,9 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
     text encoder of the checkpoint as they were; a VAE whose latents the new DiT cannot take is one sentence."""
     start, fresh = tmp_path / "start", tmp_path / "fresh"
     main(["--stage", "init", "--export-to", str(start), "--architecture", TINY_ARCHITECTURE])
+    sora = json.loads((start / "sora.json").read_text())
+    sora["defaults"] |= {"guidance": 3.5, "notice": "the start's numbers"}
+    (start / "sora.json").write_text(json.dumps(sora))
     deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3)
     fresh_flags = ["--architecture", str(deeper), "--init-from", str(start), "--seed", "1"]  # other random weights
     main(["--stage", "init", "--export-to", str(fresh), *fresh_flags])
@@ -233,7 +236,10 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
         kept, original = load_file(fresh / part), load_file(start / part)
         assert kept.keys() == original.keys() and all(torch.equal(kept[k], original[k]) for k in kept)
     assert json.loads((fresh / "transformer" / "config.json").read_text())["num_layers"] == 3
-    assert not json.loads((fresh / "sora.json").read_text())["trained"]
+    fresh_sora = json.loads((fresh / "sora.json").read_text())
+    assert not fresh_sora["trained"]
+    # measured as the start is served: its guidance kept, its notice (its own numbers) not
+    assert fresh_sora["defaults"]["guidance"] == 3.5 and "notice" not in fresh_sora["defaults"]
     wider = tiny_variant(tmp_path / "wider.json", "vae", z_dim=8)
     with pytest.raises(SystemExit, match="--init-from .*4 latent channels.*takes 8"):
         main(

@@ -130,7 +130,9 @@ def export(config: "TrainConfig"):
 def init_untrained(config: "TrainConfig"):
     """An untrained checkpoint of the architecture, so every code path runs before training has finished. With
     `--init-from`, only the transformer is new: that checkpoint's VAE and text encoder are kept, so a DiT of another
-    grid or depth trains on latents and words already learned."""
+    grid or depth trains on latents and words already learned, and it keeps that checkpoint's hand-measured
+    defaults (`tuned_defaults`: guidance, seam and restyle strengths), so that it is measured as the model it would
+    replace is run."""
     components = build_components(architecture(config.architecture), seed=config.seed)
     if config.init_from:
         start = Path(config.init_from)
@@ -141,6 +143,7 @@ def init_untrained(config: "TrainConfig"):
             raise SystemExit(
                 f"--init-from {start}: its VAE makes {latent} latent channels; --architecture's DiT takes {takes}."
             )
-    sora = {"trained": False, "defaults": {"conditioning": "clean", "enhancer": "toyworld"}}
+    tuned = tuned_defaults(config.init_from)
+    sora = {"trained": False, "defaults": {**tuned, "conditioning": "clean", "enhancer": "toyworld"}}
     save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
     print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
