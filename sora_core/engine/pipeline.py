@@ -196,12 +196,12 @@ class SoraPipeline:
         frames = known_latent_frames(timeline.known, self.temporal_stride).to(self.device)
         return Conditioning(given, frames, self.preset.conditioning)
 
-    def start_latents(self, timeline: Timeline, given: torch.Tensor) -> torch.Tensor:
+    def start_latents(self, timeline: Timeline, filled: np.ndarray, given: torch.Tensor) -> torch.Tensor:
         """What new frames start from below init_strength 1: the timeline with unknown frames carried along the
-        source's motion (motion_fill.py), encoded; `given` (the still fill the known frames are held with) where
-        that moves nothing."""
+        source's motion (motion_fill.py), encoded; `given` (`filled`, the still fill the known frames are held with,
+        encoded) where that moves nothing."""
         moved = motion_filled(timeline.frames, timeline.known)
-        if np.array_equal(moved, fill_unknown(timeline.frames, timeline.known)):
+        if np.array_equal(moved, filled):
             return given
         return self.encode_frames(moved)
 
@@ -232,16 +232,16 @@ class SoraPipeline:
         noise = initial_noise(shape, settings.seed, self.device)
         scheduler = prepared_scheduler(self.scheduler, settings.steps, self.device)
         first = start_step(scheduler, timeline.init_strength)
-        given = None
+        filled, given = fill_unknown(timeline.frames, known), None  # the timeline, unknown frames filled
         if (known.any() and not vace.is_vace(self.transformer)) or timeline.init_strength < 1:
-            given = self.encode_frames(fill_unknown(timeline.frames, known))  # the timeline, unknown frames filled
+            given = self.encode_frames(filled)
         conditioning, control = self.known_frames(timeline, given), None
         if vace.is_vace(self.transformer):
             control = dict(
                 control_hidden_states=vace.control_stream(self, timeline.frames, known, references),
                 control_hidden_states_scale=vace.control_scale(self),
             )
-        start = self.start_latents(timeline, given) if timeline.init_strength < 1 else None
+        start = self.start_latents(timeline, filled, given) if timeline.init_strength < 1 else None
         latents = starting_latents(scheduler, noise, start, first)
         return denoise(
             transformer,
