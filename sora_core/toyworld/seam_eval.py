@@ -40,24 +40,25 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = F
     clip_b = Video(toyworld.render(blue, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
     caption = red.caption()
     a, b = clip_a.frames, clip_b.frames
+    a_step, b_step = median_step(read(a)), median_step(read(b))
 
-    def check(frames, at: int, kept: bool, new_frames, source) -> SeamCheck:
-        reading = read(new_frames)
-        return SeamCheck(seam(frames, at), kept, median_step(reading), median_step(read(source)), reading.shape)
+    def check(frames, at: int, kept: bool, new_frames, source_step: float) -> SeamCheck:
+        new = read(new_frames)
+        return SeamCheck(seam(frames, at), kept, median_step(new), source_step, new.shape)
 
     out, run = {}, dict(steps=steps, seed=seed, fast=fast)
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
-    out["extend forward"] = check(forward, 17, np.array_equal(forward[:17], a), forward[17:], a)
+    out["extend forward"] = check(forward, 17, np.array_equal(forward[:17], a), forward[17:], a_step)
     backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", **run).frames
     new = len(backward) - 17
-    out["extend backward"] = check(backward, new, np.array_equal(backward[new:], a), backward[:new], a)
+    out["extend backward"] = check(backward, new, np.array_equal(backward[new:], a), backward[:new], a_step)
     bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run).frames
-    out["transition A->bridge"] = check(bridge[: 17 + 16], 17, np.array_equal(bridge[:17], a), bridge[17:33], a)
-    out["transition bridge->B"] = check(bridge[17:], 16, np.array_equal(bridge[-17:], b), bridge[17:33], b)
+    out["transition A->bridge"] = check(bridge[:33], 17, np.array_equal(bridge[:17], a), bridge[17:33], a_step)
+    out["transition bridge->B"] = check(bridge[17:], 16, np.array_equal(bridge[-17:], b), bridge[17:33], b_step)
     looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
     kept = np.array_equal(looped[:17], a)
-    out["loop, source -> new"] = check(looped, 17, kept, looped[17:], a)
-    out["loop, new -> source"] = check(np.concatenate([looped[17:], looped[:17]]), 16, kept, looped[17:], a)
+    out["loop, source -> new"] = check(looped, 17, kept, looped[17:], a_step)
+    out["loop, new -> source"] = check(np.concatenate([looped[17:], looped[:17]]), 16, kept, looped[17:], a_step)
     return out
 
 
