@@ -1,15 +1,21 @@
-"""Every example the page shows makes what it says on the bundled model: each is made as a visitor would make it
-(through its tab's endpoint at the defaults) and read back with the toy world's detector on the frames its prompt
-made (an extension's new frames, a story card's span). Transitions and loops are left to `evaluate`'s seams: their
-prompts name only what connects."""
+"""Every example the page and the README show makes what it says on the bundled model, read back with the toy
+world's detector on the frames its prompt made (an extension's new frames, a bridge, a loop's new frames, a story
+card's span). The page's are made as a visitor would make them (through its tab's endpoint at the defaults; its
+transitions and loops are left to `evaluate`'s seams: their prompts name only what connects); the README's Python
+and command-line blocks run as written, at the defaults."""
 
+import ast
 import re
+import shlex
 
+import numpy as np
 import pytest
+from test_readme import blocks, section
 
 import app
 from sora_core import SoraPipeline, Video
 from sora_core.engine.limits import default_seconds
+from sora_core.serving import cli
 from sora_core.serving.endpoints import make_endpoints
 from sora_core.toyworld import detector
 from sora_core.toyworld import world as tw
@@ -65,4 +71,64 @@ def test_the_page_s_examples_make_what_they_say(pipe):
     seconds = default_seconds(pipe.preset.fps, pipe.preset.num_frames)[0]  # each card's, as the page starts
     story = api.storyboard(cards=[{"prompt": prompt, "seconds": seconds} for prompt in app.STORY_PROMPTS])[0]
     wrong += story_misreads(Video.load(story), "Storyboard")
+    assert not wrong, "\n".join(wrong)
+
+
+def made_frames(task: str, result: Video, sources: list[Video], direction: str) -> np.ndarray:
+    """The frames a workflow's prompt made, given its source clips (in the order the call takes them)."""
+    frames, before = result.frames, len(sources[0].frames) if sources else 0
+    if task == "extend" and direction == "backward":
+        return frames[: len(frames) - before]
+    if task in ("extend", "loop"):
+        return frames[before:]
+    if task == "transition":
+        return frames[before : len(frames) - len(sources[1].frames)]
+    return frames  # generate, restyle: all of it
+
+
+def python_misreads(code: str) -> tuple[int, list[str]]:
+    """Run a README Python block; how many `name = pipe...(..., "prompt", ...)` it assigns, and their misses."""
+    namespace, read, wrong = {}, 0, []
+    exec(compile(code, "README Python API", "exec"), namespace)
+    for node in ast.walk(ast.parse(code)):
+        call = node.value if isinstance(node, ast.Assign) else None
+        if not isinstance(call, ast.Call) or ast.unparse(call.func).split(".")[0] != "pipe":
+            continue
+        texts = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        if not texts:
+            continue
+        task = call.func.attr if isinstance(call.func, ast.Attribute) else "generate"
+        sources = [eval(ast.unparse(arg), namespace) for arg in call.args if not isinstance(arg, ast.Constant)]
+        keywords = {k.arg: ast.literal_eval(k.value) for k in call.keywords if isinstance(k.value, ast.Constant)}
+        name = node.targets[0].id
+        made = made_frames(task, namespace[name], sources, keywords.get("direction", "forward"))
+        wrong += misread(made, texts[0], f"Python: {name}")
+        read += 1
+    return read, wrong
+
+
+def command_misreads(line: str) -> list[str]:
+    """Run a README command as `python -m sora_core` would; the misses in what it wrote (a story card by card)."""
+    words = shlex.split(line)
+    assert words[:3] == ["python", "-m", "sora_core"], line
+    assert cli.main(words[3:]) == 0, line
+    flag = dict(zip(words, words[1:]))  # each flag's value: the word after it
+    result = Video.load(flag["--out"])
+    if words[3] == "storyboard":
+        return story_misreads(result, line)
+    sources = [Video.load(flag[name]) for name in ("--video", "--video-b") if name in flag]
+    return misread(made_frames(words[3], result, sources, flag.get("--direction", "forward")), flag["--prompt"], line)
+
+
+@pytest.mark.slow
+def test_the_readme_s_examples_make_what_they_say(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    read, wrong = 0, []
+    for code in blocks(section("Python API"), "python"):
+        count, misses = python_misreads(code)
+        read, wrong = read + count, wrong + misses
+    lines = [line.split("#")[0].strip() for line in blocks(section("Command line"), "bash")[0].splitlines()]
+    for line in filter(None, lines):
+        wrong += command_misreads(line)
+    assert read >= 5 and len(list(filter(None, lines))) >= 5, "the README's examples were not found"
     assert not wrong, "\n".join(wrong)
