@@ -128,7 +128,8 @@ def test_the_readme_s_examples_make_what_they_say(monkeypatch, tmp_path):
         count, misses = python_misreads(code)
         read, wrong = read + count, wrong + misses
     lines = [line.split("#")[0].strip() for line in blocks(section("Command line"), "bash")[0].splitlines()]
-    for line in filter(None, lines):
+    commands = [line for line in lines if line]
+    for line in commands:
         wrong += command_misreads(line)
-    assert read >= 5 and len(list(filter(None, lines))) >= 5, "the README's examples were not found"
+    assert read >= 5 and len(commands) >= 5, "the README's examples were not found"
     assert not wrong, "\n".join(wrong)
