@@ -16,6 +16,7 @@ from sora_core.engine.video import read_metadata
 pytestmark = pytest.mark.slow  # a Python process per command
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT / "assets" / "examples" / "red_ball_right.mp4")
 
 
 def in_process(*args) -> int:
@@ -123,6 +124,20 @@ def test_cli_errors_name_the_flag_and_come_before_the_model_loads(tmp_path, args
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert time.time() - started < 20  # refused before the model (or torch's heavy imports) loads
+
+
+@pytest.mark.parametrize(
+    "command,args,flag",
+    [
+        ("restyle", ["--video", "gone.mp4"], "--video"),
+        ("transition", ["--video", EXAMPLE, "--video-b", "gone.mp4"], "--video-b"),
+        ("generate", ["--reference", "gone.mp4"], "--reference"),
+    ],
+)
+def test_a_missing_file_is_named_with_its_flag(tmp_path, command, args, flag):
+    result = cli(command, "--prompt", "x", "--out", str(tmp_path / "o.mp4"), *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {flag}: No such file: gone.mp4."
 
 
 def test_a_bad_output_format_lists_the_formats(tmp_path):

@@ -94,6 +94,17 @@ def test_transition_by_name(called):
     assert len(plan.timeline.before) == 9 and len(plan.timeline.after) == 5  # A first, B last
 
 
+def test_an_unreadable_upload_is_named_by_its_field(called, tmp_path):
+    api, plans, clip_a, _ = called
+    empty = tmp_path / "clip.mp4"
+    empty.write_bytes(b"")
+    values = dict(prompt="d", seconds=0.5, init_strength=0.8, enhance=False, match_colour=True, **SHARED)
+    for a, b, field in ((clip_a, str(empty), "second clip"), (str(empty), clip_a, "first clip")):
+        with pytest.raises(gr.Error, match=rf"{field}: clip\.mp4 is empty\."):
+            call(api, "transition", video_a=a, video_b=b, **values)
+    assert not plans, "nothing was sampled"
+
+
 def test_loop_by_name(called):
     api, plans, clip_a, _ = called
     call(

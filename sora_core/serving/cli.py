@@ -159,10 +159,7 @@ def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
         limits.check_text(prompt, "--card's prompt", required=True)
         parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
         if keyframe is not None:
-            try:
-                keyframes.append(Video.load(keyframe.strip()))
-            except (ValueError, OSError) as error:
-                raise ValueError(f"--card's keyframe: {error}") from None
+            keyframes.append(load_named(keyframe.strip(), "--card's keyframe"))
             parsed[-1]["keyframe"] = len(keyframes)
     return parsed, tuple(keyframes)
 
@@ -201,10 +198,18 @@ def check_early(args) -> dict:
         limits.check_frame_count(values.get("num_frames", 1))
     for name in VIDEO_FIELDS:
         if name in values:
-            values[name] = Video.load(values[name])
+            values[name] = load_named(values[name], name)
     if "reference_images" in values:
-        values["reference_images"] = tuple(Video.load(path) for path in values["reference_images"])
+        values["reference_images"] = tuple(load_named(path, "reference_images") for path in values["reference_images"])
     return values
+
+
+def load_named(path, field: str) -> Video:
+    """A file given to `field`; what is wrong with it opens with the field (which `in_flags` spells as its flag)."""
+    try:
+        return Video.load(path)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{field}: {error}") from None
 
 
 def run_storyboard(args) -> Video:

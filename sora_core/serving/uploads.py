@@ -24,7 +24,7 @@ def upload(path, name: str = "video") -> Video:
     try:
         return Video.load(path)
     except VideoError as error:
-        raise ValueError(str(error)) from None
+        raise ValueError(f"{name}: {error}") from None
 
 
 def references(paths) -> tuple[Video, ...]:
