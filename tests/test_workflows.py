@@ -105,6 +105,20 @@ def test_restyle_limits(pipe):
         pipe.restyle(source, "y", strength=1.5)
 
 
+def test_a_path_given_for_a_video_is_one_sentence_naming_the_field(tiny_pipe):
+    clip = Video(smooth_frames(5, 32, 32), fps=8)
+    calls = [
+        ("video", lambda: tiny_pipe.extend("clip.mp4", "y")),
+        ("video_a", lambda: tiny_pipe.transition("clip.mp4", clip, "y")),
+        ("video_b", lambda: tiny_pipe.transition(clip, None, "y")),
+        ("video", lambda: tiny_pipe.loop("clip.mp4", "y")),
+        ("video", lambda: tiny_pipe.restyle("clip.mp4", "y")),
+    ]
+    for field, call in calls:
+        with pytest.raises(ValueError, match=rf"^{field} must be a Video \(Video\.load\(path\) reads a file\); got"):
+            call()
+
+
 def test_restyle_strength_defaults_to_the_checkpoint_s(tiny_pipe, monkeypatch):
     """A checkpoint's `restyle_strength` (sora.json) is restyle's default in the Python API and the endpoint alike."""
     monkeypatch.setattr(tiny_pipe, "preset", replace(tiny_pipe.preset, restyle_strength=0.3))

@@ -120,10 +120,14 @@ def grid_size(grid: Grid, video: Video, height: int | None, width: int | None) -
     return fit_h, fit_w
 
 
+def check_video(video, field: str) -> Video:
+    if not isinstance(video, Video):
+        raise ValueError(f"{field} must be a Video (Video.load(path) reads a file); got {type(video).__name__}.")
+    return video
+
+
 def fit(video: Video, height: int, width: int, fps: float) -> np.ndarray:
     """Frames at the model's fps (nearest frame) and size (scale to cover, centre crop); untouched if already so."""
-    if not isinstance(video, Video):
-        raise ValueError(f"the input must be a Video (Video.load(path) reads a file); got {type(video).__name__}.")
     frames = video.frames
     if video.num_frames > 1 and abs(video.fps - fps) > 0.01 * fps:
         count = max(1, int(round(video.num_frames * fps / video.fps)))
@@ -225,6 +229,7 @@ def plan_animate(plan: Plan, first_frame: np.ndarray) -> Plan:
 def plan_extend(grid: Grid, request: ExtendRequest) -> Plan:
     prompt = limits.check_text(request.prompt, "prompt", required=True)
     direction = limits.check_choice(request.direction, "direction", ("forward", "backward"))
+    check_video(request.video, "video")
     height, width = grid_size(grid, request.video, request.options.height, request.options.width)
     source = fit(request.video, height, width, grid.preset.fps)
     k, n, new = grid.temporal_stride, len(source), new_frame_count(grid, request.num_frames)
@@ -251,8 +256,8 @@ def plan_bridge(grid: Grid, request: TransitionRequest | LoopRequest) -> Plan:
     """Transition and loop: new frames from clip A's end to clip B's start (a loop's B is its own clip)."""
     prompt = limits.check_text(request.prompt, "prompt", required=True)
     is_loop = isinstance(request, LoopRequest)
-    video_a = request.video if is_loop else request.video_a
-    video_b = request.video if is_loop else request.video_b
+    video_a = check_video(request.video, "video") if is_loop else check_video(request.video_a, "video_a")
+    video_b = video_a if is_loop else check_video(request.video_b, "video_b")
     height, width = grid_size(grid, video_a, request.options.height, request.options.width)
     source_a, source_b = (fit(v, height, width, grid.preset.fps) for v in (video_a, video_b))
     k, bridge = grid.temporal_stride, new_frame_count(grid, request.num_frames)
@@ -275,6 +280,7 @@ def plan_restyle(grid: Grid, request: RestyleRequest) -> Plan:
     prompt = limits.check_text(request.prompt, "prompt", required=True)
     strength = grid.preset.restyle_strength if request.strength is None else request.strength
     strength = limits.check_fraction(strength, "strength", zero_ok=True)
+    check_video(request.video, "video")
     height, width = grid_size(grid, request.video, request.options.height, request.options.width)
     source = fit(request.video, height, width, grid.preset.fps)
     n, k = len(source), grid.temporal_stride
