@@ -9,7 +9,7 @@ import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
 
-from sora_core import SoraPipeline
+from sora_core import ModelLoadError, SoraPipeline
 from sora_core.training.architectures import (
     ArchitectureConfig,
     DiTConfig,
@@ -109,6 +109,32 @@ def test_size_and_setting_errors(tiny_pipe, kwargs, message):
     base = dict(num_frames=5, height=32, width=32, steps=2)
     with pytest.raises(ValueError, match=re.escape(message)):
         tiny_pipe.generate("x", **{**base, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(num_frames="5"), r"num_frames must be 4k\+1 \(1, 5, 9, \.\.\.\); got '5'\."),
+        (dict(height="32"), r"height must be a multiple of 16 between 16 and \d+; got '32'\."),
+        (dict(guidance="4"), r"guidance must be a number from 0 to 20; got '4'\."),
+        (dict(guidance=25), r"guidance must be a number from 0 to 20; got 25\."),
+        (dict(steps=np.int64(0)), r"steps must be a whole number from 1 to 100; got 0\."),
+        (dict(progress=5), r"progress must be a function or None; got int\."),
+        (dict(should_stop=True), r"should_stop must be a function or None; got bool\."),
+    ],
+)
+def test_a_wrong_type_is_one_sentence_that_shows_what_was_given(tiny_pipe, kwargs, message):
+    """Text where a number belongs is quoted (got '5', not got 5, which reads as allowed), numbers plainly."""
+    base = dict(num_frames=5, height=32, width=32, steps=2)
+    with pytest.raises(ValueError) as error:
+        tiny_pipe.generate("x", **{**base, **kwargs})
+    assert re.fullmatch(message, str(error.value)), str(error.value)
+
+
+def test_an_empty_model_name_is_an_unknown_model():
+    for name in ("", "  "):
+        with pytest.raises(ModelLoadError, match=rf"^Unknown model '{name}': give a preset name"):
+            SoraPipeline.from_pretrained(name)
 
 
 def test_any_aspect_ratio(tiny_pipe):

@@ -39,7 +39,7 @@ def check_frame_count(num_frames, stride: int = 4) -> int:
     whole = isinstance(num_frames, (int, np.integer)) and not isinstance(num_frames, bool)
     if not whole or not frame_count_ok(num_frames, stride):
         k = stride
-        raise ValueError(f"num_frames must be {k}k+1 (1, {k + 1}, {2 * k + 1}, ...); got {num_frames}.")
+        raise ValueError(f"num_frames must be {k}k+1 (1, {k + 1}, {2 * k + 1}, ...); got {shown(num_frames)}.")
     return int(num_frames)
 
 
@@ -47,19 +47,21 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def shown(value) -> str:
+    """A value as a message shows it: a number plainly (5, 1.5), anything else as Python writes it ('5', None)."""
+    return f"{value}" if is_number(value) else repr(value)
+
+
 def number(value, name: str, low: float, high: float) -> float:
     """A finite number from low to high (text is refused: every interface passes numbers as numbers)."""
-    if not is_number(value):
-        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value!r}.")
-    result = float(value)
-    if not math.isfinite(result) or not low <= result <= high:
-        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value}.")
-    return result
+    if not is_number(value) or not math.isfinite(float(value)) or not low <= float(value) <= high:
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {shown(value)}.")
+    return float(value)
 
 
 def whole(value, name: str, low: int, high: int) -> int:
     """A whole number from low to high (20.0 is 20)."""
-    allowed = f"{name} must be a whole number from {low:,} to {high:,}; got {value!r}."
+    allowed = f"{name} must be a whole number from {low:,} to {high:,}; got {shown(value)}."
     if not is_number(value):
         raise ValueError(allowed)
     try:
@@ -88,7 +90,7 @@ def check_fraction(value, name: str, zero_ok: bool = False) -> float:
     allowed = "from 0 to 1" if zero_ok else "above 0 and at most 1"
     result = float(value) if is_number(value) else float("nan")
     if not 0 <= result <= 1 or (result == 0 and not zero_ok):
-        raise ValueError(f"{name} must be a number {allowed}; got {value}.")
+        raise ValueError(f"{name} must be a number {allowed}; got {shown(value)}.")
     return result
 
 
@@ -97,6 +99,13 @@ def check_flag(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False; got {value!r}.")
     return bool(value)
+
+
+def check_callbacks(progress, should_stop) -> None:
+    """`progress(step, total)` and `should_stop()`: functions, or None."""
+    for name, value in (("progress", progress), ("should_stop", should_stop)):
+        if value is not None and not callable(value):
+            raise ValueError(f"{name} must be a function or None; got {type(value).__name__}.")
 
 
 def check_choice(value, name: str, choices: tuple[str, ...]) -> str:

@@ -74,11 +74,11 @@ def resolve_folder(source: str, revision: str | None = None) -> Path:
             f"Sora Space source checkout (looked for it at {path}); install from the checkout with `pip install -e .` "
             f"or pass that folder's path as the model."
         )
-    if path.exists() or source.startswith((".", "/", "~")):
+    if source.strip() and (path.exists() or source.startswith((".", "/", "~"))):
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{source} is not a diffusers pipeline folder (model_index.json is missing).")
         return path
-    if source.count("/") != 1:
+    if source.count("/") != 1:  # an empty name too: Path("") is the working folder
         names = ", ".join(PRESETS)
         raise ModelLoadError(
             f"Unknown model '{source}': give a preset name ({names}), a Hub repo id (owner/name) or a folder."

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import loading, parallel, storyboard, vace, workflows
+from . import limits, loading, parallel, storyboard, vace, workflows
 from .colour_transfer import match_seams
 from .motion_fill import motion_filled
 from .presets import Preset, preset_for
@@ -163,6 +163,7 @@ class SoraPipeline:
 
     def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
         """Any task's request to its video."""
+        limits.check_callbacks(progress, should_stop)
         return self.sample(self.plan(request), progress, should_stop)
 
     def sample(self, plan: workflows.Plan, progress: Progress = None, should_stop: Stop = None) -> Video:
@@ -279,6 +280,7 @@ class SoraPipeline:
         `previous` makes card k again and keeps every other frame. Options: negative_prompt, height, width, fast.
         `sample(plan, progress, should_stop)` samples each segment (default `self.sample`; the Space passes one
         GPU call per segment when a story would not fit in one)."""
+        limits.check_callbacks(progress, should_stop)
         settings = dict(steps=steps, guidance=guidance, sample=sample, **options)
         if reroll is not None:
             return storyboard.reroll(self, cards, reroll, previous, seed, progress, should_stop, **settings)

@@ -71,7 +71,7 @@ def check_size(grid: Grid, height, width, num_frames):
     s, p = grid.spatial_stride, grid.preset
     for name, value, limit in (("height", height, p.max_height), ("width", width, p.max_width)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not s <= value <= limit or value % s:
-            raise ValueError(f"{name} must be a multiple of {s} between {s} and {limit}; got {value}.")
+            raise ValueError(f"{name} must be a multiple of {s} between {s} and {limit}; got {limits.shown(value)}.")
     limits.check_frame_count(num_frames, grid.temporal_stride)
     if num_frames > p.max_frames:
         raise ValueError(f"num_frames must be at most {p.max_frames} in one sampling window; got {num_frames}.")
