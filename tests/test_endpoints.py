@@ -94,6 +94,16 @@ def test_transition_by_name(called):
     assert len(plan.timeline.before) == 9 and len(plan.timeline.after) == 5  # A first, B last
 
 
+def test_enhance_given_as_text_is_one_sentence(called):
+    """ "no" is truthy: read as a switch it would turn enhancement on."""
+    api, plans, _, _ = called
+    with pytest.raises(gr.Error, match=r"enhance must be True or False; got 'no'\."):
+        call(api, "image", prompt="b", height=32, width=48, enhance="no", **SHARED)
+    with pytest.raises(gr.Error, match=r"enhance must be True or False; got 'no'\."):
+        call(api, "storyboard", cards=[["a", 1]], keyframes=None, enhance="no", reroll=None, previous=None, **SHARED)
+    assert not plans, "nothing was sampled"
+
+
 def test_an_unreadable_upload_is_named_by_its_field(called, tmp_path):
     api, plans, clip_a, _ = called
     empty = tmp_path / "clip.mp4"

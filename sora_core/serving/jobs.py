@@ -18,6 +18,12 @@ TASKS = ("generate", "image", "extend", "transition", "loop", "restyle", "storyb
 STORY_SETTINGS = ("negative_prompt", "steps", "guidance", "seed", "height", "width", "fast")
 
 
+def enhance_asked(values: dict) -> bool:
+    """Takes `enhance` out of an endpoint's values: True or False (None, or absent, is False)."""
+    enhance = values.pop("enhance", None)
+    return False if enhance is None else limits.check_flag(enhance, "enhance")
+
+
 @dataclass(frozen=True)
 class Job:
     """A checked request: the engine's plan, the GPU seconds it needs, and whether to enhance its prompt first."""
@@ -97,7 +103,7 @@ class JobBuilder:
         if task == "storyboard":
             return self.story_job(values)
         values = {name: value for name, value in values.items() if value is not None}
-        enhance = bool(values.pop("enhance", False))
+        enhance = enhance_asked(values)
         kind = REQUESTS["generate" if task == "image" else task]
         if task != "restyle":
             seconds = values.pop("seconds", 0 if task == "image" else None)
@@ -115,7 +121,7 @@ class JobBuilder:
         """`cards` as a list of {"prompt", "seconds"} objects (or [prompt, seconds] rows), checked before any GPU
         work: each prompt, each length, the card count and the total length."""
         values = dict(values)
-        enhance = bool(values.pop("enhance", False))
+        enhance = enhance_asked(values)
         keyframes = uploads.keyframes(values.pop("keyframes", None))
         cards = story_cards(values.pop("cards", None), self.preset.fps, keyframes)
         reroll, previous = values.pop("reroll", None), values.pop("previous", None)
