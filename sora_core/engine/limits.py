@@ -54,9 +54,10 @@ def shown(value) -> str:
 
 def number(value, name: str, low: float, high: float) -> float:
     """A finite number from low to high (text is refused: every interface passes numbers as numbers)."""
-    if not is_number(value) or not math.isfinite(float(value)) or not low <= float(value) <= high:
+    result = float(value) if is_number(value) else math.nan
+    if not math.isfinite(result) or not low <= result <= high:
         raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {shown(value)}.")
-    return float(value)
+    return result
 
 
 def whole(value, name: str, low: int, high: int) -> int:
