@@ -36,14 +36,16 @@ FLAGS = {
     "reference_images": "--reference",
     "match_colour": "--match-colour",
     "fast": "--fast",
+    "cards": "--card",
 }
 OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
 
 
 def in_flags(message: str) -> str:
     """An engine message, which opens with the field it is about, with that field spelled as its flag
-    ("num_frames must be ..." -> "--frames must be ...")."""
+    ("num_frames must be ..." -> "--frames must be ...", "cards[0].seconds ..." -> "--card 1's seconds ...")."""
     names = "|".join(sorted(FLAGS, key=len, reverse=True))
+    message = re.sub(r"^cards\[(\d+)\]\.", lambda m: f"--card {int(m.group(1)) + 1}'s ", message)
     return re.sub(rf"^({names})\b", lambda m: FLAGS[m.group(1)], message)
 
 
