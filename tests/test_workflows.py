@@ -12,6 +12,7 @@ from sora_core import Video
 from sora_core.engine.colour_transfer import match_seams as match_colour
 from sora_core.engine.requests import RestyleRequest
 from sora_core.engine.sampling import denoise, initial_noise, noise_to, prepared_scheduler, starting_latents
+from sora_core.engine.storyboard import Card
 from sora_core.engine.timeline import Conditioning
 from sora_core.engine.workflows import fit, grid_size
 from sora_core.serving.endpoints import make_endpoints
@@ -113,6 +114,7 @@ def test_a_path_given_for_a_video_is_one_sentence_naming_the_field(tiny_pipe):
         ("video_b", lambda: tiny_pipe.transition(clip, None, "y")),
         ("video", lambda: tiny_pipe.loop("clip.mp4", "y")),
         ("video", lambda: tiny_pipe.restyle("clip.mp4", "y")),
+        (r"cards\[0\]\.keyframe", lambda: tiny_pipe.storyboard([Card("y", 8, keyframe="key.png")])),
     ]
     for field, call in calls:
         with pytest.raises(ValueError, match=rf"^{field} must be a Video \(Video\.load\(path\) reads a file\); got"):

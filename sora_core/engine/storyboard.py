@@ -24,7 +24,7 @@ import numpy as np
 from . import limits
 from .requests import ExtendRequest, GenerateRequest, Options, TransitionRequest
 from .video import Video
-from .workflows import Plan, fit, plan_bridge, plan_extend, plan_generate
+from .workflows import Plan, check_video, fit, plan_bridge, plan_extend, plan_generate
 
 MAX_SECONDS = 60.0
 MAX_CARDS = 24
@@ -53,8 +53,8 @@ def check_cards(cards, fps: float, temporal_stride: int = 4) -> list[Card]:
             raise ValueError(f"cards[{i}] must be a (prompt, num_frames) pair or a Card; got {card!r}.")
         limits.check_text(card.prompt, f"cards[{i}].prompt", required=True)
         limits.whole(card.num_frames, f"cards[{i}].num_frames", temporal_stride, int(MAX_SECONDS * fps) + 1)
-        if card.keyframe is not None and not isinstance(card.keyframe, Video):
-            raise ValueError(f"cards[{i}].keyframe must be a Video (Video.load(path)).")
+        if card.keyframe is not None:
+            check_video(card.keyframe, f"cards[{i}].keyframe")
         checked.append(replace(card, num_frames=int(card.num_frames)))
     total = sum(card.num_frames for card in checked)
     if total > MAX_SECONDS * fps + 1:
