@@ -28,6 +28,8 @@ def app(tiny_checkpoint):
         fault, faults["sample"] = faults["sample"], None
         if fault == "oom":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        if fault == "slow":  # a long step, so that a request's run outlasts any client's polling
+            time.sleep(2)
         output = forward(*args, **kwargs)
         return (output[0] * float("nan"),) if fault == "nan" else output
 
@@ -145,8 +147,9 @@ def test_one_request_samples_at_a_time_and_the_next_waits_in_the_queue(app):
     in the queue (its place shown to its user), instead of starting and then waiting on the model unseen."""
     from gradio_client.utils import Status
 
-    _, client, _ = app
+    _, client, faults = app
     running = (Status.PROCESSING, Status.PROGRESS, Status.ITERATING)
+    faults["sample"] = "slow"
     first = client.submit(prompt="a", height=32, width=32, seconds=2, steps=80, fast=True, api_name="/generate")
     deadline = time.time() + 60
     while first.status().code not in running and not first.done() and time.time() < deadline:
