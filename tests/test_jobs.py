@@ -26,6 +26,18 @@ def test_init_strength_reaches_the_seam_workflows_and_none_leaves_their_default(
         assert "\n" not in str(error.value)
 
 
+def test_adding_no_seconds_is_refused_and_a_little_adds_one_latent_frame(tiny_pipe, clip):
+    """0 seconds to add is a mistake said in one sentence (not a silent 4 frames); a fraction of a latent frame
+    rounds up to one, and a clip of 0 seconds stays an image."""
+    service = JobBuilder(tiny_pipe)
+    bridge = {"video_a": clip, "video_b": clip}
+    for task, videos in (("extend", {"video": clip}), ("transition", bridge), ("loop", {"video": clip})):
+        with pytest.raises(ValueError, match=r"^seconds must be more than 0 .*; got 0\.$"):
+            service.job(task, {**videos, "prompt": "x", "seconds": 0})
+        assert service.job(task, {**videos, "prompt": "x", "seconds": 0.01}).plan.timeline.new_frames == 4
+    assert service.job("generate", {"prompt": "x", "seconds": 0}).plan.settings.num_frames == 1
+
+
 def test_a_checked_job_runs_with_the_seam_setting(tiny_pipe, clip, tmp_path):
     service = JobBuilder(tiny_pipe)
     job = service.job("loop", {"video": clip, "prompt": "x", "seconds": 1, "steps": 4, "init_strength": 0.5})

@@ -133,11 +133,15 @@ def default_seconds(fps: float, num_frames: int) -> tuple[float, float]:
 
 def frames_for_seconds(seconds, fps: float, max_frames: int, plus_one: bool = True, stride: int = 4) -> int:
     """A length in seconds as a frame count of the VAE's rule: `stride`k+1 (a clip), or `stride`k (frames added to
-    one). 0 seconds is a single frame (an image)."""
+    one). 0 seconds is a single frame (an image); frames added to a clip take more than 0 and round up to one
+    latent frame at least."""
     longest = max_seconds(fps, max_frames)
     seconds = number(seconds, "seconds", 0, longest)
     blocks = round(seconds * fps / stride)
     if not plus_one:
+        if seconds == 0:
+            least = stride / fps
+            raise ValueError(f"seconds must be more than 0 to add frames (at least {least:g} s are added); got 0.")
         blocks = max(1, blocks)
     frames = blocks * stride + (1 if plus_one else 0)
     limit = max_frames - (0 if plus_one else 1)

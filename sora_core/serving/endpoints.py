@@ -120,7 +120,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
     seam = [("init_strength", float | None, None)]
     colours = [("match_colour", bool, True)]
     references = [("reference_images", list[str] | None, None)]
-    bridge = "Bridge length in seconds."
+    bridge = "Bridge length in seconds (more than 0; whole latent frames)."
     return SimpleNamespace(
         jobs=server.jobs,
         generate=endpoint(
@@ -137,7 +137,7 @@ def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
             "Extend a video, or animate an image, forward or backward in time; the source frames are kept exactly.",
             [("video", str, REQUIRED), *TEXT, ("direction", str, "forward"), ("seconds", float, add_seconds), *seam],
             colours + references,
-            seconds="About how many seconds to add.",
+            seconds="About how many seconds to add (more than 0; whole latent frames).",
         ),
         transition=endpoint(
             server,
