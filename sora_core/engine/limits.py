@@ -149,3 +149,21 @@ def frames_for_seconds(seconds, fps: float, max_frames: int, plus_one: bool = Tr
         most = (limit - (1 if plus_one else 0)) / fps
         raise ValueError(f"seconds must be at most {most:g} at {fps:g} fps; got {seconds:g}.")
     return frames
+
+
+# ------------------------------------------------------------------ a storyboard's lengths, in seconds
+
+MAX_STORY_SECONDS = 60.0
+SHORTEST_CARD = 0.5  # seconds: two latent frames at 16 fps
+
+
+def check_card_seconds(seconds, field: str) -> float:
+    """A card's length in seconds, checked (before a model, and so its frame rate, is known)."""
+    return number(seconds, field, SHORTEST_CARD, MAX_STORY_SECONDS)
+
+
+def check_story_seconds(seconds: float, fps: float | None = None):
+    """A story's length against the limit; at a frame rate, one frame over (the cards' rounding) is allowed."""
+    if seconds > MAX_STORY_SECONDS + (1 / fps if fps else 0):
+        at = f" at {fps:g} fps" if fps else ""
+        raise ValueError(f"cards: the story is {seconds:g} s long; the limit is {MAX_STORY_SECONDS:g} s{at}.")

@@ -26,7 +26,6 @@ from .requests import ExtendRequest, GenerateRequest, Options, TransitionRequest
 from .video import Video
 from .workflows import Plan, check_video, fit, plan_bridge, plan_extend, plan_generate
 
-MAX_SECONDS = 60.0
 MAX_CARDS = 24
 CONTEXT_FRAMES = 9  # the most context a segment reads (workflows.MAX_CONTEXT_LATENTS latent frames)
 
@@ -52,13 +51,13 @@ def check_cards(cards, fps: float, temporal_stride: int = 4) -> list[Card]:
         if not isinstance(card, Card):
             raise ValueError(f"cards[{i}] must be a (prompt, num_frames) pair or a Card; got {card!r}.")
         limits.check_text(card.prompt, f"cards[{i}].prompt", required=True)
-        limits.whole(card.num_frames, f"cards[{i}].num_frames", temporal_stride, int(MAX_SECONDS * fps) + 1)
+        limits.whole(
+            card.num_frames, f"cards[{i}].num_frames", temporal_stride, int(limits.MAX_STORY_SECONDS * fps) + 1
+        )
         if card.keyframe is not None:
             check_video(card.keyframe, f"cards[{i}].keyframe")
         checked.append(replace(card, num_frames=int(card.num_frames)))
-    total = sum(card.num_frames for card in checked)
-    if total > MAX_SECONDS * fps + 1:
-        raise ValueError(f"cards: the story is {total / fps:g} s long; the limit is {MAX_SECONDS:g} s at {fps:g} fps.")
+    limits.check_story_seconds(sum(card.num_frames for card in checked) / fps, fps)
     return checked
 
 

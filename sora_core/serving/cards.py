@@ -28,7 +28,7 @@ def card_of(card, i: int, fps: float, keyframes: tuple[Video, ...]) -> Card:
     else:
         raise ValueError(f'cards[{i}] must be a {{"prompt": ..., "seconds": ...}} object; got {card!r}.')
     prompt, seconds, keyframe, match_colour = fields
-    seconds = limits.number(seconds, f"cards[{i}].seconds", 0.5, 60)
+    seconds = limits.check_card_seconds(seconds, f"cards[{i}].seconds")
     match_colour = True if match_colour is None else limits.check_flag(match_colour, f"cards[{i}].match_colour")
     chosen = None
     if not blank(keyframe):

@@ -160,9 +160,11 @@ def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
             raise ValueError(f'--card must be "PROMPT=SECONDS" or "PROMPT=SECONDS=KEYFRAME"; got {card!r}.')
         limits.check_text(prompt, "--card's prompt", required=True)
         parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
+        limits.check_card_seconds(parsed[-1]["seconds"], f"cards[{len(parsed) - 1}].seconds")
         if keyframe is not None:
             keyframes.append(load_named(keyframe.strip(), "--card's keyframe"))
             parsed[-1]["keyframe"] = len(keyframes)
+    limits.check_story_seconds(sum(card["seconds"] for card in parsed))
     return parsed, tuple(keyframes)
 
 
