@@ -125,6 +125,14 @@ class Video:
         return _load_video(path, max_seconds, max_pixels)
 
 
+def load_field(path, field: str) -> Video:
+    """The file given to `field` (a parameter, flag or upload); what is wrong with it opens with the field."""
+    try:
+        return Video.load(path)
+    except VideoError as error:
+        raise ValueError(f"{field}: {error}") from None
+
+
 def _even_sized(frames: np.ndarray) -> np.ndarray:
     """yuv420p needs even sides: repeat the last row / column where one is odd."""
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..engine import limits
 from ..engine.requests import REQUESTS, VIDEO_FIELDS, build, field_names
-from ..engine.video import IMAGE_SUFFIXES, Video
+from ..engine.video import IMAGE_SUFFIXES, Video, load_field
 
 USER_ERRORS = (ValueError, RuntimeError, OSError, InterruptedError)
 # The engine names fields as the Python API does; the CLI speaks in flags.
@@ -162,7 +162,7 @@ def parse_cards(cards: list[str]) -> tuple[list[dict], tuple[Video, ...]]:
         parsed.append({"prompt": prompt.strip(), "seconds": float(seconds)})
         limits.check_card_seconds(parsed[-1]["seconds"], f"cards[{len(parsed) - 1}].seconds")
         if keyframe is not None:
-            keyframes.append(load_named(keyframe.strip(), "--card's keyframe"))
+            keyframes.append(load_field(keyframe.strip(), "--card's keyframe"))
             parsed[-1]["keyframe"] = len(keyframes)
     limits.check_story_seconds(sum(card["seconds"] for card in parsed))
     return parsed, tuple(keyframes)
@@ -202,18 +202,10 @@ def check_early(args) -> dict:
         limits.check_frame_count(values.get("num_frames", 1))
     for name in VIDEO_FIELDS:
         if name in values:
-            values[name] = load_named(values[name], name)
+            values[name] = load_field(values[name], name)
     if "reference_images" in values:
-        values["reference_images"] = tuple(load_named(path, "reference_images") for path in values["reference_images"])
+        values["reference_images"] = tuple(load_field(path, "reference_images") for path in values["reference_images"])
     return values
-
-
-def load_named(path, field: str) -> Video:
-    """A file given to `field`; what is wrong with it opens with the field (which `in_flags` spells as its flag)."""
-    try:
-        return Video.load(path)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{field}: {error}") from None
 
 
 def run_storyboard(args) -> Video:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..engine.storyboard import MAX_CARDS
 from ..engine.vace import MAX_REFERENCES
-from ..engine.video import Video, VideoError
+from ..engine.video import Video, load_field
 
 VIDEO_NAMES = {"video": "video", "video_a": "first clip", "video_b": "second clip"}  # request field -> what users see
 
@@ -21,10 +21,7 @@ def upload(path, name: str = "video") -> Video:
         raise ValueError(f"{name}: please upload a file.")
     if not isinstance(path, (str, Path)) or "://" in str(path):
         raise ValueError(f"{name} must be an uploaded file, not a URL.")
-    try:
-        return Video.load(path)
-    except VideoError as error:
-        raise ValueError(f"{name}: {error}") from None
+    return load_field(path, name)
 
 
 def references(paths) -> tuple[Video, ...]:
