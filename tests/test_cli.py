@@ -149,6 +149,30 @@ def test_a_bad_output_format_lists_the_formats(tmp_path):
     )
 
 
+def test_an_image_out_for_a_video_is_refused_before_the_model_loads(tmp_path):
+    """A .png holds one frame: a video asked into one is refused up front (no model: nothing loads or runs), while
+    an image restyled into one is not."""
+    no_model = ["--model", str(tmp_path / "no-model"), "--prompt", "x"]
+    image = str(ROOT / "assets" / "examples" / "green_triangle.png")
+    asks = {
+        "generate": ["--frames", "17"],
+        "extend": ["--video", image],
+        "loop": ["--video", EXAMPLE],
+        "restyle": ["--video", EXAMPLE],
+    }
+    for command, args in asks.items():
+        result = cli(command, *args, *no_model, "--out", str(tmp_path / "o.png"))
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+            f"error: --out: a .png file holds one image, but this {command} makes a video; use .mp4."
+        ], command
+    story = cli("storyboard", "--card", "a=1", "--model", "x", "--out", str(tmp_path / "s.webp"))
+    assert story.stderr.strip().splitlines() == [
+        "error: --out: a .webp file holds one image, but this storyboard makes a video; use .mp4."
+    ]
+    still = cli("restyle", "--video", image, *no_model, "--out", str(tmp_path / "o.png"))
+    assert "is not a diffusers pipeline folder" in still.stderr, "an image restyled to an image gets to the model"
+
+
 def test_an_empty_prompt_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     out = tmp_path / "out.mp4"
     result = cli("generate", "--prompt", "  ", "--out", str(out), "--frames", "5", "--steps", "1")

@@ -184,6 +184,21 @@ def check_out(args):
         raise ValueError(f"--out: the folder {out.parent} does not exist.")
 
 
+def check_image_out(args, values: dict):
+    """An image file holds one frame: said before the run, not after it (the frames made would be lost)."""
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        return
+    if args.command == "generate":
+        one_frame = values.get("num_frames") == 1
+    elif args.command == "restyle":
+        one_frame = values["video"].num_frames == 1  # an image restyled stays an image
+    else:
+        one_frame = False  # extend, transition, loop and storyboard add frames
+    if not one_frame:
+        raise ValueError(f"--out: a {suffix} file holds one image, but this {args.command} makes a video; use .mp4.")
+
+
 def check_early(args) -> dict:
     """What can be checked before the model loads; returns the request's values by name (videos loaded)."""
     check_out(args)
@@ -205,11 +220,13 @@ def check_early(args) -> dict:
             values[name] = load_field(values[name], name)
     if "reference_images" in values:
         values["reference_images"] = tuple(load_field(path, "reference_images") for path in values["reference_images"])
+    check_image_out(args, values)
     return values
 
 
 def run_storyboard(args) -> Video:
     check_out(args)
+    check_image_out(args, {})
     cards, keyframes = parse_cards(args.cards)
     limits.check_seed(args.seed)
     from ..engine.pipeline import SoraPipeline
