@@ -75,16 +75,21 @@ def test_a_batch_writes_every_line_and_reports_the_bad_one(tiny_checkpoint, jobs
     assert not list(out.glob(".*partial*"))
 
 
-def test_lines_that_are_not_requests_get_one_sentence_each(tiny_checkpoint, tmp_path):
+def test_lines_that_are_not_requests_get_one_sentence_each(tiny_checkpoint, tmp_path, capsys):
     jobs = tmp_path / "jobs.jsonl"
-    jobs.write_text('not json\n[1, 2]\n{"task": "dance", "prompt": "x"}\n{"task": "generate", "colour": "red"}\n')
+    lines = ["not json", "[1, 2]", '{"task": "dance", "prompt": "x"}', '{"task": "generate", "colour": "red"}']
+    lines += ['{"task": "extend", "prompt": "x", "video": "gone.mp4"}']
+    jobs.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     assert run(jobs, out, tiny_checkpoint) == 0
     errors = [row["error"] for row in manifest(out)]
-    assert errors[0].startswith("line 1 is not JSON: Expecting value")
-    assert errors[1] == "line 2 must be a JSON object; got '[1, 2]'."
+    assert errors[0].startswith("the line is not JSON: Expecting value")
+    assert errors[1] == "the line must be a JSON object; got '[1, 2]'."
     assert errors[2].startswith("task must be one of generate, extend")
-    assert errors[3] == "GenerateRequest has no field 'colour'."
+    assert errors[3].startswith("a generate line has no field 'colour'; it takes task, prompt, ")
+    assert errors[4] == "video: No such file: gone.mp4."
+    said = capsys.readouterr().err
+    assert "line 1: the line is not JSON" in said and "line 5: video: No such file" in said
 
 
 def test_run_again_and_finished_lines_are_skipped(tiny_checkpoint, jobs, tmp_path):

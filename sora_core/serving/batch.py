@@ -49,9 +49,9 @@ def read_jobs(path: Path) -> list[tuple[int, dict | str]]:
         try:
             job = json.loads(text)
         except json.JSONDecodeError as error:
-            jobs.append((number, f"line {number} is not JSON: {error.msg} (column {error.colno})."))
+            jobs.append((number, f"the line is not JSON: {error.msg} (column {error.colno})."))
             continue
-        jobs.append((number, job if isinstance(job, dict) else f"line {number} must be a JSON object; got {text!r}."))
+        jobs.append((number, job if isinstance(job, dict) else f"the line must be a JSON object; got {text!r}."))
     return jobs
 
 
@@ -62,8 +62,8 @@ def output_path(out: Path, number: int, job: dict) -> Path:
 
 def render(pipe, job: dict, fast: bool):
     """The video a job asks for: the Python API's names and limits, every error one sentence."""
-    from ..engine.requests import REQUESTS, build
-    from ..engine.video import Video
+    from ..engine.requests import REQUESTS, build, field_names
+    from ..engine.video import load_field
 
     values = {name: value for name, value in job.items() if name != "task"}
     task = job.get("task")
@@ -72,20 +72,24 @@ def render(pipe, job: dict, fast: bool):
     values.setdefault("fast", fast)
     if task == "storyboard":
         return storyboard(pipe, values)
+    unknown = set(values) - set(field_names(REQUESTS[task]))
+    if unknown:
+        takes = ", ".join(field_names(REQUESTS[task]))
+        raise ValueError(f"a {task} line has no field {sorted(unknown)[0]!r}; it takes task, {takes}.")
     for name in PATH_FIELDS:
         if name in values:
-            values[name] = Video.load(values[name])
+            values[name] = load_field(values[name], name)
     if "reference_images" in values:
-        values["reference_images"] = tuple(Video.load(path) for path in values["reference_images"])
+        values["reference_images"] = tuple(load_field(path, "reference_images") for path in values["reference_images"])
     return pipe.run(build(REQUESTS[task], values))
 
 
 def storyboard(pipe, values: dict):
-    from ..engine.video import Video
+    from ..engine.video import load_field
     from .cards import story_cards
     from .jobs import STORY_SETTINGS
 
-    keyframes = tuple(Video.load(path) for path in values.pop("keyframes", ()))
+    keyframes = tuple(load_field(path, f"keyframes[{i}]") for i, path in enumerate(values.pop("keyframes", ())))
     cards = story_cards(values.pop("cards", None), pipe.preset.fps, keyframes)
     unknown = set(values) - set(STORY_SETTINGS)
     if unknown:
