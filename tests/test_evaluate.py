@@ -196,6 +196,24 @@ def test_evaluate_seams_counts_every_seam_of_every_seed(tiny_checkpoint, capsys)
     assert f"seams within bounds: {within} of 12" in counts
 
 
+def test_evaluate_refuses_bad_input_in_one_line(tiny_checkpoint, capsys, tmp_path):
+    """A count below 1, two measures at once, a model that does not load, a size off the grid: one line on stderr
+    naming what was typed, exit status 2, no traceback."""
+    tiny = ["--model", str(tiny_checkpoint)]
+    cases = [
+        (["--clips", "0"], "argument --clips: must be a whole number of at least 1; got '0'"),
+        (["--story", "x"], "argument --story: must be a whole number of at least 1; got 'x'"),
+        (["--story", "2", "--animate", "3"], "argument --animate: not allowed with argument --story"),
+        (["--model", str(tmp_path / "none")], "error: " + str(tmp_path / "none") + " is not a diffusers pipeline"),
+        ([*tiny, "--images", "1", "--steps", "1", "--size", "50", "48"], "error: height must be a multiple of"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        said = capsys.readouterr().err
+        assert stop.value.code == 2 and message in said and "Traceback" not in said, argv
+
+
 @pytest.mark.slow
 def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     main(["--model", str(tiny_checkpoint), "--clips", "1", "--steps", "1", "--size", "48", "48", "--paraphrase"])

@@ -11,10 +11,12 @@ Generated frames are read back by the toy world's detector (`detector.py`), whic
 """
 
 import argparse
+import sys
 
 import numpy as np
 
 from ..engine import workflows
+from ..engine.loading import ModelLoadError
 from ..engine.pipeline import SoraPipeline
 from ..engine.requests import GenerateRequest, Options
 from ..engine.video import Video, to_frames, to_pixels
@@ -298,52 +300,74 @@ def report_clips(pipe, args, size: tuple[int, int]):
     print(f"restyle red -> blue: colour {restyled['color']}, x correlation {restyled['x_correlation']:.2f}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Evaluate a toy-world model.")
+def count(text: str) -> int:
+    """How many clips, images, stories or seeds: a whole number of at least 1."""
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1; got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sora_core.evaluate", description="Evaluate a toy-world model.")
     parser.add_argument("--model", default="sora-tiny")
-    parser.add_argument("--clips", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--clips", type=count, default=30)
+    parser.add_argument("--steps", type=count, default=20)
     parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"))
     parser.add_argument(
         "--paraphrase", action="store_true", help="also score paraphrased prompts, without and with enhancement"
     )
     parser.add_argument("--fast", action="store_true", help="every clip in fast mode (engine/fast.py)")
-    parser.add_argument(
-        "--story", type=int, default=0, metavar="N", help="instead: N three-card stories and a minute (story_eval.py)"
-    )
     parser.add_argument("--strip", default=None, metavar="PNG", help="with --story: save the first story's frames")
-    parser.add_argument(
-        "--animate", type=int, default=0, metavar="N", help="instead: animate N rendered first frames (the probe)"
-    )
-    parser.add_argument(
-        "--images", type=int, default=0, metavar="N", help="instead: N images of held-out and of training combinations"
-    )
-    parser.add_argument("--vae", action="store_true", help="instead: the VAE's round trips alone")
-    parser.add_argument(
-        "--seams", type=int, default=0, metavar="N", help="instead: the six seams of each of seeds 0..N-1, counted"
-    )
     parser.add_argument("--guidance", type=float, default=None, help="with --animate or --images: default the model's")
     parser.add_argument(
         "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
     )
-    args = parser.parse_args(argv)
+    instead = parser.add_mutually_exclusive_group()  # one measure a run
+    instead.add_argument(
+        "--story", type=count, default=0, metavar="N", help="instead: N three-card stories and a minute (story_eval.py)"
+    )
+    instead.add_argument(
+        "--animate", type=count, default=0, metavar="N", help="instead: animate N rendered first frames (the probe)"
+    )
+    instead.add_argument(
+        "--images",
+        type=count,
+        default=0,
+        metavar="N",
+        help="instead: N images, held-out and training combinations",
+    )
+    instead.add_argument("--vae", action="store_true", help="instead: the VAE's round trips alone")
+    instead.add_argument(
+        "--seams", type=count, default=0, metavar="N", help="instead: the six seams of each of seeds 0..N-1, counted"
+    )
+    return parser
 
+
+def main(argv=None):
+    """Bad input (a size off the grid, a model that does not load) is one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, OSError, ModelLoadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run(args):
     pipe = SoraPipeline.from_pretrained(args.model)
     size = tuple(args.size) if args.size else (pipe.preset.height, pipe.preset.width)
     if args.animate:
         return report_animate(pipe, args, size)
     if args.story:
-        story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
-        return
+        return story_eval.report(pipe, args.steps, size, stories=args.story, fast=args.fast, strip=args.strip)
     if args.images:
         return report_images(pipe, args, size)
     if args.seams:
-        seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast)
-        return
+        return seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast)
     report_vae(pipe.vae, size, pipe.preset.num_frames)
-    if args.vae:
-        return
-    report_clips(pipe, args, size)
+    if not args.vae:
+        report_clips(pipe, args, size)
 
 
 if __name__ == "__main__":
