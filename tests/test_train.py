@@ -617,6 +617,23 @@ def test_an_architecture_is_a_known_name_or_a_json_file_and_anything_else_is_one
         assert words in str(error.value) and "--architecture" in str(error.value)
 
 
+def test_a_wrong_stage_bucket_or_start_folder_is_one_sentence_naming_its_flag(tmp_path, capsys):
+    """Refused before any work: nothing is written under --out."""
+    out = str(tmp_path / "run")
+    for flags, words in (
+        (["--stage", "dti"], "argument --stage: invalid choice: 'dti'"),
+        (["--buckets", "64x64"], "argument --buckets: must be HEIGHTxWIDTHxFRAMES, e.g. 96x96x17; got '64x64'"),
+        (["--buckets", "64x64x0"], "argument --buckets: must be HEIGHTxWIDTHxFRAMES"),
+    ):
+        with pytest.raises(SystemExit) as error:
+            main(["--out", out, "--steps", "1", *flags])
+        assert error.value.code == 2 and words in capsys.readouterr().err, flags
+    with pytest.raises(SystemExit) as error:
+        main(["--stage", "dit", "--out", out, "--steps", "1", "--init-from", str(tmp_path / "none"), *TINY])
+    assert str(error.value) == f"--init-from must be a checkpoint folder; {tmp_path / 'none'} is not a folder."
+    assert not (tmp_path / "run").exists()
+
+
 def test_another_tracker_that_is_not_there_is_one_sentence(tmp_path):
     """An unknown tracker, or one not installed here, is refused before a step."""
     import importlib.util

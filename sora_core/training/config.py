@@ -2,18 +2,21 @@
 the checks that turn a wrong value into one sentence naming its flag before any work."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 
 from .. import toyworld
 from .data import Bucket
 
+# "decoder": the VAE's decoder fine-tuned alone (latents, hence the DiT, stay valid); "all": each in turn; "init": an
+# untrained checkpoint
+STAGES = ("vae", "dit", "decoder", "export", "all", "init")
+
 
 @dataclass
 class TrainConfig:
-    # "vae", "dit", "decoder" (the VAE's decoder fine-tuned alone: latents, hence the DiT, stay valid), "export",
-    # "all" (each in turn), or "init" (an untrained checkpoint)
-    stage: str = "vae"
+    stage: str = "vae"  # one of STAGES
     out: str = "runs/sora-tiny"
     data: str = "toyworld"  # or a folder of videos with .txt captions
     architecture: str = "sora-tiny"
@@ -117,6 +120,8 @@ def subset_of(config: TrainConfig) -> toyworld.Subset:
 def check_training_options(config: TrainConfig):
     """Wrong options are one sentence naming the flag, before any work."""
     subset_of(config)
+    if config.init_from and not Path(config.init_from).is_dir():
+        raise SystemExit(f"--init-from must be a checkpoint folder; {config.init_from} is not a folder.")
     if config.paired_motions and config.data != "toyworld":
         raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
     if not 0 <= config.ema_decay < 1:

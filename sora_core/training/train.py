@@ -30,7 +30,7 @@ from ..engine import precision
 from ..engine.text import tokenize
 from . import latent_cache
 from .architectures import architecture, build_components, build_vae
-from .config import TrainConfig, buckets_of, check_training_options, subset_of
+from .config import STAGES, TrainConfig, buckets_of, check_training_options, subset_of
 from .data import WorldOptions, make_data
 from .ema import WeightAverage
 from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
@@ -301,16 +301,24 @@ def parse_args(argv=None) -> TrainConfig:
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")
         if name == "buckets":
-            parser.add_argument(flag, nargs="*", default=[], help="HxWxT, e.g. 64x64x9")
+            parser.add_argument(flag, nargs="*", type=bucket, default=[], help="HxWxT, e.g. 64x64x9")
+        elif name == "stage":
+            parser.add_argument(flag, choices=STAGES, default=value)
         elif isinstance(value, list):
             parser.add_argument(flag, nargs="*", default=[], help="words of the toy world, e.g. red blue")
         elif isinstance(value, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
             parser.add_argument(flag, type=type(value), default=value)
-    args = parser.parse_args(argv)
-    args.buckets = [tuple(int(v) for v in b.split("x")) for b in args.buckets]
-    return TrainConfig(**vars(args))
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def bucket(text: str) -> tuple[int, int, int]:
+    """'HxWxT' -> (height, width, frames); 0x0 stands for the model's size."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts) or int(parts[2]) < 1:
+        raise argparse.ArgumentTypeError(f"must be HEIGHTxWIDTHxFRAMES, e.g. 96x96x17; got {text!r}")
+    return tuple(int(part) for part in parts)
 
 
 def main(argv=None):
