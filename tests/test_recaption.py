@@ -91,10 +91,30 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     assert main([str(tmp_path), "--frames", "0"]) == 2
     toy_clips(tmp_path / "f", 1)
     assert main([str(tmp_path / "f"), "--captioner", str(tmp_path / "no-model")]) == 2
+    assert main([str(tmp_path / "f"), "--captioner", "nope"]) == 2
+    (tmp_path / "empty-model").mkdir()
+    assert main([str(tmp_path / "f"), "--captioner", str(tmp_path / "empty-model")]) == 2
     lines = messages(capsys.readouterr().err)
     assert lines[0] == f"error: FOLDER: {tmp_path / 'nowhere'} is not a folder."
     assert lines[1] == "error: --frames must be 1 or more; got 0."
-    assert lines[2].startswith(f"error: --captioner {tmp_path / 'no-model'}: could not load") and len(lines) == 3
+    assert lines[2] == f"error: --captioner: {tmp_path / 'no-model'} is not a model folder."
+    kinds = "toyworld, vlm, a Hub repo id (owner/name) or a model folder"
+    assert lines[3] == f"error: --captioner must be {kinds}; got 'nope'."
+    assert lines[4].startswith(f"error: --captioner {tmp_path / 'empty-model'}: could not load") and len(lines) == 5
+
+
+def test_a_captioner_on_the_hub_is_not_waited_for_offline(tmp_path, capsys, monkeypatch):
+    """Offline, a repo id not in the cache is one line at once, not huggingface_hub's five retries."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    toy_clips(tmp_path / "f", 1)
+    assert main([str(tmp_path / "f"), "--captioner", "someone/no-such-captioner"]) == 2
+    assert messages(capsys.readouterr().err) == [
+        "error: --captioner someone/no-such-captioner: not in the local Hugging Face cache and the Hub cannot be "
+        "reached (offline); connect once or run `hf download someone/no-such-captioner`."
+    ]
 
 
 def tiny_vlm(folder: Path) -> Path:

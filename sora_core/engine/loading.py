@@ -65,6 +65,13 @@ def hub_reachable(endpoint: str, timeout: float = 2.0) -> bool:
     return answered.is_set()
 
 
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE is set, or the Hub does not answer: read the local cache only."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE or not hub_reachable(constants.ENDPOINT)
+
+
 def resolve_folder(source: str, revision: str | None = None) -> Path:
     """A local folder holding a diffusers Wan pipeline, downloading it from the Hub if needed."""
     path = Path(source).expanduser()
@@ -83,10 +90,10 @@ def resolve_folder(source: str, revision: str | None = None) -> Path:
         raise ModelLoadError(
             f"Unknown model '{source}': give a preset name ({names}), a Hub repo id (owner/name) or a folder."
         )
-    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
-    offline = constants.HF_HUB_OFFLINE or not hub_reachable(constants.ENDPOINT)
+    offline = hub_offline()
     try:
         folder = snapshot_download(source, revision=revision, allow_patterns=ALLOW_PATTERNS, local_files_only=offline)
     except LocalEntryNotFoundError:

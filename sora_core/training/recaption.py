@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import toyworld
+from ..engine.loading import hub_offline
 from ..engine.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Video, VideoError
 from ..toyworld.detector import read
 from .data import CAPTIONS_RECORD
@@ -70,12 +71,17 @@ class VLMCaptioner:
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if str(self.device).startswith("cuda") else torch.float32
+        offline = not Path(self.model_name).expanduser().is_dir() and hub_offline()
+        where = dict(revision=self.revision, local_files_only=offline)  # offline: no five retries of a dead Hub
         try:
-            self.processor = AutoProcessor.from_pretrained(self.model_name, revision=self.revision)
-            self.model = AutoModelForImageTextToText.from_pretrained(
-                self.model_name, revision=self.revision, dtype=dtype
-            )
+            self.processor = AutoProcessor.from_pretrained(self.model_name, **where)
+            self.model = AutoModelForImageTextToText.from_pretrained(self.model_name, dtype=dtype, **where)
         except Exception as error:  # the Hub's and transformers' errors run to many lines
+            if offline:
+                raise OSError(
+                    f"--captioner {self.model_name}: not in the local Hugging Face cache and the Hub cannot be "
+                    f"reached (offline); connect once or run `hf download {self.model_name}`."
+                ) from None
             raise OSError(
                 f"--captioner {self.model_name}: could not load an image-text-to-text model from it "
                 f"({type(error).__name__}; is it on the Hub, or a model folder?)."
@@ -105,6 +111,14 @@ def make_captioner(name: str, frames: int = 4) -> Captioner:
         return toyworld_caption
     if name == "vlm":
         return VLMCaptioner(frames=frames)
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise ValueError(f"--captioner: {name} is not a model folder.")
+    elif name.count("/") != 1:
+        raise ValueError(
+            f"--captioner must be toyworld, vlm, a Hub repo id (owner/name) or a model folder; got {name!r}."
+        )
     return VLMCaptioner(name, revision=None, frames=frames)  # a repo id or folder the user names
 
 
