@@ -126,3 +126,22 @@ def test_refusals_are_not_used(caplog):
     with caplog.at_level(logging.WARNING):
         assert enhance_with_language_model("a red ball bouncing", model, tokenizer) == "a red ball bouncing"
     assert "unusable reply 'i am sorry a red ball" in caplog.text
+
+
+def test_an_unreachable_hub_leaves_the_prompt_at_once(tmp_path):
+    """No HF_HUB_OFFLINE, a Hub that refuses connections and an empty cache: the Wan preset's enhancer is not
+    there, and the prompt is used as written without the download client's retries (each request would wait)."""
+    import os
+    import subprocess
+    import sys
+
+    from app_server import ROOT, free_port
+
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("HF_HUB_OFFLINE", None)
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code = "from sora_core import enhance_prompt\nprint('USED:', enhance_prompt('a red ball', 'wan2.1-t2v-1.3b'))\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "USED: a red ball" in result.stdout, result.stdout + result.stderr
+    assert "prompt enhancer" in result.stderr and "unavailable" in result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr

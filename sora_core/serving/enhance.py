@@ -11,6 +11,7 @@ import re
 
 import torch
 
+from ..engine.loading import hub_offline
 from ..engine.presets import Preset, preset_for
 from ..toyworld.rewriter import rewrite_for_toyworld
 
@@ -61,9 +62,10 @@ def load_language_model(repo_id: str, revision: str, device: str = "cpu"):
     if repo_id not in _LANGUAGE_MODELS:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(repo_id, revision=revision)
+        where = dict(revision=revision, local_files_only=hub_offline())  # offline: no five retries each request
+        tokenizer = AutoTokenizer.from_pretrained(repo_id, **where)
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(repo_id, revision=revision, dtype=dtype, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(repo_id, dtype=dtype, use_safetensors=True, **where)
         _LANGUAGE_MODELS[repo_id] = (model.to(device).eval(), tokenizer)
     return _LANGUAGE_MODELS[repo_id]
 
