@@ -40,6 +40,13 @@ def test_rewriter_reports_what_it_could_not_place_and_fills_gaps():
     assert "motion: standing still" in result.filled_in and "background: black" in result.filled_in
 
 
+def test_a_prompt_that_is_not_text_is_one_sentence():
+    with pytest.raises(ValueError, match=r"^prompt must be text; got NoneType\.$"):
+        enhance_prompt(None)
+    with pytest.raises(ValueError, match=r"^prompt is empty"):
+        enhance_prompt("   ", "wan2.1-t2v-1.3b")
+
+
 def test_unknown_models_keep_the_prompt():
     assert enhance_prompt("a dog on a beach", model="some/other-model") == "a dog on a beach"
 

@@ -134,6 +134,27 @@ def test_hub_presets_pin_commits():
             assert re.fullmatch(r"[0-9a-f]{40}", preset.enhancer_revision), preset.name
 
 
+def test_a_device_that_is_not_there_is_one_sentence_before_the_weights_load(tiny_checkpoint, monkeypatch):
+    import torch
+
+    from sora_core.engine import loading
+
+    loaded = []
+    monkeypatch.setattr(loading, "load_components", lambda *args: loaded.append(args))
+    with pytest.raises(ModelLoadError, match=r"^device must be a torch device such as 'cpu' or 'cuda'; got 'tpu'\.$"):
+        SoraPipeline.from_pretrained(str(tiny_checkpoint), device="tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ModelLoadError, match=r"^device 'cuda:1' was asked for, but torch here sees no CUDA GPU"):
+        SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cuda:1")
+    assert loaded == []
+
+
+def test_moving_a_pipeline_to_a_device_that_is_not_there_is_one_sentence(tiny_pipe):
+    with pytest.raises(ModelLoadError, match=r"^device must be a torch device .*; got 'gpu0'\.$"):
+        tiny_pipe.to("gpu0")
+    assert tiny_pipe.device.type == "cpu"
+
+
 def test_an_unknown_model_lists_the_presets():
     with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b, wan2.1-vace-1.3b\)"):
         resolve_folder("no-such-model")

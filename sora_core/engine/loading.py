@@ -44,6 +44,18 @@ def check_memory(preset: Preset, device: str, force: bool = False):
         )
 
 
+def check_device(device) -> torch.device:
+    """The device asked for, as torch names it; one sentence, before any weights load, for a name torch does not
+    know or a GPU this machine does not have."""
+    try:
+        checked = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ModelLoadError(f"device must be a torch device such as 'cpu' or 'cuda'; got {device!r}.") from None
+    if checked.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} was asked for, but torch here sees no CUDA GPU; use device='cpu'.")
+    return checked
+
+
 def hub_reachable(endpoint: str, timeout: float = 2.0) -> bool:
     """Whether the Hub answers a TCP connection within `timeout` seconds (name lookup included). Asked once
     before a download: without it, an offline machine waited through huggingface_hub's five retries (23 s) before

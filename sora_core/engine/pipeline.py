@@ -91,7 +91,7 @@ class SoraPipeline:
         (a torch dtype or its name) for the transformer and text encoder; default: the preset's on CUDA, float32
         on the CPU. The VAE always decodes in float32."""
         preset = preset_for(str(name_or_path))
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = loading.check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         loading.check_memory(preset, str(device), force)
         folder = loading.resolve_folder(preset.source, preset.revision)
         loading.check_folder(folder)
@@ -112,7 +112,7 @@ class SoraPipeline:
 
     def to(self, device) -> "SoraPipeline":
         """Every model on `device` (as diffusers' `pipe.to`); fast mode is built again there on its next use."""
-        self.device = torch.device(device)
+        self.device = loading.check_device(device)
         for module in (self.vae, self.text_encoder, self.transformer):
             module.to(self.device)
         self.latent_mean, self.latent_std = self.latent_mean.to(self.device), self.latent_std.to(self.device)

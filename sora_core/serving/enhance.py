@@ -11,6 +11,7 @@ import re
 
 import torch
 
+from ..engine.limits import check_text
 from ..engine.loading import hub_offline
 from ..engine.presets import Preset, preset_for
 from ..toyworld.rewriter import rewrite_for_toyworld
@@ -89,6 +90,7 @@ def unknown_words(prompt: str, preset: Preset) -> list[str]:
 def enhance_prompt(prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu") -> str:
     """The user's prompt rewritten for `model` (a preset, or its name); unchanged when the model has no enhancer
     or the enhancer fails."""
+    check_text(prompt, "prompt", required=True)
     preset = model if isinstance(model, Preset) else preset_for(model)
     if preset.enhancer == "toyworld":
         return rewrite_for_toyworld(prompt).prompt
