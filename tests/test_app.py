@@ -92,6 +92,16 @@ def test_generate_and_image(client):
     assert Path(path).suffix == ".png" and Video.load(path).frames.shape == (1, 32, 32, 3)
 
 
+def test_a_one_frame_result_of_a_video_endpoint_is_a_one_frame_mp4(client):
+    """/generate at 0 seconds and /restyle of an image make one frame, for a video component: an MP4 (a .png there
+    was converted by Gradio with an ffmpeg that need not be on the PATH, and the request failed)."""
+    path, _, _ = client.predict(prompt="a red ball", height=32, width=32, seconds=0, steps=2, api_name="/generate")
+    check_mp4(path, 1)
+    image = handle_file(str(EXAMPLES / "green_triangle.png"))
+    path, _, _ = client.predict(video=image, prompt="a red triangle", steps=2, api_name="/restyle")
+    check_mp4(path, 1)
+
+
 def test_workflow_endpoints(client):
     clip = handle_file(str(EXAMPLES / "red_ball_right.mp4"))  # 17 frames, 128 x 128
     path, _, _ = client.predict(video=clip, prompt="x", seconds=1, steps=2, api_name="/extend")

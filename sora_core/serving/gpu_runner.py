@@ -89,7 +89,7 @@ class GpuRunner:
                     video, prompt_used = self.run(0, job, progress, stop, split=True)
                 else:
                     video, prompt_used = self.run_on_gpu(job.gpu_seconds, job, progress, stop)
-            return self.results.save(video), job.seed, prompt_used
+            return self.results.save(video, image=task == "image"), job.seed, prompt_used
         except InterruptedError:
             raise gr.Error("Stopped.", print_exception=False) from None
         except torch.OutOfMemoryError:

@@ -16,12 +16,14 @@ class ResultFolder:
         self.folder = Path(folder or tempfile.mkdtemp(prefix="sora-space-"))
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def save(self, video: Video) -> str:
-        """Write a result (.png for one frame, .mp4 otherwise); our copies older than five minutes are removed."""
+    def save(self, video: Video, image: bool = False) -> str:
+        """Write a result: `image` (the image endpoint's, for an image component) as .png, any other as .mp4, a
+        one-frame video too (a video component converts a .png with an ffmpeg it may not find); our copies older
+        than five minutes are removed."""
         now = time.time()
         for old in self.folder.glob("*"):
             if now - old.stat().st_mtime > OUTPUT_TTL_SECONDS:
                 old.unlink(missing_ok=True)
-        suffix = ".png" if video.num_frames == 1 else ".mp4"
+        suffix = ".png" if image else ".mp4"
         video.metadata["app"] = "Sora Space"
         return str(video.save(self.folder / f"{uuid.uuid4().hex}{suffix}"))
