@@ -84,6 +84,16 @@ def hub_offline() -> bool:
     return constants.HF_HUB_OFFLINE or not hub_reachable(constants.ENDPOINT)
 
 
+def names_a_folder(source: str) -> bool:
+    """Whether a model name is a path on this machine (it exists, or is written as one), not a Hub repo id; an empty
+    name is neither (Path("") is the working folder)."""
+    return bool(source.strip()) and (Path(source).expanduser().exists() or source.startswith((".", "/", "~")))
+
+
+def is_repo_id(source: str) -> bool:
+    return source.count("/") == 1  # owner/name
+
+
 def resolve_folder(source: str, revision: str | None = None) -> Path:
     """A local folder holding a diffusers Wan pipeline, downloading it from the Hub if needed."""
     path = Path(source).expanduser()
@@ -93,11 +103,11 @@ def resolve_folder(source: str, revision: str | None = None) -> Path:
             f"Sora Space source checkout (looked for it at {path}); install from the checkout with `pip install -e .` "
             f"or pass that folder's path as the model."
         )
-    if source.strip() and (path.exists() or source.startswith((".", "/", "~"))):
+    if names_a_folder(source):
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{source} is not a diffusers pipeline folder (model_index.json is missing).")
         return path
-    if source.count("/") != 1:  # an empty name too: Path("") is the working folder
+    if not is_repo_id(source):
         names = ", ".join(PRESETS)
         raise ModelLoadError(
             f"Unknown model '{source}': give a preset name ({names}), a Hub repo id (owner/name) or a folder."

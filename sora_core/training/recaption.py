@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import toyworld
-from ..engine.loading import hub_offline
+from ..engine.loading import hub_offline, is_repo_id, names_a_folder
 from ..engine.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Video, VideoError
 from ..toyworld.detector import read
 from .data import CAPTIONS_RECORD
@@ -111,11 +111,10 @@ def make_captioner(name: str, frames: int = 4) -> Captioner:
         return toyworld_caption
     if name == "vlm":
         return VLMCaptioner(frames=frames)
-    path = Path(name).expanduser()
-    if path.exists() or name.startswith((".", "/", "~")):
-        if not path.is_dir():
+    if names_a_folder(name):
+        if not Path(name).expanduser().is_dir():
             raise ValueError(f"--captioner: {name} is not a model folder.")
-    elif name.count("/") != 1:
+    elif not is_repo_id(name):
         raise ValueError(
             f"--captioner must be toyworld, vlm, a Hub repo id (owner/name) or a model folder; got {name!r}."
         )
