@@ -26,6 +26,9 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 # A plain Wan checkpoint, or a VACE one (model_index.json names its class): one loading path for both.
 TRANSFORMERS = {"WanTransformer3DModel": WanTransformer3DModel, "WanVACETransformer3DModel": WanVACETransformer3DModel}
 COMPONENTS = ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")
+# An optional sixth part, not in model_index.json (so diffusers' WanPipeline loads the folder and ignores it): the
+# transformer that makes images, where a checkpoint trains one apart from its video model.
+IMAGE_TRANSFORMER = "image_transformer"
 
 
 class ModelLoadError(RuntimeError):
@@ -173,6 +176,10 @@ def load_components(folder: Path, dtype: torch.dtype) -> dict:
         "tokenizer": lambda: transformers.AutoTokenizer.from_pretrained(folder / "tokenizer"),
         "scheduler": lambda: getattr(diffusers, scheduler_class).from_pretrained(folder / "scheduler"),
     }
+    if (folder / IMAGE_TRANSFORMER).is_dir():  # a checkpoint's own image model (SoraPipeline.image_transformer)
+        loaders[IMAGE_TRANSFORMER] = lambda: WanTransformer3DModel.from_pretrained(
+            folder / IMAGE_TRANSFORMER, dtype=dtype, use_safetensors=True
+        )
     components = {}
     for name, load in loaders.items():
         try:

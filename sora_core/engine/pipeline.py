@@ -57,15 +57,20 @@ def offset_progress(progress: Progress, done: int, total: int) -> Progress:
 
 
 class SoraPipeline:
-    def __init__(self, vae, text_encoder, tokenizer, transformer, scheduler, preset: Preset, device="cpu"):
+    def __init__(
+        self, vae, text_encoder, tokenizer, transformer, scheduler, preset: Preset, device="cpu", image_transformer=None
+    ):
         self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
         self.transformer, self.scheduler, self.preset = transformer, scheduler, preset
+        # A checkpoint's own image model (its image_transformer/ folder), where it has one: text to image and the
+        # first stage of a two-stage generate; every other task runs `transformer`.
+        self.image_transformer = image_transformer
         self.device = torch.device(device)
         self.temporal_stride = vae.config.scale_factor_temporal  # pixel frames per latent frame (after the first)
         self.spatial_stride = vae.config.scale_factor_spatial * transformer.config.patch_size[1]
         self.latent_mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(self.device)
         self.latent_std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(self.device)
-        self._fast_model = None
+        self._fast_model, self._fast_image_transformer = None, None
 
     @property
     def fast_model(self) -> fast_mode.FastModel:
@@ -82,6 +87,18 @@ class SoraPipeline:
     @property
     def fast_transformer(self):
         return self.fast_model.transformer
+
+    def transformer_for(self, plan: workflows.Plan, fast: bool):
+        """The module that samples `plan`: the image model for a text-to-image plan where the checkpoint has one
+        (fast mode's copy of it, built as the main one's), else the main transformer (or fast mode's)."""
+        if self.image_transformer is None or not workflows.makes_image(plan):
+            return self.fast_transformer if fast else self.transformer
+        if not fast:
+            return self.image_transformer
+        if self._fast_image_transformer is None:
+            built = fast_mode.build_transformer(self.image_transformer, self.preset.fast, self.device)
+            self._fast_image_transformer = built.transformer
+        return self._fast_image_transformer
 
     @classmethod
     def from_pretrained(
@@ -101,22 +118,29 @@ class SoraPipeline:
         )
         components = loading.load_components(folder, dtype)
         components["scheduler"] = configure_scheduler(components["scheduler"], preset.flow_shift)
-        for name in ("vae", "text_encoder", "transformer"):
-            components[name].to(device).eval()
+        for name in ("vae", "text_encoder", "transformer", "image_transformer"):
+            if components.get(name) is not None:
+                components[name].to(device).eval()
         return cls(**components, preset=preset, device=device)
 
     def enable_context_parallel(self, degree: int, kind: str = "ulysses") -> "SoraPipeline":
         """Every clip's tokens split across `degree` processes (engine/parallel.py); the same frames on each."""
-        parallel.enable_context_parallel(self.transformer, degree, kind)
+        for transformer in self.transformers:
+            parallel.enable_context_parallel(transformer, degree, kind)
         return self
+
+    @property
+    def transformers(self) -> list:
+        """The main transformer, and the image model where the checkpoint has one."""
+        return [self.transformer] + ([self.image_transformer] if self.image_transformer is not None else [])
 
     def to(self, device) -> "SoraPipeline":
         """Every model on `device` (as diffusers' `pipe.to`); fast mode is built again there on its next use."""
         self.device = loading.check_device(device)
-        for module in (self.vae, self.text_encoder, self.transformer):
+        for module in (self.vae, self.text_encoder, *self.transformers):
             module.to(self.device)
         self.latent_mean, self.latent_std = self.latent_mean.to(self.device), self.latent_std.to(self.device)
-        self._fast_model = None
+        self._fast_model, self._fast_image_transformer = None, None
         return self
 
     @property
@@ -211,8 +235,8 @@ class SoraPipeline:
         """The window's frames (T, H, W, 3): given frames pasted back exactly, new frames sampled and (unless the
         timeline says otherwise) given the colours of the given frames beside their seams."""
         fast = plan.settings.fast
-        transformer = self.fast_transformer if fast else self.transformer
-        with fast_mode.fast_mode(self, plan.settings.steps) if fast else nullcontext():
+        transformer = self.transformer_for(plan, fast)
+        with fast_mode.fast_mode(self, transformer, plan.settings.steps) if fast else nullcontext():
             latents = self.window_latents(plan, transformer, progress, should_stop)
             decoded = self.decode_latents(latents[:, :, len(plan.references) :])  # reference frames come first
         timeline, known = plan.timeline, plan.timeline.known

@@ -216,6 +216,13 @@ def animates_first_frame(grid: Grid, plan: Plan) -> bool:
     return grid.preset.animate_first_frame and animated
 
 
+def makes_image(plan: Plan) -> bool:
+    """Text to image: a generate plan of one frame with nothing given (a two-stage generate's first stage too).
+    A restyled image is not one: it starts from the given image."""
+    timeline = plan.timeline
+    return plan.task == "generate" and len(timeline.known) == 1 and not timeline.known.any() and not plan.references
+
+
 def plan_animate(plan: Plan, first_frame: np.ndarray) -> Plan:
     """A generate plan's second half: its window with the first frame (H, W, 3) given, the rest to make; the result
     is the whole window, that frame included, with the colours of that frame."""

@@ -8,10 +8,11 @@ from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 
 from .. import toyworld
 from .data import Bucket
+from .losses import IMAGE_T
 
 # "decoder": the VAE's decoder fine-tuned alone (latents, hence the DiT, stay valid); "all": each in turn; "init": an
-# untrained checkpoint
-STAGES = ("vae", "dit", "decoder", "export", "all", "init")
+# untrained checkpoint; "image": a checkpoint's own image model (image_model.py)
+STAGES = ("vae", "dit", "decoder", "export", "all", "init", "image")
 
 
 @dataclass
@@ -82,6 +83,10 @@ class TrainConfig:
     init_from: str = ""  # a checkpoint folder whose weights a fresh stage starts from (fine-tuning)
     decoder_only: bool = False  # VAE stage: train the decoder alone, so latents (and a DiT's cache) stay valid
     export_to: str = ""
+    # --stage image: "copy" starts from --init-from's image model (or its video transformer), "fresh" from
+    # --architecture's untrained DiT; t drawn "logit-normal" (SD3's), "shifted" (the video model's) or "uniform"
+    image_init: str = "copy"
+    image_t: str = "logit-normal"
     log_with: str = ""  # another accelerate tracker beside loss.csv: tensorboard, wandb, ... (where installed)
 
 
@@ -126,6 +131,10 @@ def check_training_options(config: TrainConfig):
         raise SystemExit("--paired-motions renders the toy world; it does not apply to --data " + config.data + ".")
     if not 0 <= config.ema_decay < 1:
         raise SystemExit(f"--ema-decay must be at least 0 (off) and below 1, not {config.ema_decay}.")
+    if config.image_init not in ("copy", "fresh"):
+        raise SystemExit(f"--image-init must be copy or fresh, not {config.image_init!r}.")
+    if config.image_t not in IMAGE_T:
+        raise SystemExit(f"--image-t must be one of {', '.join(IMAGE_T)}; not {config.image_t!r}.")
     if config.precision not in ("fp32", "bf16"):
         raise SystemExit(f"--precision must be fp32 or bf16, not {config.precision!r}.")
     if config.log_with and config.log_with not in LOGGER_TYPE_TO_CLASS:

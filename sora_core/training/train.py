@@ -4,6 +4,7 @@
     stage 1     python -m sora_core.train --stage vae --out runs/sora-tiny --steps 2200 --lr 2e-3
     stage 2     python -m sora_core.train --stage dit --out runs/sora-tiny
     stage 3     python -m sora_core.train --stage decoder --out runs/sora-tiny --steps 400 --lr 3e-4 --batch-size 4
+    image model python -m sora_core.train --stage image --out runs/image --init-from assets/sora-tiny --ema-decay 0.999
     export      python -m sora_core.train --stage export --out runs/sora-tiny --export-to assets/sora-tiny
 
 Interrupted runs resume from `<out>/<stage>/state` when started again with the same command.
@@ -12,11 +13,9 @@ Several processes: `torchrun --nproc_per_node 2 -m sora_core.train ...` or `acce
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from tqdm import tqdm
 
 from ..engine import precision
 from ..engine.text import tokenize
@@ -32,21 +30,14 @@ from . import latent_cache
 from .architectures import architecture, build_components, build_vae
 from .config import STAGES, TrainConfig, buckets_of, check_training_options, subset_of
 from .data import WorldOptions, make_data
-from .ema import WeightAverage
 from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
 from .grow import grown_state
+from .image_model import export_image, train_image
+from .loop import check_bfloat16, train_loop
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
 # --------------------------------------------------------------------------------- helpers
-
-
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def transformer_size(config) -> str:
@@ -85,94 +76,6 @@ def measure_latent_stats(vae, data, batches: int = 8) -> tuple[list[float], list
         samples.append(latents.transpose(0, 1).flatten(1))
     latents = torch.cat(samples, 1)
     return latents.mean(1).tolist(), latents.std(1).clamp(min=1e-3).tolist()
-
-
-class Run:
-    """Step counter, loss log (accelerate's trackers, `loss_log.py`) and resumable accelerate state of one stage."""
-
-    def __init__(self, accelerator: Accelerator, folder: Path):
-        self.accelerator, self.folder = accelerator, folder
-        self.state_dir = folder / "state"
-        self.step, self.seconds = 0, 0.0
-        if (self.state_dir / "progress.json").exists():
-            accelerator.load_state(str(self.state_dir))
-            saved = json.loads((self.state_dir / "progress.json").read_text())
-            self.step, self.seconds = saved["step"], saved["seconds"]
-            accelerator.print(f"resumed {folder.name} at step {self.step}")
-            if accelerator.is_main_process:
-                accelerator.get_tracker("csv", unwrap=False).forget_after(self.step)
-
-    def log(self, **values):
-        self.accelerator.log({"seconds": self.seconds, **values}, step=self.step)
-
-    def save(self):
-        self.accelerator.wait_for_everyone()
-        self.accelerator.save_state(str(self.state_dir))
-        if self.accelerator.is_main_process:
-            (self.state_dir / "progress.json").write_text(json.dumps({"step": self.step, "seconds": self.seconds}))
-
-
-def train_loop(config: TrainConfig, accelerator: Accelerator, module, params, folder: Path, batch_loss):
-    """Train `params` of `module` to config.steps (or its time limit), saving as it goes. Returns the module, with the
-    weights' moving average in it where --ema-decay asks for one, and the run."""
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
-    module, optimizer = accelerator.prepare(module, optimizer)
-    run = Run(accelerator, folder)
-    unwrapped = accelerator.unwrap_model(module)
-    average = WeightAverage(unwrapped, config.ema_decay, run.state_dir, run.step) if config.ema_decay else None
-
-    def save():
-        run.save()
-        if average is not None and accelerator.is_main_process:
-            average.save(run.state_dir)
-
-    bar = tqdm(total=config.steps, initial=run.step, disable=not accelerator.is_main_process, desc=config.stage)
-    deadline = time.time() + 60 * config.max_minutes if config.max_minutes else float("inf")
-    while run.step < config.steps and time.time() < deadline:
-        started = time.time()
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(run.step, config)
-        losses = batch_loss(module, run.step)
-        accelerator.backward(losses["loss"])
-        grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if average is not None:
-            average.step()
-        run.step += 1
-        run.seconds += time.time() - started
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses['loss'].item():.4f}")
-        if run.step % config.log_every == 0:
-            run.log(**{k: v.item() for k, v in losses.items()}, grad_norm=float(grad_norm), lr=lr_at(run.step, config))
-        if run.step % config.save_every == 0 or run.step == config.steps:
-            save()
-    if run.step < config.steps:  # out of time: saved, so that the same command goes on from here
-        save()
-    bar.close()
-    if average is not None:  # after the last save: a resumed run starts from the last step's weights
-        average.copy_to_module()
-    write_checksum(accelerator, unwrapped, folder)
-    return unwrapped, run
-
-
-def write_checksum(accelerator: Accelerator, module, folder: Path):
-    """Each process records a checksum of its weights: data-parallel copies must end identical."""
-    total = sum(float(p.detach().double().abs().sum()) for p in module.parameters())
-    (folder / f"checksum-rank{accelerator.process_index}.txt").write_text(f"{total:.10e}\n")
-
-
-def check_bfloat16(config: TrainConfig, model, inputs: dict | None = None):
-    """--precision bf16: `model`'s layers under autocast checked against float32 on this machine before the first
-    step (engine/precision.py); a faulty layer runs in float32, and a model still off refuses to train."""
-    if config.precision != "bf16":
-        return
-    _, check = precision.check_bfloat16(model, run_layer=precision.under_autocast, inputs=inputs)
-    if not check.usable:
-        raise SystemExit(
-            f"--precision bf16: bfloat16 is {check.error:.0%} off float32 on this machine (engine/precision.py); "
-            "train with --precision fp32."
-        )
 
 
 def train_vae(config: TrainConfig, accelerator: Accelerator):
@@ -339,6 +242,8 @@ def run(config: TrainConfig):
             run(replace(config, stage=stage, steps=steps, lr=lr))
         return run(replace(config, stage="export"))
     torch.set_num_threads(config.threads)  # explicit: a background run must not fight the foreground for cores
+    if config.stage == "export" and (Path(config.out) / "image").is_dir() and not (Path(config.out) / "dit").is_dir():
+        return export_image(config)  # an image model's run: its start checkpoint, with the image model added
     if config.stage in ("export", "init"):
         return (export if config.stage == "export" else init_untrained)(config)
     check_training_options(config)
@@ -357,7 +262,8 @@ def run(config: TrainConfig):
     if config.log_with and config.log_with not in {tracker.name for tracker in accelerator.trackers}:
         raise SystemExit(f"--log-with {config.log_with}: not installed here (pip install {config.log_with}).")
     set_seed(config.seed + accelerator.process_index)
-    {"vae": train_vae, "decoder": train_vae, "dit": train_dit}[config.stage](config, accelerator)
+    stages = {"vae": train_vae, "decoder": train_vae, "dit": train_dit, "image": train_image}
+    stages[config.stage](config, accelerator)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -1,0 +1,145 @@
+"""The image model (`--stage image`): a transformer of its own for text to image and for the first stage of a
+two-stage generate, trained on rendered images alone beside a checkpoint whose VAE and text encoder it shares.
+
+    python -m sora_core.train --stage image --init-from assets/sora-tiny --out runs/image --ema-decay 0.999
+    python -m sora_core.train --stage export --out runs/image --init-from assets/sora-tiny --export-to runs/image/out
+
+Why apart from the video transformer: a shape's edges are drawn in the middle of the noise schedule, while the
+animate stage trains mostly near t = 1 (half of its t in [0.9, 1)); an image-only fine-tune of the shared DiT drew
+better shapes and made the animate stage forget its motions. As its own module (the checkpoint's
+`image_transformer/`) it cannot make the video model forget.
+
+Every step renders new images (`batch_size` of them: a run of 4,000 steps of 16 sees 64,000), half of them flipped
+left to right with the caption's "left" and "right" swapped, and encodes them with the checkpoint's frozen VAE; the
+text encoder stays frozen too, since the animate stage reads the same embeddings. The loss is the video model's
+(`FlowLoss`, one latent frame), with t drawn as `--image-t` says.
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from transformers import AutoTokenizer
+
+from ..engine.loading import IMAGE_TRANSFORMER
+from ..engine.text import tokenize
+from .architectures import architecture, build_transformer
+from .config import TrainConfig
+from .data import Bucket, WorldOptions, make_data
+from .export import RUN_CONFIG, dit_weights, load_text_encoder, load_vae
+from .loop import check_bfloat16, train_loop
+from .losses import FlowLoss, sample_image_t
+
+MIRRORED = {"left": "right", "right": "left"}
+
+
+def mirrored(frames: torch.Tensor, caption: str) -> tuple[torch.Tensor, str]:
+    """An image (3, T, H, W) flipped left to right, and its caption with "left" and "right" swapped."""
+    return frames.flip(-1), re.sub(r"\b(left|right)\b", lambda word: MIRRORED[word.group()], caption)
+
+
+class RenderedImages:
+    """Endless rendered toy-world images at the model's size, encoded by a frozen VAE into normalised latents."""
+
+    def __init__(self, vae, config: TrainConfig, seed: int):
+        self.vae = vae.eval().requires_grad_(False)
+        bucket = Bucket(config.height, config.width, 1)
+        self.data = make_data(config.data, [bucket], seed, WorldOptions(p_omit=config.caption_omit))
+        self.rng = np.random.default_rng(seed + 1)
+        self.mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
+        self.std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+
+    @torch.no_grad()
+    def batch(self, size: int) -> tuple[torch.Tensor, list[str]]:
+        pixels, captions = self.data.batch(size)  # (B, 3, 1, H, W)
+        for i in np.flatnonzero(self.rng.random(size) < 0.5):
+            pixels[i], captions[i] = mirrored(pixels[i], captions[i])
+        latents = self.vae.encode(pixels.to(self.vae.device)).latent_dist.mode()  # (B, C, 1, h, w)
+        return (latents - self.mean.to(latents.device)) / self.std.to(latents.device), captions
+
+
+def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
+    """`--image-init copy`: the start checkpoint's image model where it has one (a run goes on from an export),
+    else a copy of its video transformer; `fresh`: `--architecture`'s DiT, untrained."""
+    from diffusers import WanTransformer3DModel
+
+    start = Path(config.init_from)
+    if config.image_init == "fresh":
+        torch.manual_seed(config.seed)
+        return build_transformer(architecture(config.architecture).dit, latent_channels, text_dim)
+    subfolder = IMAGE_TRANSFORMER if (start / IMAGE_TRANSFORMER).is_dir() else "transformer"
+    return WanTransformer3DModel.from_pretrained(start / subfolder, torch_dtype=torch.float32)
+
+
+def check_image_options(config: TrainConfig):
+    if not config.init_from or not (Path(config.init_from) / "vae").is_dir():
+        raise SystemExit(
+            "--stage image trains beside a checkpoint's VAE and text encoder: give --init-from a checkpoint folder "
+            f"(one with a vae/); got {config.init_from or 'none'}."
+        )
+
+
+def train_image(config: TrainConfig, accelerator: Accelerator):
+    check_image_options(config)
+    folder = Path(config.out) / "image"
+    start = Path(config.init_from)
+    vae = load_vae(start / "vae").to(accelerator.device)
+    text_encoder = load_text_encoder(start / "text_encoder").requires_grad_(False)
+    tokenizer = AutoTokenizer.from_pretrained(start / "tokenizer")
+    transformer = starting_transformer(config, text_encoder.config.d_model, vae.config.z_dim)
+    images = RenderedImages(vae, config, config.seed + 1000 * accelerator.process_index)
+    check_bfloat16(config, transformer)
+    module = FlowLoss(transformer, text_encoder, config.dit_foreground_weight)
+    rng = np.random.default_rng(config.seed + 77 + 1000 * accelerator.process_index)
+
+    def batch_loss(module, step):
+        latents, captions = images.batch(config.batch_size)
+        captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
+        tokens = tokenize(tokenizer, captions, config.max_sequence_length)
+        known = torch.zeros(len(captions), 1, dtype=torch.bool)
+        t = sample_image_t(len(captions), rng, config.image_t)
+        inputs = (latents, known, tokens.input_ids, tokens.attention_mask, t)
+        return {"loss": module(*(x.to(accelerator.device) for x in inputs))}
+
+    params = list(module.transformer.parameters())
+    module, _ = train_loop(config, accelerator, module, params, folder, batch_loss)
+    if accelerator.is_main_process:
+        module.transformer.eval().save_pretrained(folder / "model", safe_serialization=True)
+
+
+def image_weights(folder: Path, config: dict):
+    """The image stage's transformer: its final `model/`, or, mid-run, its last saved state (with --ema-decay, the
+    moving average saved with it), in the architecture it was started with."""
+    from diffusers import WanTransformer3DModel
+
+    if (folder / "model").is_dir():
+        return WanTransformer3DModel.from_pretrained(folder / "model", torch_dtype=torch.float32)
+    run = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
+    latent_channels = json.loads((Path(run.init_from) / "vae" / "config.json").read_text())["z_dim"]
+    text_dim = json.loads((Path(run.init_from) / "text_encoder" / "config.json").read_text())["d_model"]
+    transformer = starting_transformer(run, text_dim, latent_channels)
+    transformer.load_state_dict(dit_weights(folder)["transformer"])
+    return transformer
+
+
+def export_image(config: TrainConfig):
+    """The start checkpoint with the trained image model in its `image_transformer/` (half precision); the run's
+    settings in its sora.json, beside the video model's."""
+    out = Path(config.out) / "image"
+    run = json.loads((out / RUN_CONFIG).read_text())
+    export_to, start = Path(config.export_to), Path(run["init_from"])
+    if export_to.resolve() != start.resolve():
+        shutil.copytree(start, export_to, dirs_exist_ok=True, ignore=shutil.ignore_patterns(IMAGE_TRANSFORMER))
+    transformer = image_weights(out, run)
+    transformer.to(torch.float16).save_pretrained(export_to / IMAGE_TRANSFORMER, safe_serialization=True)
+    record = export_to / "sora.json"
+    sora = json.loads(record.read_text()) if record.is_file() else {"defaults": {}}
+    # the start by its folder's name: a path on the machine that trained it means nothing elsewhere
+    record_of_run = {key: value for key, value in run.items() if key not in ("out", "export_to")}
+    sora["image_train_config"] = {**record_of_run, "init_from": start.name}
+    record.write_text(json.dumps(sora, indent=2) + "\n")
+    print(f"exported the image model to {export_to / IMAGE_TRANSFORMER}")

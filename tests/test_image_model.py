@@ -1,0 +1,147 @@
+"""The image model: a checkpoint's `image_transformer/`, trained on rendered images beside its VAE and text encoder,
+used for text to image and a two-stage generate's first stage only."""
+
+import copy
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_ARCHITECTURE
+from diffusers import WanPipeline
+from safetensors.torch import load_file
+
+from sora_core import SoraPipeline, Video
+from sora_core.training.image_model import mirrored
+from sora_core.training.losses import sample_image_t
+from sora_core.training.train import main
+
+TINY = ["--architecture", TINY_ARCHITECTURE, "--batch-size", "2", "--threads", "1", "--log-every", "1"]
+TINY += ["--height", "32", "--width", "32"]
+
+
+def test_a_mirrored_image_swaps_left_and_right_in_its_caption_and_nothing_else():
+    image = torch.arange(2 * 3 * 1 * 2 * 3, dtype=torch.float32).view(2, 3, 1, 2, 3)[0]  # (3, 1, H, W)
+    flipped, caption = mirrored(image, "a red ball moving left, on the right of a black background")
+    assert caption == "a red ball moving right, on the left of a black background"
+    assert torch.equal(flipped[..., 0], image[..., 2]) and torch.equal(flipped[..., 2], image[..., 0])
+    assert mirrored(image, "a blue square moving up")[1] == "a blue square moving up"
+
+
+def test_the_image_models_t_draws_centre_where_asked():
+    rng = np.random.default_rng(0)
+    logit_normal = sample_image_t(20000, rng, "logit-normal").numpy()
+    shifted = sample_image_t(20000, rng, "shifted").numpy()
+    uniform = sample_image_t(20000, rng, "uniform").numpy()
+    assert abs(np.median(logit_normal) - 0.5) < 0.02  # SD3's: centred on the middle of the schedule
+    assert np.median(shifted) > 0.7  # the video model's, towards noise
+    assert abs(np.mean(uniform < 0.25) - 0.25) < 0.02 and abs(np.mean(uniform > 0.75) - 0.25) < 0.02
+    assert np.mean(np.abs(logit_normal - 0.5) < 0.25) > np.mean(np.abs(uniform - 0.5) < 0.25) + 0.1
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny checkpoint, and an image model trained beside it (3 steps, resumed once), exported."""
+    root = tmp_path_factory.mktemp("image")
+    start, out, export = root / "start", root / "run", root / "export"
+    main(["--stage", "init", "--export-to", str(start), "--architecture", TINY_ARCHITECTURE])
+    flags = ["--stage", "image", "--out", str(out), "--init-from", str(start), "--save-every", "1", *TINY]
+    main([*flags, "--steps", "2"])
+    main([*flags, "--steps", "3", "--ema-decay", "0.5"])  # resumes at step 2
+    main(["--stage", "export", "--out", str(out), "--export-to", str(export)])
+    return start, out, export
+
+
+def test_image_training_resumes_keeps_the_shared_parts_and_exports_an_image_transformer(trained):
+    start, out, export = trained
+    assert json.loads((out / "image" / "state" / "progress.json").read_text())["step"] == 3
+    for part in ("vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors", "transformer"):
+        if part == "transformer":
+            part = "transformer/diffusion_pytorch_model.safetensors"
+        kept, original = load_file(export / part), load_file(start / part)
+        assert all(torch.equal(kept[k], original[k]) for k in original), part  # the video model and its parts
+    image = load_file(export / "image_transformer" / "diffusion_pytorch_model.safetensors")
+    video = load_file(start / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert image.keys() == video.keys()
+    assert any(not torch.equal(image[k], video[k]) for k in image)  # it trained, from a copy of the video model
+    record = json.loads((export / "sora.json").read_text())["image_train_config"]
+    assert record["stage"] == "image" and record["init_from"] == "start"  # the start's name, not a machine path
+
+
+def test_plain_diffusers_still_loads_a_folder_with_an_image_model(trained):
+    _, _, export = trained
+    plain = WanPipeline.from_pretrained(export, torch_dtype=torch.float32)
+    assert plain.transformer is not None and not hasattr(plain, "image_transformer")
+    pipe = SoraPipeline.from_pretrained(str(export), device="cpu")
+    assert pipe.image_transformer is not None and pipe.image_transformer is not pipe.transformer
+
+
+def test_a_fresh_image_model_starts_from_the_architecture_not_the_checkpoint(trained, tmp_path):
+    start, _, _ = trained
+    flags = ["--stage", "image", "--out", str(tmp_path), "--init-from", str(start), "--image-init", "fresh"]
+    main([*flags, "--steps", "1", *TINY, "--seed", "5"])
+    trained_weights = load_file(tmp_path / "image" / "model" / "diffusion_pytorch_model.safetensors")
+    video = load_file(start / "transformer" / "diffusion_pytorch_model.safetensors")
+    # one step of lr ~1e-5 moves a weight by far less than two random draws differ
+    assert all((trained_weights[k] - video[k]).abs().max() > 1e-3 for k in video if video[k].numel() > 16)
+
+
+def test_image_training_without_a_checkpoint_or_with_a_wrong_choice_is_one_sentence(tmp_path):
+    with pytest.raises(SystemExit, match=r"^--stage image trains beside a checkpoint's VAE .*--init-from"):
+        main(["--stage", "image", "--out", str(tmp_path), *TINY])
+    with pytest.raises(SystemExit, match=r"^--image-t must be one of logit-normal, shifted, uniform; not 'mid'\.$"):
+        main(["--stage", "image", "--out", str(tmp_path), "--image-t", "mid", *TINY])
+
+
+def with_image_model(pipe: SoraPipeline, image_transformer) -> SoraPipeline:
+    return SoraPipeline(
+        pipe.vae,
+        pipe.text_encoder,
+        pipe.tokenizer,
+        pipe.transformer,
+        pipe.scheduler,
+        pipe.preset,
+        image_transformer=image_transformer,
+    )
+
+
+def other_weights(transformer, seed: int):
+    other = copy.deepcopy(transformer)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    return other
+
+
+def test_the_image_model_makes_images_and_first_frames_and_nothing_else(tiny_pipe):
+    image_model = other_weights(tiny_pipe.transformer, 1)
+    pipe = with_image_model(tiny_pipe, image_model)
+    same = with_image_model(tiny_pipe, tiny_pipe.transformer)
+    settings = dict(height=32, width=32, steps=2, seed=3)
+    alone = tiny_pipe.generate("a red ball", num_frames=1, **settings).frames
+    assert np.array_equal(same.generate("a red ball", num_frames=1, **settings).frames, alone)
+    assert not np.array_equal(pipe.generate("a red ball", num_frames=1, **settings).frames, alone)
+    # a video made in one stage, an extension and a restyled image: the video model's alone
+    video = tiny_pipe.generate("a red ball", num_frames=5, **settings)
+    assert np.array_equal(pipe.generate("a red ball", num_frames=5, **settings).frames, video.frames)
+    source = Video(video.frames[:1], fps=8)
+    restyled = tiny_pipe.restyle(source, "a blue ball", strength=0.7, **settings).frames
+    assert np.array_equal(pipe.restyle(source, "a blue ball", strength=0.7, **settings).frames, restyled)
+    extended = tiny_pipe.extend(video, "a red ball", num_frames=4, **settings).frames
+    assert np.array_equal(pipe.extend(video, "a red ball", num_frames=4, **settings).frames, extended)
+    # a two-stage generate: its first frame is the image model's image
+    two_stage = with_image_model(tiny_pipe, image_model)
+    two_stage.preset = replace(tiny_pipe.preset, animate_first_frame=True)
+    first = two_stage.generate("a red ball", num_frames=5, **settings).frames[0]
+    assert np.array_equal(first, pipe.generate("a red ball", num_frames=1, **settings).frames[0])
+
+
+def test_fast_mode_makes_images_with_the_image_model_too(tiny_pipe):
+    pipe = with_image_model(tiny_pipe, other_weights(tiny_pipe.transformer, 2))
+    settings = dict(height=32, width=32, steps=8, seed=3, num_frames=1)
+    fast = pipe.generate("a red ball", fast=True, **settings).frames
+    assert not np.array_equal(fast, tiny_pipe.generate("a red ball", fast=True, **settings).frames)
+    exact = pipe.generate("a red ball", **settings).frames
+    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 20
