@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from sora_core import toyworld as tw
+from sora_core.toyworld import world
 from sora_core.engine.motion_fill import motion_filled
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
 from sora_core.toyworld.evaluate import colours_kept, main, paraphrase
@@ -351,12 +352,12 @@ def test_the_image_check_asks_for_images_and_scores_a_perfect_model_fully(capsys
     model = Renderer()
     scores = adherence(model, 6, steps=1, size=(96, 96), num_frames=1)
     assert model.lengths == [1] * 6
-    assert (scores["color"], scores["shape"], scores["look"]) == (1.0, 1.0, 1.0)
+    assert (scores["color"], scores["shape"], scores["look"], scores["one"]) == (1.0, 1.0, 1.0, 1.0)
     report_images(model, SimpleNamespace(images=4, steps=1, fast=False, guidance=None), (96, 96))
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| held out", "| training"))]
-    assert [row.split(" | ")[:4] for row in rows] == [
-        ["| held out", "100%", "100%", "100%"],
-        ["| training combinations", "100%", "100%", "100%"],
+    assert [row.split(" | ")[:5] for row in rows] == [
+        ["| held out", "100%", "100%", "100%", "100%"],
+        ["| training combinations", "100%", "100%", "100%", "100%"],
     ]
     for row in rows:  # e.g. "ball 2 / 2, square 1 / 1, triangle 1 / 1": every shape asked is right
         counts = re.findall(r"(ball|square|triangle) (\d+) / (\d+)", row)
@@ -424,3 +425,31 @@ def test_evaluate_animate_runs_end_to_end(tiny_checkpoint, capsys):
     printed = capsys.readouterr().out
     assert "animate 5 rendered first frames:" in printed
     assert [part.split()[-1][-2:] for part in printed.splitlines()[-1].split("; ")] == ["/1"] * 5  # one a motion
+
+
+class TwoOfEach(Renderer):
+    """A model that draws the asked object twice, side by side."""
+
+    def generate(self, prompt, num_frames, height, width, steps, seed, fast, guidance):
+        thing = scene_named(prompt).things[0]
+        left, right = tw.Thing(thing.shape, thing.color, "standing still"), thing
+        frames = np.empty((1, height, width, 3), np.uint8)
+        frames[:] = tw.BACKGROUNDS[scene_named(prompt).background]
+        for item, x in ((left, width // 4), (right, 3 * width // 4)):
+            world._draw(frames[0], item.shape, tw.COLORS[item.color], (x, height // 2), height / 10)
+        return SimpleNamespace(frames=frames)
+
+
+def test_images_with_two_objects_are_counted_as_such():
+    from sora_core.toyworld.detector import count_objects
+    from sora_core.toyworld.evaluate import adherence
+
+    assert adherence(TwoOfEach(), 6, steps=1, size=(96, 96), num_frames=1)["one"] == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        scene = tw.random_scene(rng, second_object_p=0.0)
+        frame = tw.render(scene, 96, 96, 1, rng, inside=True)[0][0]
+        assert count_objects(frame) == 1
+        speck = frame.copy()
+        speck[2:5, 2:5] = 255 - speck[2:5, 2:5]  # 9 stray pixels: noise, not an object
+        assert count_objects(speck) == 1

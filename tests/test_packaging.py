@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -35,13 +36,23 @@ def test_a_missing_bundled_model_says_where_it_lives(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_the_installed_command_runs_from_a_fresh_venv(tmp_path):
-    """The wheel in a new virtual environment (its dependencies seen from this one), then `sora-space` as a user
-    types it: the entry point must name a module that exists."""
+    """The wheel in a new virtual environment (its dependencies seen from this environment's site-packages), then
+    `sora-space` as a user types it: the entry point must name a module that exists. `--system-site-packages` would
+    not do: inside a virtual environment (as the README sets up) it means the base interpreter's, without torch."""
     wheels = tmp_path / "wheels"
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."]
     assert subprocess.run(build, capture_output=True, cwd=ROOT, timeout=300).returncode == 0
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    inner = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # plain path lines: this environment's packages are importable there, its .pth files (our editable install) not
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(inner) / "dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
     (wheel,) = wheels.glob("sora_space-*.whl")
     install = [str(venv / "bin" / "pip"), "install", "--no-deps", "--no-index", "--force-reinstall", str(wheel)]
     done = subprocess.run(install, capture_output=True, text=True, timeout=300)

@@ -79,6 +79,37 @@ def read(frames: np.ndarray) -> Reading:
     )
 
 
+def count_objects(frame: np.ndarray) -> int:
+    """How many objects a uint8 frame (H, W, 3) shows: 8-connected regions of foreground pixels (as `read` masks
+    them) of at least a quarter of the smallest object the world draws at this size. A second object, a
+    cross-fade's ghost or a blob split in two each count."""
+    mask = np.abs(frame.astype(np.float32) - border_colour(frame[None])).sum(-1) > FOREGROUND_THRESHOLD
+    smallest = np.pi * (toyworld.RADIUS[0] * min(frame.shape[:2]) / 128) ** 2
+    return sum(area >= smallest / 4 for area in region_areas(mask))
+
+
+def region_areas(mask: np.ndarray) -> list[int]:
+    """The pixel counts of a boolean mask's 8-connected regions."""
+    unseen = mask.copy()
+    areas = []
+    for start in zip(*np.nonzero(mask)):
+        if not unseen[start]:
+            continue
+        unseen[start] = False
+        stack, area = [start], 0
+        while stack:
+            y, x = stack.pop()
+            area += 1
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = y + dy, x + dx
+                    if 0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1] and unseen[ny, nx]:
+                        unseen[ny, nx] = False
+                        stack.append((ny, nx))
+        areas.append(area)
+    return areas
+
+
 def box_fill(difference: np.ndarray, mask: np.ndarray) -> float | None:
     """The share of its bounding box the object fills (square 1, ball pi/4, triangle 1/2), read on the pixels past
     SHAPE_CONTRAST of its contrast: a blurred edge (a VAE's, a generated one) widens the object at the 60-level

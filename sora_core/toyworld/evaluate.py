@@ -22,7 +22,7 @@ from ..engine.requests import GenerateRequest, Options
 from ..engine.video import Video, to_frames, to_pixels
 from . import seam_eval, story_eval
 from . import world as toyworld
-from .detector import falls_with_gravity, read
+from .detector import count_objects, falls_with_gravity, read
 from .rewriter import rewrite_for_toyworld
 
 # How a user might word the toy world's captions: what prompt enhancement has to undo.
@@ -118,7 +118,8 @@ def adherence(
     `num_frames=1`: images (the image stage alone; their motion reads "standing still")."""
     rng = np.random.default_rng(seed)
     pool = toyworld.all_combinations(held_out=held_out)
-    right = {"color": 0, "shape": 0, "motion": 0, "all": 0, "look": 0}  # look: colour and shape
+    # look: colour and shape; one: one object and never two (a second object or a ghost fails)
+    right = {"color": 0, "shape": 0, "motion": 0, "all": 0, "look": 0, "one": 0}
     shapes = {shape: [0, 0] for shape in toyworld.SHAPES}  # right, asked: where the shape misses sit
     gravity = []
     for i in range(clips):
@@ -147,6 +148,7 @@ def adherence(
             right[key] += hit
         right["all"] += all(hits.values())
         right["look"] += hits["color"] and hits["shape"]
+        right["one"] += one_object(video.frames)
         shapes[thing.shape][0] += hits["shape"]
         shapes[thing.shape][1] += 1
         if thing.motion == "bouncing":
@@ -155,6 +157,12 @@ def adherence(
     result["gravity"] = float(np.mean(gravity)) if gravity else float("nan")
     result["shapes"] = {shape: tuple(counts) for shape, counts in shapes.items()}
     return result
+
+
+def one_object(frames: np.ndarray) -> bool:
+    """No frame shows two objects, and some frame shows one."""
+    counts = [count_objects(frame) for frame in frames]
+    return max(counts) == 1
 
 
 ANIMATE_MOTIONS = ("moving left", "moving right", "moving up", "moving down", "standing still")
@@ -255,14 +263,15 @@ def report_vae(vae, size: tuple[int, int], num_frames: int):
 
 def report_images(pipe, args, size: tuple[int, int]):
     """The image stage alone: colour and shape of `args.images` images of held-out and of training combinations."""
-    print(f"| images ({args.images} combinations) | colour | shape | both | shape right by shape asked |")
-    print("|---|---|---|---|---|")
+    print(f"| images ({args.images} combinations) | colour | shape | both | one object | shape right by shape asked |")
+    print("|---|---|---|---|---|---|")
     for name, held_out in (("held out", True), ("training combinations", False)):
         scores = adherence(
             pipe, args.images, args.steps, size, fast=args.fast, held_out=held_out, num_frames=1, guidance=args.guidance
         )
         by_shape = ", ".join(f"{shape} {hits} / {asked}" for shape, (hits, asked) in scores["shapes"].items())
-        row = f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} | {by_shape} |"
+        row = f"| {name} | {scores['color']:.0%} | {scores['shape']:.0%} | {scores['look']:.0%} | {scores['one']:.0%} "
+        row += f"| {by_shape} |"
         print(row, flush=True)
 
 
