@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from sora_core import toyworld as tw
-from sora_core.toyworld import world
 from sora_core.engine.motion_fill import motion_filled
+from sora_core.toyworld import world
 from sora_core.toyworld.detector import falls_with_gravity, median_step, read, seam
 from sora_core.toyworld.evaluate import colours_kept, main, paraphrase
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
