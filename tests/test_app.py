@@ -81,6 +81,15 @@ def test_enhance_rewrites_the_prompt_used(client):
     assert used == "a red ball moving left on a black background"
 
 
+def test_the_words_a_rewrite_dropped_are_in_the_results_metadata(client):
+    asked = dict(height=32, width=32, seconds=0.5, steps=1, enhance=True, api_name="/generate")
+    path, _, used = client.predict(prompt="a pink star spinning above the ocean", **asked)
+    assert used == "a white ball standing still on a black background"
+    assert read_metadata(path)["prompt_dropped_words"] == ["pink", "star", "spinning", "above", "ocean"]
+    path, _, _ = client.predict(prompt="a red ball", **asked)
+    assert "prompt_dropped_words" not in read_metadata(path)
+
+
 def test_generate_and_image(client):
     path, seed, prompt = client.predict(
         prompt="a red ball", height=32, width=48, seconds=1, steps=2, seed=5, api_name="/generate"

@@ -204,3 +204,24 @@ def test_help_answers_without_loading_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--enhance, --no-enhance" in done.stdout and done.stdout.strip().endswith("[]")
+
+
+def test_a_transitions_short_prompt_is_completed_from_its_clips_and_dropped_words_are_said(tmp_path, capsys):
+    from test_enhance import orange_triangles_on_gray
+
+    clips = []
+    for seed, motion in ((0, "moving right"), (1, "moving left")):
+        clips.append(tmp_path / f"{seed}.mp4")
+        Video(orange_triangles_on_gray(motion, seed), fps=8).save(clips[-1])
+    out = tmp_path / "bridge.mp4"
+    flags = ["--prompt", "the triangle turns upward", "--out", str(out), "--steps", "2", "--frames", "4"]
+    assert in_process("transition", "--video", str(clips[0]), "--video-b", str(clips[1]), *flags) == 0
+    said = capsys.readouterr().err
+    assert "prompt rewritten for the model: 'an orange triangle moving up on a gray background'" in said
+    assert "warning: The model does not know these words, so they were dropped: turns." in said
+    assert read_metadata(out)["prompt"] == "an orange triangle moving up on a gray background"
+    image = tmp_path / "star.png"
+    assert in_process("generate", "--prompt", "a pink star spinning above the ocean", "--out", str(image)) == 0
+    said = capsys.readouterr()
+    assert "dropped: pink, star, spinning, above, ocean." in said.err
+    assert f"wrote {image} (1 frame," in said.out  # one frame, not "1 frames"

@@ -2,6 +2,7 @@
 
 import logging
 
+import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -9,6 +10,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from sora_core import enhance_prompt
 from sora_core.serving.enhance import enhance_with_language_model
+from sora_core.toyworld import world
 from sora_core.toyworld.rewriter import rewrite_for_toyworld
 
 PARAPHRASES = [
@@ -152,3 +154,46 @@ def test_an_unreachable_hub_leaves_the_prompt_at_once(tmp_path):
     assert "USED: a red ball" in result.stdout, result.stdout + result.stderr
     assert "prompt enhancer" in result.stderr and "unavailable" in result.stderr
     assert "Retrying" not in result.stderr and "Traceback" not in result.stderr
+
+
+def orange_triangles_on_gray(motion: str = "moving right", seed: int = 0) -> np.ndarray:
+    scene = world.Scene((world.Thing("triangle", "orange", motion),), "gray")
+    return world.render(scene, 96, 96, 17, np.random.default_rng(seed), inside=True)[0]
+
+
+def test_a_workflows_short_prompt_takes_what_it_leaves_out_from_its_source_clip():
+    """The words a prompt leaves out come from the clip it continues, not from the defaults (white, black)."""
+    from sora_core.serving.enhance import rewrite_prompt
+
+    source = orange_triangles_on_gray()
+    rewrite = rewrite_prompt("the triangle turns upward", "sora-tiny", source=source)
+    assert rewrite.prompt == "an orange triangle moving up on a gray background"
+    assert {"colour: orange (the source's)", "background: gray (the source's)"} <= set(rewrite.filled_in)
+    assert rewrite_prompt("the triangle turns upward", "sora-tiny").prompt == (
+        "a white triangle moving up on a black background"  # text to video: the defaults
+    )
+    # the source's motion too, where the prompt names none; and a word the prompt gives wins over the source's
+    assert rewrite_prompt("a triangle", "sora-tiny", source=source).prompt == (
+        "an orange triangle moving right on a gray background"
+    )
+    assert rewrite_prompt("a blue ball", "sora-tiny", source=source).prompt.startswith("a blue ball moving right")
+
+
+def test_a_language_model_enhancer_leaves_a_workflows_prompt_as_written():
+    """On a Hub preset an instruct model would invent a scene the source does not show: no model is even loaded."""
+    from sora_core.serving.enhance import rewrite_prompt
+
+    rewrite = rewrite_prompt("the cat turns around", "wan2.1-t2v-1.3b", source=orange_triangles_on_gray())
+    assert rewrite.prompt == "the cat turns around" and rewrite.unplaced == []
+
+
+def test_the_words_a_rewrite_drops_are_named():
+    from sora_core.serving.enhance import rewrite_prompt
+    from sora_core.toyworld.rewriter import dropped_sentence
+
+    rewrite = rewrite_prompt("a pink star spinning above the ocean", "sora-tiny")
+    assert rewrite.unplaced == ["pink", "star", "spinning", "above", "ocean"]
+    assert dropped_sentence(rewrite.unplaced) == (
+        "The model does not know these words, so they were dropped: pink, star, spinning, above, ocean."
+    )
+    assert dropped_sentence([]) == ""

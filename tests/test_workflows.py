@@ -33,6 +33,9 @@ def test_extend_forward_and_backward_keep_source_exactly(pipe):
     assert forward.num_frames == 17 and np.array_equal(forward.frames[:9], source.frames)
     backward = pipe.extend(source, "x", num_frames=8, direction="backward", **STEPS)
     assert backward.num_frames == 9 + 8 and np.array_equal(backward.frames[-9:], source.frames)
+    # the metadata's count is the result's, where the sampling window is shorter than the source plus the new frames
+    longer = pipe.extend(Video(smooth_frames(25, 32, 48), fps=8), "x", num_frames=8, **STEPS)
+    assert longer.num_frames == 33 and longer.metadata["num_frames"] == 33
 
 
 def test_image_to_video_both_ways(pipe):

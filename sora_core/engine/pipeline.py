@@ -199,8 +199,10 @@ class SoraPipeline:
         window = timeline.frames
         if not timeline.known.all():  # all known: nothing to make (a restyle at strength 0)
             window = self.sample_window(plan, progress, should_stop)
+        frames = timeline.assemble(window)
         metadata = dict(prompt=plan.prompt, model=self.preset.name, **asdict(plan.settings), task=plan.task)
-        return Video(timeline.assemble(window), fps=self.preset.fps, metadata={**metadata, **plan.extra})
+        metadata["num_frames"] = len(frames)  # the result's, sources included (the settings' is the window's)
+        return Video(frames, fps=self.preset.fps, metadata={**metadata, **plan.extra})
 
     def first_frame_made(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> workflows.Plan:
         """A generate plan's first frame, sampled as an image with the plan's prompt and settings; returns the plan

@@ -101,6 +101,16 @@ DIFFUSERS_NAMES = {
 }
 
 
+def source_of(request: Request):
+    """The frames (T, H, W, 3) a workflow's new frames continue from (a transition's first clip); None for text to
+    video."""
+    for name in VIDEO_FIELDS:
+        video = getattr(request, name, None)
+        if video is not None:
+            return video.frames
+    return None
+
+
 def check_names(names, allowed: tuple[str, ...]):
     """TypeError for a keyword the method does not take, saying ours where it is diffusers' name for it."""
     for name in names:

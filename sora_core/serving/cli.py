@@ -8,12 +8,13 @@ video is complete.
 import argparse
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..engine import limits
-from ..engine.requests import REQUESTS, VIDEO_FIELDS, build, field_names
+from ..engine.requests import REQUESTS, VIDEO_FIELDS, build, field_names, source_of
 from ..engine.video import IMAGE_SUFFIXES, Video, load_field
 
 USER_ERRORS = (ValueError, RuntimeError, OSError, InterruptedError)
@@ -247,20 +248,26 @@ def run_storyboard(args) -> Video:
     return video
 
 
-def prompt_for(args, pipe, prompt: str) -> str:
+def prompt_for(args, pipe, prompt: str, source=None) -> str:
     """The prompt the model gets: through the checkpoint's enhancer where --enhance is on (default: where it works
-    offline), said on stderr when it changed; words the model does not know are named either way."""
-    from .enhance import enhance_prompt, unknown_words, works_offline
+    offline; a workflow's short prompt completed from its `source` frames), said on stderr when it changed, with
+    the words it dropped; without it, words the model does not know are named."""
+    from ..toyworld.rewriter import dropped_sentence
+    from .enhance import rewrite_prompt, unknown_words, works_offline
 
     enhance = works_offline(pipe.preset) if args.enhance is None else args.enhance
-    used = enhance_prompt(prompt, pipe.preset, seed=args.seed, device=str(pipe.device)) if enhance else prompt
-    if used != prompt:
-        print(f"prompt rewritten for the model: {used!r}", file=sys.stderr)
-    unknown = unknown_words(used, pipe.preset)
-    if unknown:
-        hint = "" if enhance else " (--enhance maps other wording onto its vocabulary)"
-        print(f"warning: the model does not know these words: {', '.join(unknown)}{hint}", file=sys.stderr)
-    return used
+    if not enhance:
+        unknown = unknown_words(prompt, pipe.preset)
+        if unknown:
+            hint = " (--enhance maps other wording onto its vocabulary)"
+            print(f"warning: the model does not know these words: {', '.join(unknown)}{hint}", file=sys.stderr)
+        return prompt
+    rewrite = rewrite_prompt(prompt, pipe.preset, seed=args.seed, device=str(pipe.device), source=source)
+    if rewrite.prompt != prompt:
+        print(f"prompt rewritten for the model: {rewrite.prompt!r}", file=sys.stderr)
+    if rewrite.unplaced:
+        print(f"warning: {dropped_sentence(rewrite.unplaced)}", file=sys.stderr)
+    return rewrite.prompt
 
 
 def run(args) -> Video | None:
@@ -274,8 +281,8 @@ def run(args) -> Video | None:
     from ..engine.pipeline import SoraPipeline
 
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
-    values["prompt"] = prompt_for(args, pipe, values["prompt"])
     request = build(REQUESTS[args.command], values)
+    request = replace(request, prompt=prompt_for(args, pipe, request.prompt, source_of(request)))
     plan = pipe.plan(request)
     with tqdm(total=plan.settings.steps, desc="denoising", unit="step") as bar:
         video = pipe.sample(plan, progress=lambda step, total: bar.update(step - bar.n))
@@ -299,5 +306,6 @@ def main(argv=None) -> int:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
     if args.command != "batch":  # a batch says what it wrote itself
-        print(f"wrote {args.out} ({video.num_frames} frames, {video.width}×{video.height}, seed {args.seed})")
+        frames = "1 frame" if video.num_frames == 1 else f"{video.num_frames} frames"
+        print(f"wrote {args.out} ({frames}, {video.width}×{video.height}, seed {args.seed})")
     return 0

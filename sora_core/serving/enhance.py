@@ -9,12 +9,13 @@
 import logging
 import re
 
+import numpy as np
 import torch
 
 from ..engine.limits import check_text
 from ..engine.loading import hub_offline
 from ..engine.presets import Preset, preset_for
-from ..toyworld.rewriter import rewrite_for_toyworld
+from ..toyworld.rewriter import Rewrite, SourceWords, rewrite_for_toyworld
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +88,29 @@ def unknown_words(prompt: str, preset: Preset) -> list[str]:
     return [word for word in re.findall(r"[a-z]+", prompt.lower()) if word not in known]
 
 
-def enhance_prompt(prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu") -> str:
-    """The user's prompt rewritten for `model` (a preset, or its name); unchanged when the model has no enhancer
-    or the enhancer fails."""
+def rewrite_prompt(
+    prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu", source=None
+) -> Rewrite:
+    """The user's prompt rewritten for `model` (a preset, or its name), with the words it dropped and what it filled
+    in. `source`: the frames (T, H, W, 3) a workflow starts from; a toy-world model takes what a short prompt leaves
+    out from them, and a language-model enhancer leaves a workflow's prompt as written (it would invent a scene the
+    source does not show). Unchanged when the model has no enhancer or the enhancer fails."""
     check_text(prompt, "prompt", required=True)
     preset = model if isinstance(model, Preset) else preset_for(model)
     if preset.enhancer == "toyworld":
-        return rewrite_for_toyworld(prompt).prompt
-    if not preset.enhancer:
-        return prompt
+        return rewrite_for_toyworld(prompt, None if source is None else SourceWords.read_from(np.asarray(source)))
+    if not preset.enhancer or source is not None:
+        return Rewrite(prompt)
     try:
         language_model, tokenizer = load_language_model(preset.enhancer, preset.enhancer_revision, device=device)
     except Exception as error:
         log.warning("prompt enhancer %s unavailable, using the prompt as written: %s", preset.enhancer, error)
-        return prompt
-    return enhance_with_language_model(prompt, language_model, tokenizer, seed)
+        return Rewrite(prompt)
+    return Rewrite(enhance_with_language_model(prompt, language_model, tokenizer, seed))
+
+
+def enhance_prompt(
+    prompt: str, model: "str | Preset" = "sora-tiny", seed: int = 0, device: str = "cpu", source=None
+) -> str:
+    """The prompt `rewrite_prompt` gives, alone."""
+    return rewrite_prompt(prompt, model, seed, device, source).prompt

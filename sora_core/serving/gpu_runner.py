@@ -14,7 +14,8 @@ import gradio as gr
 import torch
 
 from ..engine.pipeline import SoraPipeline
-from .enhance import enhance_prompt
+from ..toyworld.rewriter import Rewrite
+from .enhance import rewrite_prompt
 from .gpu_time import ENHANCE_CALL_SECONDS
 from .jobs import Job, JobBuilder, StoryJob
 from .results import ResultFolder
@@ -57,20 +58,24 @@ class GpuRunner:
             left = (time.time() - started) / step * (total - step)
             progress((step, total), desc=f"Denoising, about {left:.0f} s left", unit="steps")
 
-        prompts = job.prompts
+        rewrites = [Rewrite(prompt) for prompt in job.prompts]
         if job.enhance:
             enhance = self.enhance_on_gpu if split else self.enhance
-            prompts = enhance(ENHANCE_CALL_SECONDS, prompts, job.seed, progress)
+            rewrites = enhance(ENHANCE_CALL_SECONDS, job.prompts, job.seed, progress, job.source)
+        prompts = tuple(rewrite.prompt for rewrite in rewrites)
         sample = partial(self.sample_on_gpu, job.segment_seconds) if split else None
         stop_asked = lambda: stop.get("stop", False)  # noqa: E731
         video = job.run(self.pipe, prompts, progress=report, should_stop=stop_asked, sample=sample)
+        dropped = [word for rewrite in rewrites for word in rewrite.unplaced]
+        if dropped:  # in the result file's metadata, for API callers; the page says it beside the prompt used
+            video.metadata["prompt_dropped_words"] = dropped
         return video, " / ".join(prompts)
 
-    def enhance(self, budget: int, prompts: tuple[str, ...], seed: int, progress) -> tuple[str, ...]:
-        """The prompts rewritten, each alone (a storyboard's are its cards')."""
+    def enhance(self, budget: int, prompts: tuple[str, ...], seed: int, progress, source=None) -> list[Rewrite]:
+        """The prompts rewritten, each alone (a storyboard's are its cards'), a workflow's from its `source`."""
         progress(0, desc="Enhancing the prompt")
         device = str(self.pipe.device)
-        return tuple(enhance_prompt(prompt, self.preset, seed, device=device) for prompt in prompts)
+        return [rewrite_prompt(prompt, self.preset, seed, device=device, source=source) for prompt in prompts]
 
     def sample(self, budget: int, plan, progress, should_stop):
         """One sampling window (a story's segment) in its own GPU call of `budget` seconds."""

@@ -7,7 +7,16 @@ from dataclasses import dataclass, replace
 
 from ..engine import limits
 from ..engine.pipeline import SoraPipeline
-from ..engine.requests import REQUESTS, VIDEO_FIELDS, GenerateRequest, Options, Request, build, field_names
+from ..engine.requests import (
+    REQUESTS,
+    VIDEO_FIELDS,
+    GenerateRequest,
+    Options,
+    Request,
+    build,
+    field_names,
+    source_of,
+)
 from ..engine.storyboard import Card, check_cards, keyframe_frames, segments, story_window
 from ..engine.video import Video
 from ..engine.workflows import Plan
@@ -39,6 +48,11 @@ class Job:
         return (self.plan.prompt,)
 
     @property
+    def source(self):
+        """The frames the prompt's new frames continue from (what a rewrite fills a short prompt from), or None."""
+        return source_of(self.request)
+
+    @property
     def seed(self) -> int:
         return self.plan.settings.seed
 
@@ -67,6 +81,8 @@ class StoryJob:
     def prompts(self) -> tuple[str, ...]:
         """One a card, in order (each enhanced alone, when asked)."""
         return tuple(card.prompt for card in self.cards)
+
+    source = None  # a story's cards are rewritten as text to video
 
     @property
     def seed(self) -> int:

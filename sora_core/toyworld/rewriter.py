@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import world as toyworld
+from .detector import read
 
 # Free wording -> the toy world's words. Longer phrases are matched first.
 COLOR_WORDS = {
@@ -35,6 +36,7 @@ MOTION_WORDS = {
         "sliding left",
         "rolling left",
         "leftwards",
+        "leftward",
         "to the left",
         "westward",
     ],
@@ -48,6 +50,7 @@ MOTION_WORDS = {
         "sliding right",
         "rolling right",
         "rightwards",
+        "rightward",
         "to the right",
         "eastward",
     ],
@@ -60,10 +63,21 @@ MOTION_WORDS = {
         "ascending",
         "climbing",
         "upwards",
+        "upward",
         "lifting off",
         "flying up",
     ],
-    "moving down": ["falling", "falls", "sinking", "dropping", "descending", "going down", "moves down", "downwards"],
+    "moving down": [
+        "falling",
+        "falls",
+        "sinking",
+        "dropping",
+        "descending",
+        "going down",
+        "moves down",
+        "downwards",
+        "downward",
+    ],
     "bouncing": ["keeps bouncing", "bounces", "bouncy", "hopping", "jumping", "bounce", "boing"],
     "standing still": [
         "stationary",
@@ -92,9 +106,29 @@ DEFAULTS = {"color": "white", "motion": "standing still", "background": "black"}
 
 @dataclass
 class Rewrite:
+    """A rewritten prompt: the words it could not place (dropped from the prompt the model gets), and what it filled
+    in for what the prompt left out ("colour: orange (the source's)")."""
+
     prompt: str
     unplaced: list[str] = field(default_factory=list)
     filled_in: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceWords:
+    """What a source clip shows, in the toy world's words (None where the detector could not read it): a workflow's
+    short prompt takes from here what it leaves out, instead of the defaults."""
+
+    color: str | None = None
+    shape: str | None = None
+    motion: str | None = None
+    background: str | None = None
+
+    @classmethod
+    def read_from(cls, frames) -> "SourceWords":
+        """The first object and the background of uint8 frames (T, H, W, 3), read by the evaluation's detector."""
+        reading = read(frames)
+        return cls(reading.color, reading.shape, reading.motion, reading.background)
 
 
 def _phrase_table() -> list[tuple[str, str]]:
@@ -118,10 +152,45 @@ def _tokens(prompt: str) -> list[str]:
     return [token.replace("_", " ") for token in text.split()]
 
 
-def rewrite_for_toyworld(prompt: str) -> Rewrite:
+def rewrite_for_toyworld(prompt: str, source: SourceWords | None = None) -> Rewrite:
     """Map free wording into the toy world's vocabulary: "a crimson sphere drifting leftwards over a dark
-    backdrop" -> "a red ball moving left on a black background"."""
-    tokens = _tokens(prompt)
+    backdrop" -> "a red ball moving left on a black background". What the prompt leaves out comes from `source`
+    (the clip a workflow continues) where given, else from the defaults."""
+    background, objects, unplaced = parse(_tokens(prompt))
+    source = source or SourceWords()
+    filled = []
+    things = []
+    for i, thing in enumerate(objects):
+        known = source if i == 0 else SourceWords()  # the source's object is the prompt's first
+        for kind in ("color", "shape", "motion"):
+            if thing.get(kind) is None:
+                thing[kind], said = missing_word(kind, getattr(known, kind), background)
+                filled.append(said)
+        things.append(toyworld.Thing(thing["shape"], thing["color"], thing["motion"]))
+    if background is None:
+        default = DEFAULTS["background"] if things[0].color != "black" else "gray"
+        background = source.background or default
+        filled.append(f"background: {background}" + (" (the source's)" if source.background else ""))
+    if not toyworld.valid(things[0], background):  # a white ball on a white background cannot be seen
+        background = "black"
+        filled.append("background: black (the object's colour matched the background)")
+    return Rewrite(toyworld.Scene(tuple(things), background).caption(), unplaced, filled)
+
+
+def missing_word(kind: str, from_source: str | None, background: str | None) -> tuple[str, str]:
+    """A word the prompt left out: the source's where it has one, else the default; and how to say so."""
+    name = "colour" if kind == "color" else kind
+    if from_source is not None:
+        return from_source, f"{name}: {from_source} (the source's)"
+    if kind == "color":
+        word = DEFAULTS["color"] if background != "white" else "red"
+    else:
+        word = "ball" if kind == "shape" else DEFAULTS["motion"]
+    return word, f"{name}: {word}"
+
+
+def parse(tokens: list[str]) -> tuple[str | None, list[dict], list[str]]:
+    """Canonical tokens -> the background named (or None), up to two objects' words, and the words not placed."""
     background, objects, pending, unplaced = None, [], {}, []
     for i, token in enumerate(tokens):
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
@@ -143,27 +212,7 @@ def rewrite_for_toyworld(prompt: str) -> Rewrite:
             unplaced.append(token)
     if pending or not objects:
         objects.append(pending)
-    objects = [thing for thing in objects if thing][:2] or [{}]
-    filled = []
-    things = []
-    for thing in objects:
-        if thing.get("color") is None:
-            thing["color"] = DEFAULTS["color"] if background != "white" else "red"
-            filled.append(f"colour: {thing['color']}")
-        if thing.get("shape") is None:
-            thing["shape"] = "ball"
-            filled.append("shape: ball")
-        if thing.get("motion") is None:
-            thing["motion"] = DEFAULTS["motion"]
-            filled.append(f"motion: {thing['motion']}")
-        things.append(toyworld.Thing(thing["shape"], thing["color"], thing["motion"]))
-    if background is None:
-        background = DEFAULTS["background"] if things[0].color != "black" else "gray"
-        filled.append(f"background: {background}")
-    if not toyworld.valid(things[0], background):  # a white ball on a white background cannot be seen
-        background = "black"
-        filled.append("background: black (the object's colour matched the background)")
-    return Rewrite(toyworld.Scene(tuple(things), background).caption(), unplaced, filled)
+    return background, [thing for thing in objects if thing][:2] or [{}], unplaced
 
 
 def vocabulary_sentence() -> str:
@@ -172,7 +221,11 @@ def vocabulary_sentence() -> str:
     return f"This model knows a toy world. {words}. The prompt enhancer maps other wording onto these words."
 
 
+def dropped_sentence(unplaced: list[str]) -> str:
+    """What a rewrite left out of the prompt, for people; empty when it placed every word."""
+    return f"The model does not know these words, so they were dropped: {', '.join(unplaced)}." if unplaced else ""
+
+
 def unplaced_sentence(prompt) -> str:
-    """The words of `prompt` the rewriter could not place, for the page; empty when it placed them all."""
-    unplaced = rewrite_for_toyworld(prompt).unplaced if isinstance(prompt, str) else []
-    return f"Words the enhancer could not place: {', '.join(unplaced)}" if unplaced else ""
+    """`dropped_sentence` for the words of `prompt` the rewriter could not place (the page's note)."""
+    return dropped_sentence(rewrite_for_toyworld(prompt).unplaced if isinstance(prompt, str) else [])
