@@ -330,8 +330,10 @@ def send_buttons(page: Page, tabs: dict[str, Tab], selector):
             button.click(send(tab_id), page.state["last"], [target, selector], api_visibility="private")
 
 
-def create_demo(pipe: SoraPipeline) -> gr.Blocks:
-    page = Page(pipe, make_endpoints(pipe))
+def create_demo(pipe: SoraPipeline, threads: int = 0) -> gr.Blocks:
+    """The page over `pipe`; on a CPU each request computes on `threads` threads (0: the cores idle when it
+    starts)."""
+    page = Page(pipe, make_endpoints(pipe, threads))
     p = pipe.preset
     with gr.Blocks(title="Sora Space", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
@@ -367,7 +369,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Sora Space: the Gradio app.")
     parser.add_argument("--model", default=os.environ.get("SORA_MODEL") or default_model())
     parser.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("SORA_THREADS") or 0),
+        help="CPU threads a request computes with (default: the cores idle when it starts)",
+    )
     args = parser.parse_args(argv)
+    if args.threads < 0:
+        raise SystemExit(f"error: --threads must be 0 (the idle cores) or more; got {args.threads}.")
     logging.basicConfig(level=logging.INFO)
     try:
         pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
@@ -375,7 +385,7 @@ def main(argv=None):
         raise SystemExit(f"error: {error}") from None
     if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):  # as the spaces package reads it
         logging.getLogger("sora_space").info(compile_on_zero_gpu(pipe))
-    demo = create_demo(pipe)
+    demo = create_demo(pipe, args.threads)
     demo.queue(default_concurrency_limit=1, max_size=20)
     try:
         import mcp  # noqa: F401  (installed with the gradio[mcp] extra)

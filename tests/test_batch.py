@@ -61,13 +61,21 @@ def jobs(tmp_path):
     return write_jobs(tmp_path)
 
 
-def test_a_batch_writes_every_line_and_reports_the_bad_one(tiny_checkpoint, jobs, tmp_path, capsys):
+def test_a_batch_writes_every_line_and_reports_the_bad_one(tiny_checkpoint, jobs, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    assert run(jobs, out, tiny_checkpoint) == 0
+    loaded = batch.load
+
+    def load(args, device):  # the bad line is reported before the model loads
+        assert "line 4: steps must be" in capsys.readouterr().err
+        assert json.loads((out / ".rows" / "4.json").read_text())["error"].startswith("steps must be")
+        return loaded(args, device)
+
+    monkeypatch.setattr(batch, "load", load)
+    assert run(jobs, out, tiny_checkpoint) == 1  # a line failed
     rows = manifest(out)
     assert [row["line"] for row in rows] == list(range(1, 9))
     assert rows[3]["error"] == "steps must be a whole number from 1 to 100; got 0." and "output" not in rows[3]
-    assert "line 4: steps must be" in capsys.readouterr().err
+    assert "7 outputs, 1 failed lines" in capsys.readouterr().out
     outputs = [Path(row["output"]) for row in rows if "output" in row]
     assert [p.name for p in outputs] == ["1.mp4", "2.png", "3.mp4", "5.mp4", "6.mp4", "7.mp4", "8.mp4"]
     assert Video.load(outputs[0]).num_frames == 5 and Video.load(outputs[1]).num_frames == 1
@@ -81,7 +89,7 @@ def test_lines_that_are_not_requests_get_one_sentence_each(tiny_checkpoint, tmp_
     lines += ['{"task": "extend", "prompt": "x", "video": "gone.mp4"}']
     jobs.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    assert run(jobs, out, tiny_checkpoint) == 0
+    assert run(jobs, out, tmp_path / "no-model-here") == 1  # every line refused before any model is loaded
     errors = [row["error"] for row in manifest(out)]
     assert errors[0].startswith("the line is not JSON: Expecting value")
     assert errors[1] == "the line must be a JSON object; got '[1, 2]'."
@@ -130,7 +138,8 @@ def test_two_processes_write_what_one_does_and_a_killed_run_resumes(tiny_checkpo
     process.wait()
     kept = {p.name: p.stat().st_mtime_ns for p in (two / ".rows").glob("*.json")}
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]  # line 4 failed
+    assert "7 outputs, 1 failed lines" in done.stdout
     assert {name: (two / ".rows" / name).stat().st_mtime_ns for name in kept} == kept  # not redone
     assert processes(two) == {0, 1} and processes(one) == {0}
     assert manifest(two) == [

@@ -116,6 +116,23 @@ def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_before_loading(task: str, values: dict):
+    """What a request's named values can be checked for before any model loads (the CLI's flags, a batch's lines):
+    the texts, the seed, steps and guidance where given, a generate's frame count and an extension's direction.
+    The rest (sizes, lengths against the model's grid) waits for the model. A storyboard's prompts are its cards'."""
+    if task != "storyboard":
+        check_text(values.get("prompt"), "prompt", required=True)
+    check_text(values.get("negative_prompt"), "negative_prompt")
+    check_seed(values.get("seed", 0))
+    for name, check in (("steps", check_steps), ("guidance", check_guidance)):
+        if values.get(name) is not None:
+            check(values[name])
+    if task == "generate" and values.get("num_frames") is not None:
+        check_frame_count(values["num_frames"])
+    if task == "extend" and values.get("direction") is not None:
+        check_choice(values["direction"], "direction", ("forward", "backward"))
+
+
 # ------------------------------------------------------------------ durations: seconds <-> frames, defined once
 
 

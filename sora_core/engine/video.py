@@ -113,9 +113,9 @@ class Video:
     @classmethod
     def load(cls, path, max_seconds: float = MAX_SECONDS, max_pixels: int = MAX_PIXELS) -> "Video":
         """Read a video file, or an image as a 1-frame video. Raises VideoError with a plain sentence."""
-        path = Path(path)
-        if not path.is_file():
-            raise VideoError(f"No such file: {path.name}.")
+        typed, path = path, Path(path)
+        if not path.is_file():  # named as typed: the folder is often what is wrong
+            raise VideoError(f"No such file: {typed}.")
         if path.stat().st_size == 0:
             raise VideoError(f"{path.name} is empty.")
         if path.suffix.lower() in IMAGE_SUFFIXES | {".gif"} and _is_animated(path):

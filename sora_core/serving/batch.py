@@ -35,6 +35,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..engine import limits
+
 USER_ERRORS = (ValueError, TypeError, RuntimeError, OSError)
 TASKS = ("generate", "extend", "transition", "loop", "restyle", "storyboard")
 PATH_FIELDS = ("video", "video_a", "video_b")
@@ -60,9 +62,10 @@ def output_path(out: Path, number: int, job: dict) -> Path:
     return out / f"{number}{'.png' if image else '.mp4'}"
 
 
-def render(pipe, job: dict, fast: bool):
-    """The video a job asks for: the Python API's names and limits, every error one sentence."""
-    from ..engine.requests import REQUESTS, build, field_names
+def request_values(job: dict, fast: bool) -> tuple[str, dict]:
+    """A line's task and its values by the Python API's names, files loaded; every error one sentence naming the
+    field. Checks what needs no model (`limits.check_before_loading`)."""
+    from ..engine.requests import REQUESTS, field_names
     from ..engine.video import load_field
 
     values = {name: value for name, value in job.items() if name != "task"}
@@ -71,30 +74,64 @@ def render(pipe, job: dict, fast: bool):
         raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}.")
     values.setdefault("fast", fast)
     if task == "storyboard":
-        return storyboard(pipe, values)
+        return task, story_values(values)
     unknown = set(values) - set(field_names(REQUESTS[task]))
     if unknown:
         takes = ", ".join(field_names(REQUESTS[task]))
         raise ValueError(f"a {task} line has no field {sorted(unknown)[0]!r}; it takes task, {takes}.")
+    limits.check_before_loading(task, values)
     for name in PATH_FIELDS:
         if name in values:
             values[name] = load_field(values[name], name)
     if "reference_images" in values:
         values["reference_images"] = tuple(load_field(path, "reference_images") for path in values["reference_images"])
-    return pipe.run(build(REQUESTS[task], values))
+    return task, values
 
 
-def storyboard(pipe, values: dict):
+def story_values(values: dict) -> dict:
+    """A storyboard line's values: its keyframes loaded, each card's seconds and the story's length checked."""
     from ..engine.video import load_field
-    from .cards import story_cards
     from .jobs import STORY_SETTINGS
 
     keyframes = tuple(load_field(path, f"keyframes[{i}]") for i, path in enumerate(values.pop("keyframes", ())))
-    cards = story_cards(values.pop("cards", None), pipe.preset.fps, keyframes)
+    cards = values.pop("cards", None)
+    if not isinstance(cards, list) or not cards:
+        raise ValueError('cards must be a list of {"prompt": ..., "seconds": ...} objects, one a card.')
     unknown = set(values) - set(STORY_SETTINGS)
     if unknown:
         raise ValueError(f"a storyboard line has no field {sorted(unknown)[0]!r}.")
+    limits.check_before_loading("storyboard", values)
+    seconds = []
+    for i, card in enumerate(cards):
+        card = card if isinstance(card, dict) else {}
+        limits.check_text(card.get("prompt"), f"cards[{i}].prompt", required=True)
+        seconds.append(limits.check_card_seconds(card.get("seconds"), f"cards[{i}].seconds"))
+    limits.check_story_seconds(sum(seconds))
+    return {**values, "cards": cards, "keyframes": keyframes}
+
+
+def render(pipe, job: dict, fast: bool):
+    """The video a job asks for: the Python API's names and limits, every error one sentence."""
+    from ..engine.requests import REQUESTS, build
+    from .cards import story_cards
+
+    task, values = request_values(job, fast)
+    if task != "storyboard":
+        return pipe.run(build(REQUESTS[task], values))
+    cards = story_cards(values.pop("cards"), pipe.preset.fps, values.pop("keyframes"))
     return pipe.storyboard(cards, **values)  # seed, steps and guidance are its keyword parameters
+
+
+def refused_before_loading(job: dict | str, fast: bool) -> str | None:
+    """Why a line cannot run, found without the model (None where nothing was found): a batch reports every such
+    line before any model work."""
+    try:
+        if isinstance(job, str):
+            raise ValueError(job)
+        request_values(job, fast)
+    except USER_ERRORS as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return None
 
 
 def write_atomically(path: Path, write):
@@ -162,6 +199,8 @@ def run_batch(args):
     import torch
     from accelerate import PartialState
 
+    from .threads import free_cores, use_threads
+
     state = PartialState(cpu=not torch.cuda.is_available())
     jobs_path, out = Path(args.jobs), Path(args.out)
     if not jobs_path.is_file():
@@ -174,8 +213,9 @@ def run_batch(args):
     state.wait_for_everyone()
     done = finished(out)
     pending = sorted(((n, job) for n, job in read_jobs(jobs_path) if n not in done), key=longest_first)
-    if state.device.type == "cpu":  # each process its share of the cores, unless told
-        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // state.num_processes))
+    pending = refuse_bad_lines(pending, out, args.fast, state.is_main_process)
+    if state.device.type == "cpu":  # each process its share of the idle cores, unless told
+        use_threads(args.threads or max(1, free_cores() // state.num_processes))
     parallel = args.context_parallel > 1  # every process on every line, each clip's tokens split between them
     pipe = load(args, state.device) if pending else None
     if parallel:
@@ -196,6 +236,24 @@ def run_batch(args):
         rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
         failed = sum("error" in row for row in rows)
         print(f"wrote {out / 'manifest.jsonl'}: {len(rows) - failed} outputs, {failed} failed lines")
+        return failed
+    return 0
+
+
+def refuse_bad_lines(pending: list, out: Path, fast: bool, main: bool) -> list:
+    """The lines that pass the checks needing no model; each other one gets its error row (written and said by the
+    main process) before any model work."""
+    kept = []
+    for number, job in pending:
+        reason = refused_before_loading(job, fast)
+        if reason is None:
+            kept.append((number, job))
+        elif main:
+            row = {"line": number, "settings": job if isinstance(job, dict) else None, "process": 0, "error": reason}
+            row["seconds"] = 0
+            write_atomically(out / ".rows" / f"{number}.json", lambda path, row=row: path.write_text(json.dumps(row)))
+            print(f"line {number}: {reason}", file=sys.stderr)
+    return kept
 
 
 def load(args, device):

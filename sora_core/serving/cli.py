@@ -38,6 +38,7 @@ FLAGS = {
     "match_colour": "--match-colour",
     "fast": "--fast",
     "cards": "--card",
+    "threads": "--threads",
 }
 OUT_SUFFIXES = ".mp4, .png, .jpg, .jpeg or .webp"
 
@@ -70,6 +71,7 @@ def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), promp
         "as for the bundled model)",
     )
     parser.add_argument("--force", action="store_true", help="load a model even if it looks too big for memory")
+    threads_flag(parser)
     for name in videos:
         parser.add_argument(FLAGS[name], dest=name, required=True, help="a video or image file")
 
@@ -128,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def threads_flag(parser, text: str = "CPU threads (default: the cores idle at the start, at least 1)"):
+    parser.add_argument("--threads", type=int, default=0, metavar="N", help=text)
+
+
 def batch_parser(commands):
     """`batch`: a JSONL file of requests (serving/batch.py)."""
     batch = commands.add_parser(
@@ -137,7 +143,7 @@ def batch_parser(commands):
     batch.add_argument("--out", required=True, help="the folder for <line>.mp4 / .png and manifest.jsonl")
     batch.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
     batch.add_argument("--fast", action="store_true", help="fast mode for lines that do not say")
-    batch.add_argument("--threads", type=int, default=0, help="CPU threads a process (default: its share)")
+    threads_flag(batch, "CPU threads a process (default: its share of the cores idle at the start)")
     batch.add_argument(
         "--context-parallel",
         type=int,
@@ -208,14 +214,7 @@ def check_early(args) -> dict:
     values = {name: getattr(args, name) for name in field_names(kind) if getattr(args, name, None) is not None}
     if args.command == "generate" and args.num_frames is None and out.suffix.lower() in IMAGE_SUFFIXES:
         values["num_frames"] = 1
-    limits.check_text(args.prompt, "prompt", required=True)
-    limits.check_text(args.negative_prompt, "negative_prompt")
-    limits.check_seed(args.seed)
-    for name, check in (("steps", limits.check_steps), ("guidance", limits.check_guidance)):
-        if values.get(name) is not None:
-            check(values[name])
-    if args.command == "generate":
-        limits.check_frame_count(values.get("num_frames", 1))
+    limits.check_before_loading(args.command, values)
     for name in VIDEO_FIELDS:
         if name in values:
             values[name] = load_field(values[name], name)
@@ -232,7 +231,9 @@ def run_storyboard(args) -> Video:
     limits.check_seed(args.seed)
     from ..engine.pipeline import SoraPipeline
     from .cards import story_cards
+    from .threads import use_threads
 
+    use_threads(args.threads)
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
     settings = dict(negative_prompt=args.negative_prompt, height=args.height, width=args.width, fast=args.fast)
     with tqdm(desc="denoising", unit="step") as bar:
@@ -270,16 +271,19 @@ def prompt_for(args, pipe, prompt: str, source=None) -> str:
     return rewrite.prompt
 
 
-def run(args) -> Video | None:
+def run(args) -> Video | int:
+    """The command's video (a batch: how many of its lines failed)."""
     if args.command == "batch":
         from .batch import run_batch
 
-        return run_batch(args)  # it says what it wrote itself
+        return run_batch(args)  # it says what it wrote itself, and returns how many lines failed
     if args.command == "storyboard":
         return run_storyboard(args)
     values = check_early(args)
     from ..engine.pipeline import SoraPipeline
+    from .threads import use_threads
 
+    use_threads(args.threads)
     pipe = SoraPipeline.from_pretrained(args.model, force=args.force)
     request = build(REQUESTS[args.command], values)
     request = replace(request, prompt=prompt_for(args, pipe, request.prompt, source_of(request)))
@@ -305,7 +309,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    if args.command != "batch":  # a batch says what it wrote itself
-        frames = "1 frame" if video.num_frames == 1 else f"{video.num_frames} frames"
-        print(f"wrote {args.out} ({frames}, {video.width}×{video.height}, seed {args.seed})")
+    if args.command == "batch":  # a batch says what it wrote itself; status 1 where any line failed
+        failed = video
+        return 1 if failed else 0
+    frames = "1 frame" if video.num_frames == 1 else f"{video.num_frames} frames"
+    print(f"wrote {args.out} ({frames}, {video.width}×{video.height}, seed {args.seed})")
     return 0

@@ -110,9 +110,9 @@ REQUIRED = inspect.Parameter.empty
 TEXT = [("prompt", str, REQUIRED)]
 
 
-def make_endpoints(pipe: SoraPipeline) -> SimpleNamespace:
-    """The seven endpoints for `pipe`, and the `jobs` that check their requests."""
-    server = GpuRunner(pipe)
+def make_endpoints(pipe: SoraPipeline, threads: int = 0) -> SimpleNamespace:
+    """The seven endpoints for `pipe`, and the `jobs` that check their requests; `threads` as GpuRunner takes it."""
+    server = GpuRunner(pipe, threads)
     p = server.preset
     clip_seconds, add_seconds = default_seconds(p.fps, p.num_frames)
     # The order of each signature is the API's positional order: unchanged since the first release.

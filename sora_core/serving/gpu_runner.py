@@ -19,6 +19,7 @@ from .enhance import rewrite_prompt
 from .gpu_time import ENHANCE_CALL_SECONDS
 from .jobs import Job, JobBuilder, StoryJob
 from .results import ResultFolder
+from .threads import use_threads
 
 try:  # ZeroGPU on a Space; locally the decorator does nothing
     import spaces
@@ -40,8 +41,9 @@ def gpu(function):
 class GpuRunner:
     """Checks, runs and saves one endpoint call; every failure becomes one plain sentence."""
 
-    def __init__(self, pipe: SoraPipeline):
-        self.pipe, self.preset = pipe, pipe.preset
+    def __init__(self, pipe: SoraPipeline, threads: int = 0):
+        """`threads`: on a CPU, the threads each request computes with (0: the cores idle when it starts)."""
+        self.pipe, self.preset, self.threads = pipe, pipe.preset, threads
         self.jobs, self.results = JobBuilder(pipe), ResultFolder()
         self.run_on_gpu = gpu(self.run)
         self.busy = threading.Lock()
@@ -90,6 +92,8 @@ class GpuRunner:
             job = self.jobs.job(task, arguments)
             with self.busy:
                 stop["stop"] = False
+                if self.pipe.device.type == "cpu":
+                    use_threads(self.threads)
                 if job.segment_seconds:
                     video, prompt_used = self.run(0, job, progress, stop, split=True)
                 else:
