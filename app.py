@@ -189,8 +189,7 @@ def storyboard_tab(page: Page) -> Tab:
                 tab.inputs["keyframes"] = gr.File(
                     label="Keyframes: images or clips that cards end on, numbered in upload order",
                     file_count="multiple",
-                    file_types=["image", "video"],
-                    type="filepath",
+                    type="filepath",  # no file_types: see serving/ui.upload
                     elem_id="storyboard-keyframes",
                 )
                 tab.inputs["enhance"] = gr.Checkbox(True, label="Enhance prompts")

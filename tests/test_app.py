@@ -153,6 +153,16 @@ def test_bad_parameters_are_refused_with_one_sentence(client, app_log, kwargs, m
     assert "Traceback" not in app_log.read_text()
 
 
+def test_a_file_that_is_no_video_is_one_sentence_naming_the_field(client, app_log, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    with pytest.raises(Exception) as error:
+        client.predict(video=handle_file(str(notes)), prompt="x", steps=1, api_name="/extend")
+    text = str(error.value)
+    assert text.startswith("video: notes.txt") and "\n" not in text.strip(), text
+    assert "Traceback" not in app_log.read_text()
+
+
 def test_every_route_passes_its_parameters_by_name(client):
     """Through the page's hidden API triggers, whose inputs are looked up by name: distinct values for the shared
     settings come back in each result's metadata."""

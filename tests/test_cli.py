@@ -225,3 +225,26 @@ def test_a_transitions_short_prompt_is_completed_from_its_clips_and_dropped_word
     said = capsys.readouterr()
     assert "dropped: pink, star, spinning, above, ocean." in said.err
     assert f"wrote {image} (1 frame," in said.out  # one frame, not "1 frames"
+
+
+def test_the_progress_bar_counts_both_stages_of_a_two_stage_clip(tmp_path, capsys):
+    """The bundled model makes an image, then animates it: one bar over both stages' steps, labelled so."""
+    assert in_process("generate", "--prompt", "a red ball", "--out", str(tmp_path / "x.mp4"), "--steps", "3") == 0
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    last = [line for line in bar if line.startswith("denoising")][-1]
+    assert last.startswith("denoising (image, then motion): 100%") and " 6/6 " in last, last
+
+
+def test_every_option_says_what_it_does_and_the_help_lists_the_models_words():
+    from sora_core.serving.cli import build_parser
+    from sora_core.toyworld.world import VOCABULARY
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        for action in parser._actions:
+            assert action.help, (name, action.option_strings)  # no bare flag in --help
+        out = next(a for a in parser._actions if "--out" in a.option_strings).help
+        makes_images = name in ("generate", "restyle")
+        assert ("image" in out) == makes_images, (name, out)  # only where an image can come out
+    epilog = commands["generate"].format_help()
+    assert all(word in " ".join(epilog.split()) for values in VOCABULARY.values() for word in values)

@@ -51,17 +51,21 @@ def in_flags(message: str) -> str:
     return re.sub(rf"^({names})\b", lambda m: FLAGS[m.group(1)], message)
 
 
-def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), prompt: bool = True):
+def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), prompt: bool = True, image: bool = False):
+    """The flags every command shares; `image`: the command can make a single image (--out may be a picture)."""
     if prompt:
-        parser.add_argument("--prompt", required=True)
-    parser.add_argument("--out", required=True, help=".mp4, or .png / .jpg / .webp for an image")
-    parser.add_argument("--model", default="sora-tiny", help="preset name, Hub repo id or local folder")
-    parser.add_argument("--negative-prompt", default=None)
-    parser.add_argument("--height", type=int, default=None)
-    parser.add_argument("--width", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--guidance", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--prompt", required=True, help='what the result shows, e.g. "a red ball moving right"')
+    out = ".mp4 file to write, or .png / .jpg / .webp for an image" if image else ".mp4 file to write"
+    parser.add_argument("--out", required=True, help=out)
+    parser.add_argument(
+        "--model", default="sora-tiny", help="preset name, Hub repo id or local folder (default: %(default)s)"
+    )
+    parser.add_argument("--negative-prompt", default=None, help="what the result should not show")
+    parser.add_argument("--height", type=int, default=None, help="pixels (default: the model's)")
+    parser.add_argument("--width", type=int, default=None, help="pixels (default: the model's)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps, 1-100 (default: the model's)")
+    parser.add_argument("--guidance", type=float, default=None, help="0-20; higher follows the prompt more")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed and settings give the same result")
     parser.add_argument("--fast", action="store_true", help="fast mode: step caching, bfloat16 where the CPU has it")
     parser.add_argument(
         "--enhance",
@@ -76,18 +80,32 @@ def _common(parser: argparse.ArgumentParser, videos: tuple[str, ...] = (), promp
         parser.add_argument(FLAGS[name], dest=name, required=True, help="a video or image file")
 
 
+def vocabulary_epilog() -> str:
+    """The bundled model's words, for --help (other models take any text)."""
+    from ..toyworld.world import VOCABULARY
+
+    words = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in VOCABULARY.items())
+    return f"The bundled sora-tiny knows a toy world: {words}. --enhance maps other wording onto these words."
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sora_core", description="Sora-style video generation.")
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate", help="text to video (or image with --out x.png)")
-    _common(generate)
+    epilog = vocabulary_epilog()
+    generate = commands.add_parser("generate", help="text to video (or image with --out x.png)", epilog=epilog)
+    _common(generate, image=True)
     generate.add_argument("--frames", dest="num_frames", type=int, default=None, help="4k+1 frames; 1 for an image")
-    extend = commands.add_parser("extend", help="continue a video or animate an image")
+    extend = commands.add_parser("extend", help="continue a video or animate an image", epilog=epilog)
     _common(extend, ("video",))
-    extend.add_argument("--direction", choices=["forward", "backward"], default="forward")
-    transition = commands.add_parser("transition", help="bridge from --video to --video-b")
+    extend.add_argument(
+        "--direction",
+        choices=["forward", "backward"],
+        default="forward",
+        help="add frames after the source, or before it (default: %(default)s)",
+    )
+    transition = commands.add_parser("transition", help="bridge from --video to --video-b", epilog=epilog)
     _common(transition, ("video_a", "video_b"))
-    loop = commands.add_parser("loop", help="make a video loop seamlessly")
+    loop = commands.add_parser("loop", help="make a video loop seamlessly", epilog=epilog)
     _common(loop, ("video",))
     for workflow in (extend, transition, loop):
         workflow.add_argument("--frames", dest="num_frames", type=int, default=None, help="about how many new frames")
@@ -112,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="an image of a subject or style to follow (VACE models; up to 3, repeat the flag)",
         )
-    story = commands.add_parser("storyboard", help="several prompts along one timeline, up to a minute")
+    story = commands.add_parser("storyboard", help="several prompts along one timeline, up to a minute", epilog=epilog)
     _common(story, prompt=False)
     story.add_argument(
         "--card",
@@ -122,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         help='"PROMPT=SECONDS", or "PROMPT=SECONDS=KEYFRAME" to end the card on an image or clip; repeat in order',
     )
     batch_parser(commands)
-    restyle = commands.add_parser("restyle", help="video to video (SDEdit)")
-    _common(restyle, ("video",))
+    restyle = commands.add_parser("restyle", help="video to video (SDEdit)", epilog=epilog)
+    _common(restyle, ("video",), image=True)
     restyle.add_argument(
         "--strength", type=float, default=None, help="0 keeps the input, 1 ignores it (default: the checkpoint's)"
     )
@@ -280,6 +298,7 @@ def run(args) -> Video | int:
     if args.command == "storyboard":
         return run_storyboard(args)
     values = check_early(args)
+    from ..engine import workflows
     from ..engine.pipeline import SoraPipeline
     from .threads import use_threads
 
@@ -288,7 +307,9 @@ def run(args) -> Video | int:
     request = build(REQUESTS[args.command], values)
     request = replace(request, prompt=prompt_for(args, pipe, request.prompt, source_of(request)))
     plan = pipe.plan(request)
-    with tqdm(total=plan.settings.steps, desc="denoising", unit="step") as bar:
+    two_stages = workflows.animates_first_frame(pipe.grid, plan)  # its steps reported as one run of both
+    label = "denoising (image, then motion)" if two_stages else "denoising"
+    with tqdm(total=plan.settings.steps * (2 if two_stages else 1), desc=label, unit="step") as bar:
         video = pipe.sample(plan, progress=lambda step, total: bar.update(step - bar.n))
     video.save(Path(args.out))
     return video

@@ -69,14 +69,16 @@ def size_choices(preset: Preset, stride: int = 16) -> dict[str, tuple[int, int]]
     return choices
 
 
+# No `file_types` on the uploads: Gradio's own refusal of a type logs a traceback on the server and names no field;
+# the engine's refusal (uploads.upload) is one sentence naming the field ("second clip: notes.txt is not ...").
 def upload(label: str):
-    return gr.File(label=label, file_types=["video", "image"], type="filepath")
+    return gr.File(label=label, type="filepath")
 
 
 def references(page: Page):
     """Reference images (a subject or a style); shown only for a model that takes them (VACE)."""
     shown = vace.is_vace(page.pipe.transformer)
-    return gr.File(label="Reference images (1-3)", file_count="multiple", file_types=["image"], visible=shown)
+    return gr.File(label="Reference images (1-3)", file_count="multiple", visible=shown)
 
 
 # ------------------------------------------------------------------ the parts every tab has
