@@ -52,7 +52,7 @@ def clip(name: str) -> str:
 
 
 # The page's examples, each made by its tab's endpoint at the defaults (seed 0); tests/test_examples.py reads every
-# one back with the toy world's detector. Chosen from what the bundled model makes (model card, session 17): it drew
+# one back with the toy world's detector. Chosen from what the bundled model makes (research log, 2026-12-04): it drew
 # the earlier "a blue square moving left" as a triangle and animated the green triangle image as a bounce. The
 # restyle example is a toy-world render at the model's own 96 x 96 (seed 0, its path inside the frame): restyles of
 # the 128 x 128 clips drew triangles and lost the path; at 96 x 96 yellow and white read right over seeds 0-2 (blue
@@ -91,7 +91,9 @@ def generate_tab(page: Page) -> Tab:
                 advanced(page, tab)
             with gr.Column():
                 results(tab)
-                tab.parts["image"] = gr.Image(label="Result", elem_classes="sora-media", type="filepath", visible=False)
+                tab.parts["image"] = gr.Image(
+                    label="Result", elem_classes="sora-media", type="filepath", visible=False, interactive=False
+                )
         examples(tab, [[prompt] for prompt in GENERATE_EXAMPLES], ["prompt"], page.api.generate)
     size, height_width = tab.parts["size"], [tab.inputs["height"], tab.inputs["width"]]
     size.change(lambda choice: sizes[choice], size, height_width, api_visibility="private")
@@ -351,7 +353,7 @@ def create_demo(pipe: SoraPipeline, threads: int = 0) -> gr.Blocks:
             }
         send_buttons(page, tabs, selector)
         page.state["gallery"] = gr.Gallery(
-            label="This session's results", columns=6, height=220, elem_classes="sora-media"
+            label="This session's results", columns=6, height=220, elem_classes="sora-media", interactive=False
         )
         api_routes(page, tabs)
         wire_tabs(page, tabs)

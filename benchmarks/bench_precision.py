@@ -4,7 +4,7 @@ against full quality (same seed) over prompts x seeds on the bundled model at it
     python benchmarks/bench_precision.py [--model sora-tiny] [--seeds 3] [--inject-amx-fault]
 
 `--inject-amx-fault` makes bfloat16 Conv3d with kernel (1, 4, 4) wrong, as it is on Intel AMX CPUs with torch
-2.13.0+cpu (issue 27), so a machine without the fault shows what one with it gets. Prints a Markdown table.
+2.13.0+cpu , so a machine without the fault shows what one with it gets. Prints a Markdown table.
 """
 
 import argparse

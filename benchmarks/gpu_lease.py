@@ -1,18 +1,18 @@
-"""One call of the device tool for issue 26: two candidates trained side by side on the lent GPU, each exported into
+"""One call of the device tool: two candidates trained side by side on the lent GPU, each exported into
 $OUT in parts the tool brings back (16 MiB a file at most), then each evaluated there beside the bundled model.
 
     grid2  a fresh DiT at the 1 x 2 x 2 grid (8-px tokens), the whole recipe (train_gpu.py --architecture)
     deep   the bundled DiT grown to 8 blocks, the recipe's last stage (train_gpu.py --continue --architecture)
 
-A step of this model on a GPU is Python-bound (73 ms at batch 128, session 18), so two runs share the chip at little
+A step of this model on a GPU is Python-bound (73 ms at batch 128, 2026-12-04), so two runs share the chip at little
 cost to each. Everything a run prints goes to $OUT/<name>.txt as it comes, so a call stopped at its limit still
 brings back what was measured.
 
-    here, once:  python benchmarks/gpu_lease.py --wheels    # what the GPU machine lacks (session 18), into .whl
+    here, once:  python benchmarks/gpu_lease.py --wheels    # what the GPU machine lacks (2026-12-04), into .whl
     the call:    carry [".whl"], timeout_s 600, command:
                  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit;
                  export PYTHONPATH=/tmp/site; python3 benchmarks/gpu_lease.py --out $OUT
-    back here:   python benchmarks/gpu_lease.py --unpack FILES_AT --to /work/runs/lease   # one checkpoint per run
+    back here:   python benchmarks/gpu_lease.py --unpack FILES_AT --to runs/lease   # one checkpoint per run
     test here:   python benchmarks/gpu_lease.py --out /tmp/lease --tiny
 """
 
@@ -46,7 +46,7 @@ CANDIDATES = {
 # What the device machine measures of each model (evaluate.py); the image stage first, where the misses are.
 EVALUATIONS = [["--images", "80"], ["--clips", "40"]]
 TINY_EVALUATIONS = [["--images", "3", "--steps", "2", "--size", "32", "32"]]
-# The GPU machine has torch, accelerate, tokenizers and peft, but other diffusers and transformers (session 18).
+# The GPU machine has torch, accelerate, tokenizers and peft, but other diffusers and transformers (2026-12-04).
 WHEELS = ["diffusers==0.42.1", "transformers==5.24.0", "ftfy==6.3.1", "wcwidth", "importlib_metadata==8.7.0", "regex"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
 PART_BYTES = 15 * 2**20  # under the tool's 16 MiB a file

@@ -12,7 +12,7 @@ encoded by worker processes, its steps fitted to the minutes left, exported.
 
 The last stage ("everything") runs on new clips (another seed), rendered and encoded by several processes at once,
 its steps fitted to what is left of --minutes from a short timed run, so the cosine schedule ends when the time does.
-`--continue` runs that stage alone from the bundled model, the way the CPU run v3 did (model card, session 17).
+`--continue` runs that stage alone from the bundled model, the way the CPU run v3 did (research log, 2026-12-04).
 `--architecture NAME|FILE` starts the recipe from a fresh DiT of that architecture (another grid, more layers)
 beside the bundled VAE and text encoder (`--stage init --init-from`), so only the transformer learns from nothing;
 with `--continue`, the bundled DiT grown to that architecture's blocks (`sora-tiny-deep`: 8 of them; the new ones

@@ -53,6 +53,9 @@ def test_the_tabs_named_are_the_page_s():
     counts = {3: "three", 4: "four", 5: "five", 6: "six"}
     assert f"serves {counts[len(tabs)]} tabs" in paragraph
     assert re.findall(r"\*\*(\w+)\*\*", paragraph) == tabs
+    labels = ("Result", "This session's results")
+    results = [block for block in demo.blocks.values() if getattr(block, "label", None) in labels]
+    assert len(results) >= 6 and all(block.interactive is False for block in results)  # no upload offered there
 
 
 @pytest.mark.slow

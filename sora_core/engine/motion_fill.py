@@ -3,7 +3,7 @@ frame carried along the motion the known frames beside it show, so the new frame
 
 A still copy of the nearest frame (the fill the known frames are encoded with, `timeline.fill_unknown`) told the
 bundled model to hold still: frames arriving at a given clip moved 0.1-1.5 px a frame against its sources'
-1.7-2.5 (model card, session 23). The motion is one whole-frame translation (phase correlation): an object on a
+1.7-2.5 (research log, 2026-12-04). The motion is one whole-frame translation (phase correlation): an object on a
 plain background, or a camera pan. Where the frames show none clearly (a still scene, motion that is no
 translation) the copy stays.
 """

@@ -2,7 +2,7 @@
 
 bfloat16 kernels are not right everywhere. On a 2-core Intel CPU with AMX (torch 2.13.0+cpu) a bfloat16 `Conv3d`
 whose kernel and stride are (1, 4, 4) -- sora-tiny's patch embedding -- returns values 121 % off float32, as a
-bfloat16 module and under autocast alike, while the same layer is right on AMD CPUs with AVX-512 BF16 (issue 27).
+bfloat16 module and under autocast alike, while the same layer is right on AMD CPUs with AVX-512 BF16 .
 So each reduced-precision path runs once on a small fixed input and is compared with float32:
 
 - `check_bfloat16`: every matmul / convolution layer that would run in bfloat16, one by one on the input a float32

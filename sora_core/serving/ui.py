@@ -176,7 +176,10 @@ def api_routes(page: Page, tabs: dict[str, Tab]):
 
 
 def results(tab: Tab):
-    tab.parts["out"] = gr.Video(label="Result", elem_classes="sora-media", format="mp4", buttons=["download"])
+    # outputs only: a result player must not offer an upload
+    tab.parts["out"] = gr.Video(
+        label="Result", elem_classes="sora-media", format="mp4", buttons=["download"], interactive=False
+    )
     with gr.Row():
         tab.parts["seed_used"] = gr.Number(label="Seed used", interactive=False)
         tab.parts["prompt_used"] = gr.Textbox(label="Prompt used", interactive=False)

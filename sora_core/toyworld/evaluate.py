@@ -79,7 +79,7 @@ def colours_kept(vae, size: tuple[int, int], num_frames: int, seed: int = 0) -> 
     """Every colour on every background it can go on, as one frame (the image stage's path: a causal VAE decodes a
     first frame alone) and as a clip, read back after the VAE round trip: how many were checked, and (colour on
     background, frames, the colour read) for each that came back another colour. PSNR alone hid a decoder that
-    drew green first frames gray (session 19)."""
+    drew green first frames gray (2026-12-04)."""
     rng = np.random.default_rng(seed)
     wrong = []
     shapes = toyworld.SHAPES

@@ -66,10 +66,10 @@ class ArchitectureConfig:
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
     "sora-tiny": ArchitectureConfig(),
-    # Issue 26's knob 1 (model card, session 18): 8-px tokens (4x the tokens a frame) for the shapes, which fill only
+    # knob 1 (research log, 2026-12-04): 8-px tokens (4x the tokens a frame) for the shapes, which fill only
     # 2 x 2 tokens of 16 px; a token then holds 64 values, so width 256 passes its noise.
     "sora-tiny-grid2": ArchitectureConfig(dit=DiTConfig(patch_size=(1, 2, 2), num_attention_heads=4)),
-    # Knob 1's other half (session 21): twice the blocks, grown from a trained sora-tiny (grow.py) rather than fresh.
+    # Knob 1's other half (2026-12-04): twice the blocks, grown from a trained sora-tiny (grow.py) rather than fresh.
     "sora-tiny-deep": ArchitectureConfig(dit=DiTConfig(num_layers=8)),
 }
 

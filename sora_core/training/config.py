@@ -51,7 +51,7 @@ class TrainConfig:
     # DiT: chance a cached clip without known frames gets its first latent frame known at training time (a causal
     # VAE encodes a prefix the same either way). Without known frames the trajectory is readable from the noisy
     # input, or, at high noise, needs absolute positions that RoPE does not give, so the motion words hardly
-    # lowered the loss: swapping them changed it by under 1 % (session 10). From one known frame only the words
+    # lowered the loss: swapping them changed it by under 1 % (2026-12-03). From one known frame only the words
     # tell which way the object goes.
     first_frame_share: float = 0.0
     high_noise_share: float = 0.0  # DiT: share of t drawn from [0.9, 1) (losses.sample_t)

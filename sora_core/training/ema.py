@@ -1,6 +1,6 @@
 """An exponential moving average of a stage's trained weights (diffusers' `EMAModel`), the weights a run with
 `--ema-decay` ends with and exports: sampling from an average over the last ~1 / (1 - decay) steps smooths out the
-step-to-step noise of the last ones (the issue's knob 6).
+step-to-step noise of the last ones (tried for the image stage's noise).
 
 The average is written beside the training state as named safetensors at every save (the export reads it mid-run,
 `export.dit_weights`) and read back from there when the run resumes.

@@ -1,4 +1,4 @@
-"""A deeper transformer from a trained one (issue 26's knob 1, "more layers", without training from scratch).
+"""A deeper transformer from a trained one (knob 1, "more layers", without training from scratch).
 
 Each trained block is kept, and the new ones are copies of their neighbours whose three output projections (self-
 attention, cross-attention, feed-forward) are zero: every block adds its outputs to the residual stream, so the grown

@@ -27,7 +27,7 @@ class VAELoss(torch.nn.Module):
 
     `latent_noise` adds that much Gaussian noise (in units of each channel's latent std) to what the decoder sees:
     a DiT's latents sit about 0.2 of a std from the encoder's, and a decoder trained on the encoder's alone drew a
-    generated blue object green, and a generated green one blue (session 19)."""
+    generated blue object green, and a generated green one blue (2026-12-04)."""
 
     def __init__(
         self,
@@ -151,7 +151,7 @@ def sample_t(
     [HIGH_T, 1) instead, among the `eligible` clips only where given (the rest keep their logit-normal t). The
     logit-normal puts about 1 % of t above 0.97, yet that is where a clip's layout and direction are decided from a
     known frame: below it the object is already readable from the noisy latents. Images, whose shapes are made in
-    the middle steps, drew slightly better shapes without the high share (model card, session 19)."""
+    the middle steps, drew slightly better shapes without the high share (research log, 2026-12-04)."""
     u = 1 / (1 + np.exp(-generator.normal(size=batch)))
     t = shift * u / (1 + (shift - 1) * u)
     if high_share:

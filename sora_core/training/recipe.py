@@ -6,7 +6,7 @@ the export of the one before, then the final export.
 
 Flags after `--` go to every stage's `train.py` run (threads, precision, architecture, ...); the ones the recipe sets
 are refused.
-Why a curriculum (model card, sessions 14-15): trained on every scene at once, the DiT never read the motion word
+Why a curriculum (research log, 2026-12-03): trained on every scene at once, the DiT never read the motion word
 (right-minus-left +8 px of a possible +60); one scene taught it in 200 steps (+50), and carried from there to
 every appearance, then to five motions, it animated 20 of 20 held-out first frames the asked way. The last stage
 adds the rest of the recipe: images (the image stage draws colour and shape), other known-frame masks, plain
@@ -35,7 +35,7 @@ ANIMATE_ONLY = dict(first_frame_share=1.0, known_share=0.0, caption_omit=0.0, ca
 VIDEO, LONG, IMAGE = (0, 0, 17), (0, 0, 33), (0, 0, 1)  # buckets at the model's size (config.buckets_of)
 
 # TrainConfig fields per stage, in order. On 2 CPU threads at batch 16 (bfloat16, AVX-512 BF16) the first three
-# took about 80 minutes together and the last about 1 s a step (model card, sessions 14-16).
+# took about 80 minutes together and the last about 1 s a step (research log, the runs of 2026-12-03 to 2026-12-04).
 STAGES = {
     "one-scene": dict(
         steps=200, cache_clips=64, buckets=[VIDEO], colors=["red"], shapes=["ball"], backgrounds=["black"],
