@@ -361,9 +361,9 @@ def create_demo(pipe: SoraPipeline, threads: int = 0) -> gr.Blocks:
 
 
 def default_model() -> str:
-    """The Wan VACE preset where a GPU is there to run it (a GPU Space: one model serves every tab, with the
-    conditioning its workflows were trained for); the bundled model everywhere else."""
-    return "wan2.1-vace-1.3b" if os.environ.get("SPACE_ID") and torch.cuda.is_available() else DEFAULT_PRESET
+    """Wan2.2-TI2V-5B where a GPU is there to run it (a GPU Space: the strongest open model that fits ZeroGPU, one
+    model for every tab, trained to condition on a known first frame); the bundled model everywhere else."""
+    return "wan2.2-ti2v-5b" if os.environ.get("SPACE_ID") and torch.cuda.is_available() else DEFAULT_PRESET
 
 
 def main(argv=None):

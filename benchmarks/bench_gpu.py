@@ -1,7 +1,9 @@
-"""Fast mode on a GPU: a Wan2.1-1.3B-shaped pipeline with random weights (nothing downloaded), plain diffusers
-`WanPipeline`, ours at full quality and ours fast, at equal nominal steps, on the same modules.
+"""Fast mode on a GPU: a Wan2.1-1.3B- or Wan2.2-TI2V-5B-shaped pipeline with random weights (nothing downloaded),
+plain diffusers `WanPipeline`, ours at full quality and ours fast, at equal nominal steps, on the same modules.
 
-    python benchmarks/bench_gpu.py                      # 480 x 832 x 81, 10 steps, on the GPU (about 5 minutes)
+    python benchmarks/bench_gpu.py                      # Wan2.1-1.3B, 480 x 832 x 81, 10 steps (about 5 minutes)
+    python benchmarks/bench_gpu.py --shape wan2.2-5b    # Wan2.2-TI2V-5B at its 704 x 1280 x 121
+    python benchmarks/bench_gpu.py --shape wan2.2-5b --height 480 --width 832   # ... at 480p
     python benchmarks/bench_gpu.py --shape tiny --device cpu --steps 4   # the same code at test size
 
 Prints seconds per video, the ratio to WanPipeline, peak memory, and the fast frames' PSNR against ours at full
@@ -29,6 +31,7 @@ from sora_core import SoraPipeline  # noqa: E402
 from sora_core.engine.presets import Preset  # noqa: E402
 from sora_core.training.architectures import ArchitectureConfig, DiTConfig, TextConfig, VAEConfig, build_components  # noqa: E402
 
+DEFAULT_SIZES = {"wan-1.3b": (480, 832, 81), "wan2.2-5b": (704, 1280, 121)}  # (height, width, frames); else 32 x 32 x 9
 SHAPES = {
     # Wan2.1-T2V-1.3B's DiT and VAE as released; a one-layer text encoder of the same width stands in for
     # umT5-XXL, whose encoding is outside the timed comparison's difference (both pipelines encode once).
@@ -46,6 +49,46 @@ SHAPES = {
         ),
         text=TextConfig(tokenizer="bytes", d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=2),
     ),
+    # Wan2.2-TI2V-5B as released: a residual VAE of 16x16x4 compression (48 channels), patch 1x2x2, every token its
+    # own timestep (expand_timesteps); the text encoder stands in as above.
+    "wan2.2-5b": ArchitectureConfig(
+        vae=VAEConfig(
+            base_dim=160,
+            decoder_base_dim=256,
+            z_dim=48,
+            dim_mult=[1, 2, 4, 4],
+            num_res_blocks=2,
+            temperal_downsample=[False, True, True],
+            is_residual=True,
+            patch_size=2,
+        ),
+        dit=DiTConfig(
+            patch_size=(1, 2, 2),
+            num_layers=30,
+            num_attention_heads=24,
+            attention_head_dim=128,
+            ffn_dim=14336,
+            freq_dim=256,
+        ),
+        text=TextConfig(tokenizer="bytes", d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=2),
+        expand_timesteps=True,
+    ),  # fmt: skip
+    "tiny-wan2.2": ArchitectureConfig(
+        vae=VAEConfig(
+            base_dim=8,
+            decoder_base_dim=8,
+            z_dim=4,
+            dim_mult=[1, 1, 1, 1],
+            temperal_downsample=[False, True, True],
+            is_residual=True,
+            patch_size=2,
+        ),
+        dit=DiTConfig(
+            patch_size=(1, 2, 2), num_layers=2, num_attention_heads=2, attention_head_dim=8, ffn_dim=32, freq_dim=16
+        ),
+        text=TextConfig(tokenizer="bytes", d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2),
+        expand_timesteps=True,
+    ),  # fmt: skip
     "tiny": ArchitectureConfig(
         vae=VAEConfig(base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], temperal_downsample=[False, True, True]),
         dit=DiTConfig(
@@ -81,7 +124,8 @@ class PeakMemory:
 
 def pipelines(shape: str, device: torch.device, size: dict, steps: int):
     """Ours and WanPipeline over the same random modules, in bfloat16 on a GPU (as the Wan presets run there)."""
-    components = build_components(SHAPES[shape], seed=0)
+    spec = SHAPES[shape]
+    components = build_components(spec, seed=0)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     for name in ("transformer", "text_encoder"):
         components[name].to(device, dtype).eval()
@@ -92,7 +136,7 @@ def pipelines(shape: str, device: torch.device, size: dict, steps: int):
         height=size["height"],
         width=size["width"],
         num_frames=size["num_frames"],
-        fps=16.0,
+        fps=24.0 if spec.expand_timesteps else 16.0,
         steps=steps,
         guidance=5.0,
         cuda_dtype="bfloat16",
@@ -100,9 +144,10 @@ def pipelines(shape: str, device: torch.device, size: dict, steps: int):
         max_height=size["height"],
         max_width=size["width"],
         max_frames=size["num_frames"],
+        conditioning="clean" if spec.expand_timesteps else "replace",
     )
     ours = SoraPipeline(**components, preset=preset, device=device)
-    theirs = WanPipeline(**components)
+    theirs = WanPipeline(**components, expand_timesteps=spec.expand_timesteps)
     theirs.set_progress_bar_config(disable=True)
     return ours, theirs
 
@@ -111,15 +156,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="wan-1.3b")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--width", type=int, default=832)
-    parser.add_argument("--frames", type=int, default=81)
+    parser.add_argument("--height", type=int, default=None, help="default: the shape's own")
+    parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     diffusers_logging.disable_progress_bar()
     device = torch.device(args.device)
-    size = dict(height=args.height, width=args.width, num_frames=args.frames)
+    height, width, frames = DEFAULT_SIZES.get(args.shape, (32, 32, 9))
+    size = dict(height=args.height or height, width=args.width or width, num_frames=args.frames or frames)
     started = time.perf_counter()
     ours, theirs = pipelines(args.shape, device, size, args.steps)
     print(f"built {args.shape} on {device} in {time.perf_counter() - started:.0f} s", flush=True)
@@ -150,7 +196,8 @@ def main(argv=None):
     error = np.mean((frames[True].astype(np.float64) - frames[False].astype(np.float64)) ** 2)
     psnr = 10 * np.log10(255**2 / max(error, 1e-12))
     print(
-        f"{args.shape}, {args.frames} x {args.height} x {args.width}, {args.steps} steps, guidance {guidance}, {device}"
+        f"{args.shape}, {size['num_frames']} x {size['height']} x {size['width']}, {args.steps} steps, "
+        f"guidance {guidance}, {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'})"
     )
     print("| pipeline | seconds | ratio | peak memory MB | PSNR vs ours full |")
     print("|---|---|---|---|---|")

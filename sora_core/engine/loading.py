@@ -144,7 +144,12 @@ def check_folder(folder: Path):
 
 
 def with_checkpoint_overrides(preset: Preset, folder: Path) -> Preset:
-    """A checkpoint may carry `sora.json` with its own defaults (fps, size, conditioning, ...)."""
+    """What a checkpoint says of itself: a Wan2.2-TI2V-style `expand_timesteps` in model_index.json (trained to take
+    known frames as clean tokens at timestep 0: "clean" conditioning, wherever it is loaded from), then `sora.json`'s
+    own defaults (fps, size, conditioning, ...)."""
+    index = folder / "model_index.json"
+    if index.is_file() and json.loads(index.read_text()).get("expand_timesteps"):
+        preset = replace(preset, conditioning="clean")
     sidecar = folder / "sora.json"
     if not sidecar.is_file():
         return preset

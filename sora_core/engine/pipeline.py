@@ -19,6 +19,7 @@ import torch
 from . import fast as fast_mode
 from . import limits, loading, parallel, storyboard, vace, workflows
 from .colour_transfer import match_seams
+from .dmd import DMDSchedule
 from .motion_fill import motion_filled
 from .presets import Preset, preset_for
 from .requests import (
@@ -183,7 +184,20 @@ class SoraPipeline:
         """Check a request against this model and lay out its timeline (no model work); ValueError if bad."""
         plan = workflows.plan(self.grid, request)
         vace.check_references(plan.references, self.transformer)
+        distilled = len(self.preset.dmd_sigmas)
+        if distilled and plan.settings.steps > distilled:
+            raise ValueError(
+                f"steps must be at most {distilled} on {self.preset.name} (a distilled model); got "
+                f"{plan.settings.steps}."
+            )
         return plan
+
+    def schedule(self, steps: int, seed: int):
+        """The sampler's schedule for one call: the checkpoint's flow scheduler, or a distilled checkpoint's DMD
+        steps (engine/dmd.py), the first `steps` of them."""
+        if self.preset.dmd_sigmas:
+            return DMDSchedule(self.preset.dmd_sigmas[:steps], seed, self.device)
+        return prepared_scheduler(self.scheduler, steps, self.device)
 
     def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
         """Any task's request to its video."""
@@ -257,7 +271,7 @@ class SoraPipeline:
         text_embeds, negative_embeds = self.encode_text(plan.prompt, settings.negative_prompt, settings.guidance)
         shape = self.latent_shape(len(known), settings.height, settings.width, extra_frames=len(references))
         noise = initial_noise(shape, settings.seed, self.device)
-        scheduler = prepared_scheduler(self.scheduler, settings.steps, self.device)
+        scheduler = self.schedule(settings.steps, settings.seed)
         first = start_step(scheduler, timeline.init_strength)
         filled, given = fill_unknown(timeline.frames, known), None  # the timeline, unknown frames filled
         if (known.any() and not vace.is_vace(self.transformer)) or timeline.init_strength < 1:

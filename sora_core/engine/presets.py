@@ -67,6 +67,11 @@ class Preset:
     max_width: int = 1280
     max_frames: int = 129
     notice: str = ""  # one line for users about this checkpoint (e.g. still in training); a checkpoint may set it
+    # A DMD-distilled checkpoint's fixed t (engine/dmd.py); empty: the checkpoint's own flow scheduler.
+    dmd_sigmas: tuple[float, ...] = ()
+    # Its transformer's compute per token relative to Wan2.1-1.3B's, for the ZeroGPU time model (None: from
+    # cpu_memory_gb, which also counts the text encoder).
+    compute_scale: float | None = None
     fast: FastSettings = field(default_factory=FastSettings)  # what fast=True does here (engine/fast.py)
 
 
@@ -132,6 +137,50 @@ PRESETS["wan2.1-vace-1.3b"] = replace(
     # umT5-XXL ~23 GB + the DiT with its VACE blocks ~7.7 GB in float32 (estimated: 15 control blocks of the base's
     # 30, about 0.6B parameters more than the T2V DiT's 1.4B).
     cpu_memory_gb=31.0,
+)
+
+# Wan2.2-TI2V-5B: text to video and image to video in one 5B model, 24 fps, with a VAE of 16x16x4 compression (48
+# latent channels) and patch 1x2x2, so 32 px a token side. Trained with `expand_timesteps`: a known first frame's
+# tokens at timestep 0, so "clean" conditioning is how it was trained (the loader reads that from model_index.json
+# too, wherever the checkpoint comes from). Defaults from its model card and Wan2.2's 5B config (704 x 1280 or
+# 1280 x 704, 121 frames, 50 steps, guidance 5, flow shift 5).
+PRESETS["wan2.2-ti2v-5b"] = Preset(
+    name="wan2.2-ti2v-5b",
+    source="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+    # Pinned: the commit public projects load it at (their Hugging Face cache snapshot folders name it).
+    revision="b8fff7315c768468a5333511427288870b2e9635",
+    height=704,
+    width=1280,
+    num_frames=121,
+    fps=24.0,
+    steps=50,
+    guidance=5.0,
+    flow_shift=5.0,
+    negative_prompt=WAN_NEGATIVE_PROMPT,
+    cuda_dtype="bfloat16",
+    max_sequence_length=512,
+    conditioning="clean",
+    enhancer="Qwen/Qwen2.5-1.5B-Instruct",
+    enhancer_revision="989aa7980e4cf806f80c7fef2b1adb7bc71aa306",
+    cpu_memory_gb=44.0,  # umT5-XXL ~23 GB + the 5B DiT ~20 GB + the VAE ~1 GB in float32
+    compute_scale=3.6,  # 5.0B transformer parameters against Wan2.1-1.3B's 1.4B
+    max_height=1280,
+    max_width=1280,
+    max_frames=121,
+    fast=FastSettings(),  # the step cache as on the other presets; not yet measured on this model
+)
+# Its 3-step DMD distillation (FastVideo, full attention): sigmas 1.0, 0.757, 0.522 from the checkpoint's card,
+# guidance 1; each step predicts the clean latents and noises them afresh (engine/dmd.py).
+PRESETS["wan2.2-ti2v-5b-fast"] = replace(
+    PRESETS["wan2.2-ti2v-5b"],
+    name="wan2.2-ti2v-5b-fast",
+    source="FastVideo/FastWan2.2-TI2V-5B-FullAttn-Diffusers",
+    # Pinned: the commit public projects load it at (their Hugging Face cache snapshot folders name it).
+    revision="3e187042a324f6f5fb68fd22110a78725253de8f",
+    steps=3,
+    guidance=1.0,
+    dmd_sigmas=(1.0, 0.757, 0.522),
+    fast=FastSettings(cache=""),  # three steps leave nothing to cache
 )
 
 DEFAULT_PRESET = "sora-tiny"

@@ -16,8 +16,6 @@ from .gpu_runner import CALLBACKS, GpuRunner
 ARGS = {
     "prompt": 'What the result shows, e.g. "a red ball bouncing on a black background".',
     "negative_prompt": "What the result should not show.",
-    "height": "Height in pixels, a multiple of 16.",
-    "width": "Width in pixels, a multiple of 16.",
     "seconds": "Duration in seconds; 0 gives a single frame.",
     "steps": "Denoising steps; more is slower and finer.",
     "guidance": "Classifier-free guidance scale; higher follows the prompt more closely.",
@@ -121,6 +119,8 @@ def make_endpoints(pipe: SoraPipeline, threads: int = 0) -> SimpleNamespace:
     colours = [("match_colour", bool, True)]
     references = [("reference_images", list[str] | None, None)]
     bridge = "Bridge length in seconds (more than 0; whole latent frames)."
+    stride = pipe.spatial_stride  # the checkpoint's pixels a token side: 16 on Wan2.1, 32 on Wan2.2-TI2V
+    sizes = dict(height=f"Height in pixels, a multiple of {stride}.", width=f"Width in pixels, a multiple of {stride}.")
     return SimpleNamespace(
         jobs=server.jobs,
         generate=endpoint(
@@ -129,8 +129,9 @@ def make_endpoints(pipe: SoraPipeline, threads: int = 0) -> SimpleNamespace:
             "Generate a video from a text prompt.",
             head + [("seconds", float, clip_seconds)],
             references,
+            **sizes,
         ),
-        image=endpoint(server, "image", "Generate an image (a one-frame video) from a text prompt.", head),
+        image=endpoint(server, "image", "Generate an image (a one-frame video) from a text prompt.", head, **sizes),
         extend=endpoint(
             server,
             "extend",

@@ -44,14 +44,16 @@ def gpu_seconds(
     seam_frames: int = 0,
     control_share: float = 0.0,
     full_steps: int | None = None,
+    token_side: int = 16,
 ) -> int:
     """GPU seconds to request for one call, capped at the tier's maximum. `seam_frames`: new frames given the
     colours of a source frame (a bridge's frames count twice: they blend two). `control_share`: a VACE checkpoint's
     control blocks per base block (wan2.1-vace-1.3b: 15 of 30, so 0.5; the encoding uses the decode constant,
     an encode costing about a decode). `full_steps`: the steps the transformer runs in full, where fast mode's
-    step cache skips some (None: all `steps`)."""
-    ktokens = latent_frames(num_frames) * (height // 16) * (width // 16) * (2 if guidance else 1) / 1000
-    model_scale = max(preset.cpu_memory_gb, 0.5) / 29.0
+    step cache skips some (None: all `steps`). `token_side`: pixels a token covers (the pipeline's spatial stride:
+    16 on Wan2.1, 32 on Wan2.2-TI2V)."""
+    ktokens = latent_frames(num_frames) * (height // token_side) * (width // token_side) * (2 if guidance else 1) / 1000
+    model_scale = preset.compute_scale or max(preset.cpu_memory_gb, 0.5) / 29.0
     # A VACE checkpoint runs `control_share` more blocks per step on the control tokens, and encodes the control
     # video twice (its known and new pixels) before sampling.
     steps = steps if full_steps is None else full_steps
@@ -90,6 +92,7 @@ def request_seconds(pipe: SoraPipeline, task: str, plan: Plan, enhance: bool) ->
         seam_frames=plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0),
         control_share=control_blocks_share(pipe.transformer),
         full_steps=full_steps(pipe.preset, settings),
+        token_side=pipe.spatial_stride,
     )
 
 
@@ -97,6 +100,7 @@ def story_seconds(pipe: SoraPipeline, settings: Settings, window: int, segments:
     """A story's GPU seconds, and 0 where it fits one call, or else the seconds of each segment's own call."""
     p = pipe.preset
     height, width, steps = settings.height, settings.width, settings.steps
-    per_segment = gpu_seconds(p, window, height, width, steps, full_steps=full_steps(p, settings))
+    full = full_steps(p, settings)
+    per_segment = gpu_seconds(p, window, height, width, steps, full_steps=full, token_side=pipe.spatial_stride)
     whole = per_segment * segments + (GPU_ENHANCE_SECONDS if enhance else 0)
     return int(min(GPU_MAX_SECONDS, whole)), per_segment if whole > GPU_MAX_SECONDS else 0

@@ -26,6 +26,11 @@ class VAEConfig:
     dim_mult: list[int] = field(default_factory=lambda: [1, 2, 4])
     num_res_blocks: int = 1
     temperal_downsample: list[bool] = field(default_factory=lambda: [True, True])
+    # Wan2.2's VAE: residual down- and up-sampling, and pixels patchified `patch_size` x `patch_size` into channels
+    # before the encoder (so the spatial stride is 2 ** stages x patch_size: 16 on the 5B model)
+    is_residual: bool = False
+    patch_size: int | None = None
+    decoder_base_dim: int | None = None
 
 
 @dataclass
@@ -62,6 +67,9 @@ class ArchitectureConfig:
     dit: DiTConfig = field(default_factory=DiTConfig)
     text: TextConfig = field(default_factory=TextConfig)
     flow_shift: float = 3.0
+    # Wan2.2-TI2V's pipeline flag: every token carries its own timestep, a known first frame's at 0 (written into
+    # model_index.json; our loader then holds known frames "clean", as that model was trained)
+    expand_timesteps: bool = False
 
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
@@ -87,20 +95,28 @@ def architecture(name: str) -> ArchitectureConfig:
         dit = fields.get("dit", {})
         dit = DiTConfig(**{**dit, "patch_size": tuple(dit.get("patch_size", DiTConfig.patch_size))})
         parts = dict(vae=VAEConfig(**fields.get("vae", {})), dit=dit, text=TextConfig(**fields.get("text", {})))
-        return ArchitectureConfig(**parts, flow_shift=fields.get("flow_shift", ArchitectureConfig.flow_shift))
+        flags = dict(flow_shift=fields.get("flow_shift", ArchitectureConfig.flow_shift))
+        flags["expand_timesteps"] = fields.get("expand_timesteps", False)
+        return ArchitectureConfig(**parts, **flags)
     except TypeError as error:
         raise ValueError(f"--architecture {path.name}: {error}.") from None
 
 
 def build_vae(config: VAEConfig) -> AutoencoderKLWan:
     # Identity latent statistics until a trained VAE measures its own.
+    patch = config.patch_size or 1
     return AutoencoderKLWan(
         base_dim=config.base_dim,
+        decoder_base_dim=config.decoder_base_dim,
         z_dim=config.z_dim,
         dim_mult=list(config.dim_mult),
         num_res_blocks=config.num_res_blocks,
         temperal_downsample=list(config.temperal_downsample),
-        scale_factor_spatial=2 ** len(config.temperal_downsample),
+        is_residual=config.is_residual,
+        in_channels=3 * patch * patch,
+        out_channels=3 * patch * patch,
+        patch_size=config.patch_size,
+        scale_factor_spatial=2 ** len(config.temperal_downsample) * patch,
         scale_factor_temporal=2 ** sum(config.temperal_downsample),
         latents_mean=[0.0] * config.z_dim,
         latents_std=[1.0] * config.z_dim,
@@ -171,14 +187,18 @@ def build_components(config: ArchitectureConfig, seed: int = 0) -> dict:
     return dict(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler)
 
 
-def save_checkpoint(components: dict, folder, dtype=torch.float32, sora_config: dict | None = None) -> Path:
+def save_checkpoint(
+    components: dict, folder, dtype=torch.float32, sora_config: dict | None = None, expand_timesteps: bool = False
+) -> Path:
     """Write a diffusers WanPipeline (or, for a VACE transformer, WanVACEPipeline) folder (safetensors weights)
-    plus our optional `sora.json`."""
+    plus our optional `sora.json`; `expand_timesteps` marks a Wan2.2-TI2V-style checkpoint."""
     from diffusers import WanPipeline, WanVACEPipeline
 
     folder = Path(folder)
     kind = WanVACEPipeline if isinstance(components["transformer"], WanVACETransformer3DModel) else WanPipeline
     pipe = kind(**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "transformer", "scheduler")})
+    if expand_timesteps:
+        pipe.register_to_config(expand_timesteps=True)
     pipe.to(dtype)
     pipe.save_pretrained(folder, safe_serialization=True)
     pipe.to(torch.float32)

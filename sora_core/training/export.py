@@ -123,7 +123,8 @@ def export(config: "TrainConfig"):
         },
         "train_config": dit,
     }
-    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    expand = architecture(dit["architecture"]).expand_timesteps
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora, expand_timesteps=expand)
     print(f"exported to {config.export_to}")
 
 
@@ -145,5 +146,6 @@ def init_untrained(config: "TrainConfig"):
             )
     tuned = tuned_defaults(config.init_from)
     sora = {"trained": False, "defaults": {**tuned, "conditioning": "clean", "enhancer": "toyworld"}}
-    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora)
+    expand = architecture(config.architecture).expand_timesteps
+    save_checkpoint(components, config.export_to, dtype=torch.float16, sora_config=sora, expand_timesteps=expand)
     print(f"wrote an untrained {config.architecture} checkpoint to {config.export_to}")
