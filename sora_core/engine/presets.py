@@ -144,7 +144,8 @@ PRESETS["wan2.1-vace-1.3b"] = replace(
 # tokens at timestep 0, so "clean" conditioning is how it was trained (the loader reads that from model_index.json
 # too, wherever the checkpoint comes from). Defaults from its model card and Wan2.2's 5B config (704 x 1280 or
 # 1280 x 704, 121 frames, 50 steps, guidance 5, flow shift 5).
-PRESETS["wan2.2-ti2v-5b"] = Preset(
+PRESETS["wan2.2-ti2v-5b"] = replace(
+    PRESETS["wan2.1-t2v-1.3b"],  # Wan's negative prompt, steps, guidance, text length and prompt enhancer
     name="wan2.2-ti2v-5b",
     source="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
     # Pinned: the commit public projects load it at (their Hugging Face cache snapshot folders name it).
@@ -153,21 +154,14 @@ PRESETS["wan2.2-ti2v-5b"] = Preset(
     width=1280,
     num_frames=121,
     fps=24.0,
-    steps=50,
-    guidance=5.0,
     flow_shift=5.0,
-    negative_prompt=WAN_NEGATIVE_PROMPT,
-    cuda_dtype="bfloat16",
-    max_sequence_length=512,
     conditioning="clean",
-    enhancer="Qwen/Qwen2.5-1.5B-Instruct",
-    enhancer_revision="989aa7980e4cf806f80c7fef2b1adb7bc71aa306",
     cpu_memory_gb=44.0,  # umT5-XXL ~23 GB + the 5B DiT ~20 GB + the VAE ~1 GB in float32
     compute_scale=3.6,  # 5.0B transformer parameters against Wan2.1-1.3B's 1.4B
     max_height=1280,
     max_width=1280,
     max_frames=121,
-    fast=FastSettings(),  # the step cache as on the other presets; not yet measured on this model
+    fast=FastSettings(),  # the step cache as on sora-tiny; not yet measured on this model
 )
 # Its 3-step DMD distillation (FastVideo, full attention): sigmas 1.0, 0.757, 0.522 from the checkpoint's card,
 # guidance 1; each step predicts the clean latents and noises them afresh (engine/dmd.py).
