@@ -109,6 +109,15 @@ class TriangleExtender(StillLooper):
         return SimpleNamespace(frames=np.concatenate([video.frames, new]))
 
 
+class Ghosting(StillLooper):
+    """A stand-in whose loop cross-fades from the source's last frame to its first: two half-bright objects."""
+
+    def loop(self, video, prompt, num_frames, **run):
+        last, first = video.frames[-1].astype(np.float32), video.frames[0].astype(np.float32)
+        fades = [(1 - w) * last + w * first for w in np.linspace(0, 1, num_frames + 2)[1:-1]]
+        return SimpleNamespace(frames=np.concatenate([video.frames, np.round(fades).astype(np.uint8)]))
+
+
 def test_a_loop_has_two_seams_and_each_is_measured():
     """The loop's new frames meet the source twice: after its last frame and, looping, before its first. A loop that
     jumps back to the start at once and then holds still passes the second seam and fails the first."""
@@ -226,7 +235,8 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     assert [row[2].strip() for row in seam_rows] == list(SEAMS)
     assert all(row[8].strip() == "yes" for row in seam_rows)  # source kept
     assert all(float(row[9].split("(")[0]) >= 0 for row in seam_rows)  # the new frames' step
-    assert all(row[11].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
+    assert all(row[11].strip() in ("yes", "no") for row in seam_rows)  # one object in every new frame
+    assert all(row[12].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
 
 
 def test_median_step_reads_the_objects_speed():
@@ -453,3 +463,15 @@ def test_images_with_two_objects_are_counted_as_such():
         speck = frame.copy()
         speck[2:5, 2:5] = 255 - speck[2:5, 2:5]  # 9 stray pixels: noise, not an object
         assert count_objects(speck) == 1
+
+
+def test_varied_seams_draw_every_shape_background_and_motion_and_count_second_objects():
+    from sora_core.toyworld.seam_eval import VARIED, SeamCheck, seams
+
+    sources = [spec for pair in VARIED for spec in pair]
+    assert {spec[0] for spec in sources} == set(tw.SHAPES) and {spec[3] for spec in sources} == set(tw.BACKGROUNDS)
+    assert {spec[2] for spec in sources} == set(tw.MOTIONS)
+    checks = seams(StillLooper(), steps=1, size=(96, 96), seed=0, varied=True)
+    assert all(isinstance(c, SeamCheck) and c.one_object for c in checks.values())
+    ghost = seams(Ghosting(), steps=1, size=(96, 96), seed=0, varied=True)
+    assert not ghost["loop, new -> source"].one_object  # a cross-fade of two places shows two objects

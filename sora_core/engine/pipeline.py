@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import limits, loading, parallel, storyboard, vace, workflows
+from . import limits, loading, parallel, storyboard, time_reversal, vace, workflows
 from .colour_transfer import match_seams
 from .dmd import DMDSchedule
 from .motion_fill import motion_filled
@@ -200,8 +200,13 @@ class SoraPipeline:
         return prepared_scheduler(self.scheduler, steps, self.device)
 
     def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
-        """Any task's request to its video."""
+        """Any task's request to its video. On a time-symmetric checkpoint a backward extension is its forward twin
+        in reversed time (engine/time_reversal.py)."""
         limits.check_callbacks(progress, should_stop)
+        if isinstance(request, ExtendRequest) and request.direction == "backward" and self.preset.time_symmetric:
+            self.plan(request)  # checked as asked, so that errors name what was typed
+            forward = time_reversal.as_forward(request)
+            return time_reversal.played_back(self.sample(self.plan(forward), progress, should_stop))
         return self.sample(self.plan(request), progress, should_stop)
 
     def sample(self, plan: workflows.Plan, progress: Progress = None, should_stop: Stop = None) -> Video:

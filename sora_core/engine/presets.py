@@ -57,6 +57,9 @@ class Preset:
     # motion words act only once a frame is known (the bundled one: RoPE gives it no absolute positions, so from
     # pure noise it cannot say where "moving right" starts). A checkpoint may set it.
     animate_first_frame: bool = False
+    # The checkpoint's world runs the same backwards (sora.json): a backward extension is then made as a forward one
+    # in reversed time (engine/time_reversal.py). Hub models keep their own path: people do not walk backwards.
+    time_symmetric: bool = False
     # Restyle's default strength (the t its SDEdit starts from). The bundled model keeps a colour until late in
     # denoising: at 0.6 a red ball asked to be blue stayed red, at 0.85 it turned blue on its path (model card).
     restyle_strength: float = 0.6

@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strip", default=None, metavar="PNG", help="with --story: save the first story's frames")
     parser.add_argument("--guidance", type=float, default=None, help="with --animate or --images: default the model's")
     parser.add_argument(
+        "--varied", action="store_true", help="with --seams: sources of every shape, colour, background and motion"
+    )
+    parser.add_argument(
         "--opposite-negative", action="store_true", help="with --animate: the opposite motion as negative prompt"
     )
     instead = parser.add_mutually_exclusive_group()  # one measure a run
@@ -373,7 +376,7 @@ def run(args):
     if args.images:
         return report_images(pipe, args, size)
     if args.seams:
-        return seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast)
+        return seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast, varied=args.varied)
     report_vae(pipe.vae, size, pipe.preset.num_frames)
     if not args.vae:
         report_clips(pipe, args, size)

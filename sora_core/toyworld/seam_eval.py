@@ -12,7 +12,7 @@ import numpy as np
 
 from ..engine.video import Video
 from . import world as toyworld
-from .detector import Seam, median_step, read, seam
+from .detector import Seam, count_objects, median_step, read, seam
 
 SPEED_TOLERANCE = 0.3  # new frames move at the source's speed when their median step is within 30 % of it
 
@@ -24,27 +24,48 @@ class SeamCheck:
     step: float  # the object's median step in the new frames (px): did continuity cost motion?
     source_step: float  # the same in the source clip on this seam's side
     shape: str | None  # the shape the new frames read: an extension should keep the source's
+    one_object: bool = True  # no new frame shows two objects (a cross-fade's ghost, a second object)
 
     @property
     def at_source_speed(self) -> bool:
         return abs(self.step - self.source_step) <= SPEED_TOLERANCE * self.source_step
 
 
-def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False) -> dict[str, SeamCheck]:
+# Sources of every kind for `--varied`: (shape, colour, motion, background) of clip A, then of clip B (a bridge's
+# end), a pair per seed in turn; every shape, several colours and each background and motion.
+VARIED = [
+    (("triangle", "orange", "moving right", "gray"), ("triangle", "orange", "moving left", "gray")),
+    (("square", "yellow", "moving left", "white"), ("ball", "red", "moving right", "white")),
+    (("ball", "purple", "moving down", "white"), ("square", "green", "moving up", "white")),
+    (("triangle", "blue", "moving up", "gray"), ("ball", "yellow", "moving down", "gray")),
+    (("square", "green", "moving right", "black"), ("triangle", "white", "moving left", "black")),
+    (("ball", "white", "bouncing", "gray"), ("square", "purple", "standing still", "gray")),
+]
+PLAIN = (("ball", "red", "moving right", "black"), ("square", "blue", "moving left", "black"))
+
+
+def scene(shape: str, colour: str, motion: str, background: str) -> toyworld.Scene:
+    return toyworld.Scene((toyworld.Thing(shape, colour, motion),), background)
+
+
+def seams(
+    pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = False, varied: bool = False
+) -> dict[str, SeamCheck]:
     """Extend both ways, bridge two clips and loop one; measure every seam (six: a bridge and a loop have two each).
-    The source is a red ball moving right; a bridge leads from it to a blue square moving left."""
+    The source is a red ball moving right and a bridge leads to a blue square moving left, or (`varied`) the
+    seed's pair of `VARIED`; the prompts are the source's caption."""
     rng = np.random.default_rng(seed)
-    red = toyworld.Scene((toyworld.Thing("ball", "red", "moving right"),), "black")
-    blue = toyworld.Scene((toyworld.Thing("square", "blue", "moving left"),), "black")
-    clip_a = Video(toyworld.render(red, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
-    clip_b = Video(toyworld.render(blue, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
-    caption = red.caption()
+    first, second = (scene(*spec) for spec in (VARIED[seed % len(VARIED)] if varied else PLAIN))
+    clip_a = Video(toyworld.render(first, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
+    clip_b = Video(toyworld.render(second, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
+    caption = first.caption()
     a, b = clip_a.frames, clip_b.frames
     a_step, b_step = median_step(read(a)), median_step(read(b))
 
     def check(frames, at: int, kept: bool, new_frames, source_step: float) -> SeamCheck:
         new = read(new_frames)
-        return SeamCheck(seam(frames, at), kept, median_step(new), source_step, new.shape)
+        one = all(count_objects(frame) <= 1 for frame in new_frames)
+        return SeamCheck(seam(frames, at), kept, median_step(new), source_step, new.shape, one)
 
     out, run = {}, dict(steps=steps, seed=seed, fast=fast)
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
@@ -52,7 +73,8 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = F
     backward = pipe.extend(clip_a, caption, num_frames=16, direction="backward", **run).frames
     new = len(backward) - 17
     out["extend backward"] = check(backward, new, np.array_equal(backward[new:], a), backward[:new], a_step)
-    bridge = pipe.transition(clip_a, clip_b, "a ball on a black background", num_frames=16, **run).frames
+    between = f"a {first.things[0].shape} on a {first.background} background"
+    bridge = pipe.transition(clip_a, clip_b, between, num_frames=16, **run).frames
     out["transition A->bridge"] = check(bridge[:33], 17, np.array_equal(bridge[:17], a), bridge[17:33], a_step)
     out["transition bridge->B"] = check(bridge[17:], 16, np.array_equal(bridge[-17:], b), bridge[17:33], b_step)
     looped = pipe.loop(clip_a, caption, num_frames=16, **run).frames
@@ -62,29 +84,45 @@ def seams(pipe, steps: int, size: tuple[int, int], seed: int = 0, fast: bool = F
     return out
 
 
-def report(pipe, steps: int, size: tuple[int, int], seeds: int = 1, fast: bool = False) -> list[SeamCheck]:
-    """Print every seam of seeds 0..seeds-1 as a table row, then the counts; returns the checks."""
+COUNTED = {  # what the table by workflow counts
+    "within bounds": lambda c: c.seam.ok,
+    "at the source's speed": lambda c: c.at_source_speed,
+    "one object": lambda c: c.one_object,
+    "source kept": lambda c: c.source_kept,
+}
+
+
+def report(
+    pipe, steps: int, size: tuple[int, int], seeds: int = 1, fast: bool = False, varied: bool = False
+) -> list[SeamCheck]:
+    """Print every seam of seeds 0..seeds-1 as a table row, then the counts by workflow; returns the checks."""
     print(
         "\n| seed | seam | jump px | bound px | object Δ | background Δ | within bounds | source kept exactly "
-        "| new frames' step px (source's) | at the source's speed | new frames' shape |"
+        "| new frames' step px (source's) | at the source's speed | one object | new frames' shape |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    checks = []
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    checks: dict[str, list[SeamCheck]] = {}
     yes = {True: "yes", False: "no"}
     for seed in range(seeds):
-        for name, c in seams(pipe, steps, size, seed=seed, fast=fast).items():
+        for name, c in seams(pipe, steps, size, seed=seed, fast=fast, varied=varied).items():
             s = c.seam
             print(
                 f"| {seed} | {name} | {s.jump:.1f} | {s.bound:.1f} | {s.object_change:.1f} | "
                 f"{s.background_change:.1f} | {yes[s.ok]} | {yes[c.source_kept]} | {c.step:.1f} ({c.source_step:.1f}) "
-                f"| {yes[c.at_source_speed]} | {c.shape} |",
+                f"| {yes[c.at_source_speed]} | {yes[c.one_object]} | {c.shape} |",
                 flush=True,
             )
-            checks.append(c)
-    total = len(checks)
+            checks.setdefault(name, []).append(c)
+    print("\n| seam | " + " | ".join(COUNTED) + " |\n|---" * (len(COUNTED) + 1) + "|")
+    every = [c for group in checks.values() for c in group]
+    for name, group in [*checks.items(), ("all", every)]:
+        counts = [sum(passes(c) for c in group) for passes in COUNTED.values()]
+        print(f"| {name} | " + " | ".join(f"{n} / {len(group)}" for n in counts) + " |")
+    total = len(every)
     print(
-        f"seams within bounds: {sum(c.seam.ok for c in checks)} of {total}; sources kept exactly: "
-        f"{sum(c.source_kept for c in checks)} of {total}; new frames at the source's speed (within "
-        f"{SPEED_TOLERANCE:.0%}): {sum(c.at_source_speed for c in checks)} of {total}"
+        f"seams within bounds: {sum(c.seam.ok for c in every)} of {total}; sources kept exactly: "
+        f"{sum(c.source_kept for c in every)} of {total}; new frames at the source's speed (within "
+        f"{SPEED_TOLERANCE:.0%}): {sum(c.at_source_speed for c in every)} of {total}; one object in every new frame: "
+        f"{sum(c.one_object for c in every)} of {total}"
     )
-    return checks
+    return every
