@@ -133,3 +133,25 @@ def test_the_readme_s_examples_make_what_they_say(monkeypatch, tmp_path):
         wrong += command_misreads(line)
     assert read >= 5 and len(commands) >= 5, "the README's examples were not found"
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_a_backward_extension_and_a_transition_of_orange_triangles_move_and_meet(pipe):
+    """The case a new user tried: both arrivals froze (new frames 0.4-0.7 px a frame against the source's 2) or
+    jumped. A backward extension is now made forward in reversed time; the bridge moves between its two clips."""
+    rng = np.random.default_rng(0)
+    clips = []
+    for motion in ("moving right", "moving left"):
+        scene = tw.Scene((tw.Thing("triangle", "orange", motion),), "gray")
+        clips.append(Video(tw.render(scene, 96, 96, 17, rng, inside=True)[0], fps=pipe.preset.fps))
+    a, b = clips
+    source_step = detector.median_step(detector.read(a.frames))
+    back = pipe.extend(a, "an orange triangle moving right on a gray background", num_frames=16, direction="backward")
+    new = back.num_frames - a.num_frames
+    assert np.array_equal(back.frames[new:], a.frames)
+    assert detector.seam(back.frames, new).ok  # meets the source
+    step = detector.median_step(detector.read(back.frames[:new]))
+    assert abs(step - source_step) <= 0.3 * source_step, (step, source_step)  # moves at the source's speed
+    bridge = pipe.transition(a, b, "the triangle turns around", num_frames=16).frames
+    assert detector.seam(bridge[:33], 17).ok and detector.seam(bridge[17:], 16).ok  # meets both clips
+    assert detector.median_step(detector.read(bridge[17:33])) > 1.0  # and moves between them (frozen: under 1 px)

@@ -113,7 +113,7 @@ def report(
                 flush=True,
             )
             checks.setdefault(name, []).append(c)
-    print("\n| seam | " + " | ".join(COUNTED) + " |\n|---" * (len(COUNTED) + 1) + "|")
+    print("\n| seam | " + " | ".join(COUNTED) + " |\n" + "|---" * (len(COUNTED) + 1) + "|")
     every = [c for group in checks.values() for c in group]
     for name, group in [*checks.items(), ("all", every)]:
         counts = [sum(passes(c) for c in group) for passes in COUNTED.values()]
