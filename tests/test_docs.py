@@ -50,3 +50,10 @@ def test_the_model_card_is_short_and_the_hub_reads_its_metadata():
     assert card.data.license == "apache-2.0"
     assert card.data.library_name == "diffusers" and card.data.pipeline_tag == "text-to-video"
     assert "sora-space" in card.data.tags
+
+
+def test_the_readme_lists_the_bundled_models_words():
+    from sora_core.toyworld.world import VOCABULARY
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert all(f" {word}" in readme for values in VOCABULARY.values() for word in values)
