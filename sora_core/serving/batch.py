@@ -122,16 +122,15 @@ def render(pipe, job: dict, fast: bool):
     return pipe.storyboard(cards, **values)  # seed, steps and guidance are its keyword parameters
 
 
-def refused_before_loading(job: dict | str, fast: bool) -> str | None:
-    """Why a line cannot run, found without the model (None where nothing was found): a batch reports every such
-    line before any model work."""
+def refused_before_loading(job: dict | str, fast: bool) -> bool:
+    """Whether a line fails the checks that need no model: a batch reports every such line before any model work."""
     try:
         if isinstance(job, str):
             raise ValueError(job)
         request_values(job, fast)
-    except USER_ERRORS as error:
-        return str(error).splitlines()[0] if str(error) else type(error).__name__
-    return None
+    except USER_ERRORS:
+        return True
+    return False
 
 
 def write_atomically(path: Path, write):
@@ -242,17 +241,15 @@ def run_batch(args):
 
 def refuse_bad_lines(pending: list, out: Path, fast: bool, main: bool) -> list:
     """The lines that pass the checks needing no model; each other one gets its error row (written and said by the
-    main process) before any model work."""
+    main process) before any model work: `run_line` fails it where the check did, before the model is used."""
     kept = []
     for number, job in pending:
-        reason = refused_before_loading(job, fast)
-        if reason is None:
+        if not refused_before_loading(job, fast):
             kept.append((number, job))
-        elif main:
-            row = {"line": number, "settings": job if isinstance(job, dict) else None, "process": 0, "error": reason}
-            row["seconds"] = 0
-            write_atomically(out / ".rows" / f"{number}.json", lambda path, row=row: path.write_text(json.dumps(row)))
-            print(f"line {number}: {reason}", file=sys.stderr)
+            continue
+        row = run_line(None, out, number, job, fast, write=main)
+        if main:
+            print(f"line {number}: {row['error']}", file=sys.stderr)
     return kept
 
 
