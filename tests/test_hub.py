@@ -156,7 +156,8 @@ def test_moving_a_pipeline_to_a_device_that_is_not_there_is_one_sentence(tiny_pi
 
 
 def test_an_unknown_model_lists_the_presets():
-    with pytest.raises(ModelLoadError, match=r"preset name \(sora-tiny, wan2.1-t2v-1.3b, wan2.1-vace-1.3b\)"):
+    presets = r"preset name \(sora-tiny, wan2.1-t2v-1.3b, wan2.1-vace-1.3b, wan2.2-ti2v-5b, wan2.2-ti2v-5b-fast\)"
+    with pytest.raises(ModelLoadError, match=presets):
         resolve_folder("no-such-model")
 
 

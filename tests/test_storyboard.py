@@ -115,7 +115,7 @@ def test_the_cli_storyboard_writes_one_video(tiny_checkpoint, tmp_path):
     assert np.abs(story.frames[end - 1].astype(int) - (0, 0, 255)).mean() < 3, "the keyframe ends card 2"
     missing = cli("storyboard", "--card", f"a=1={tmp_path / 'none.png'}", "--out", str(tmp_path / "m.mp4"))
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
-        "error: --card's keyframe: No such file: none.png."
+        f"error: --card's keyframe: No such file: {tmp_path / 'none.png'}."  # as typed, its folder too
     ]
     no_model = ["--model", str(tmp_path / "no-model")]  # the cards are checked before any model loads
     short = cli("storyboard", "--card", "a=2", "--card", "b=0.1", *no_model, "--out", str(tmp_path / "s.mp4"))
