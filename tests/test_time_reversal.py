@@ -31,3 +31,8 @@ def test_a_backward_extension_is_its_forward_twin_played_back(tiny_pipe, monkeyp
     assert np.array_equal(back.frames, twin.frames[::-1])
     assert not np.array_equal(back.frames, plain.frames)
     assert back.metadata["prompt"] == "a ball moving left" and back.metadata["task"] == "extend backward"
+    # the CLI and the Space plan, then sample: the same reversed-time path
+    from sora_core.engine.requests import ExtendRequest, Options
+
+    request = ExtendRequest(source, "a ball moving left", 8, "backward", options=Options(**settings))
+    assert np.array_equal(tiny_pipe.sample(tiny_pipe.plan(request)).frames, back.frames)

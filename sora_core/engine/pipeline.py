@@ -181,8 +181,12 @@ class SoraPipeline:
     # ----------------------------------------------------------------------------------------- sampling
 
     def plan(self, request: Request) -> workflows.Plan:
-        """Check a request against this model and lay out its timeline (no model work); ValueError if bad."""
+        """Check a request against this model and lay out its timeline (no model work); ValueError if bad. On a
+        time-symmetric checkpoint a backward extension is laid out as its forward twin in reversed time
+        (engine/time_reversal.py), which `sample` plays back."""
         plan = workflows.plan(self.grid, request)
+        if isinstance(request, ExtendRequest) and request.direction == "backward" and self.preset.time_symmetric:
+            plan = time_reversal.marked(workflows.plan(self.grid, time_reversal.as_forward(request)))
         vace.check_references(plan.references, self.transformer)
         distilled = len(self.preset.dmd_sigmas)
         if distilled and plan.settings.steps > distilled:
@@ -200,17 +204,15 @@ class SoraPipeline:
         return prepared_scheduler(self.scheduler, steps, self.device)
 
     def run(self, request: Request, progress: Progress = None, should_stop: Stop = None) -> Video:
-        """Any task's request to its video. On a time-symmetric checkpoint a backward extension is its forward twin
-        in reversed time (engine/time_reversal.py)."""
+        """Any task's request to its video."""
         limits.check_callbacks(progress, should_stop)
-        if isinstance(request, ExtendRequest) and request.direction == "backward" and self.preset.time_symmetric:
-            self.plan(request)  # checked as asked, so that errors name what was typed
-            forward = time_reversal.as_forward(request)
-            return time_reversal.played_back(self.sample(self.plan(forward), progress, should_stop))
         return self.sample(self.plan(request), progress, should_stop)
 
     def sample(self, plan: workflows.Plan, progress: Progress = None, should_stop: Stop = None) -> Video:
         """The one sampling path behind every workflow: fill the plan's timeline in and assemble the result."""
+        if plan.extra.get(time_reversal.REVERSED):
+            forward = self.sample(time_reversal.twin(plan), progress, should_stop)
+            return time_reversal.played_back(forward, plan)
         if workflows.animates_first_frame(self.grid, plan):
             plan = self.first_frame_made(plan, progress, should_stop)
             progress = offset_progress(progress, plan.settings.steps, 2 * plan.settings.steps)

@@ -13,7 +13,9 @@ from dataclasses import replace
 
 from .requests import ExtendRequest
 from .video import Video
+from .workflows import Plan
 
+REVERSED = "made_in_reversed_time"  # a plan's extra (and a result's metadata): sampled forward, played back
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 DIRECTION_WORD = re.compile(r"\b(left|right|up|down)(wards?)?\b", re.IGNORECASE)
 
@@ -34,13 +36,23 @@ def reversed_video(video: Video) -> Video:
 
 
 def as_forward(request: ExtendRequest) -> ExtendRequest:
-    """A backward extension's forward twin in reversed time."""
-    video, prompt = reversed_video(request.video), reversed_prompt(request.prompt)
-    return replace(request, video=video, prompt=prompt, direction="forward")
+    """A backward extension's forward twin in reversed time; the prompt stays the user's (the sampler turns it round:
+    `twin`), so that enhancement, "prompt used" and metadata speak of what was asked."""
+    return replace(request, video=reversed_video(request.video), direction="forward")
 
 
-def played_back(result: Video) -> Video:
-    """The forward twin's result played backwards; its metadata says what was asked (the prompt turned back, a
-    backward extension) and how it was made."""
-    metadata = {**result.metadata, "prompt": reversed_prompt(result.metadata["prompt"]), "task": "extend backward"}
-    return Video(result.frames[::-1].copy(), fps=result.fps, metadata={**metadata, "made_in_reversed_time": True})
+def marked(plan: Plan) -> Plan:
+    """The twin's plan, marked to be sampled in reversed time (`twin`) and played back (`played_back`)."""
+    return replace(plan, task="extend backward", extra={**plan.extra, REVERSED: True})
+
+
+def twin(plan: Plan) -> Plan:
+    """What the sampler runs for a marked plan: the forward extension under the prompt turned round."""
+    extra = {key: value for key, value in plan.extra.items() if key != REVERSED}
+    return replace(plan, prompt=reversed_prompt(plan.prompt), extra=extra)
+
+
+def played_back(result: Video, plan: Plan) -> Video:
+    """The twin's result played backwards; its metadata says what was asked and how it was made."""
+    metadata = {**result.metadata, "prompt": plan.prompt, "task": plan.task, REVERSED: True}
+    return Video(result.frames[::-1].copy(), fps=result.fps, metadata=metadata)
