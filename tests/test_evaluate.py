@@ -32,22 +32,27 @@ def test_detector_reads_every_combination(size):
 
 @pytest.mark.slow
 def test_the_detector_reads_shapes_through_the_bundled_vae():
-    """A VAE round trip blurs edges; the shapes are still there to see, and the detector reads most of them (at the
-    60-level mask it read 31 of 60 clips right: triangles as balls, squares as balls). A ceiling on what any
-    generated clip can score."""
+    """A VAE round trip blurs edges; the shapes are still there to see, and the detector reads them, as images (the
+    image stage's path: a causal VAE decodes a first frame alone) and as clips. A ceiling on what any generated
+    image or clip can score: with the ideal shapes' fill thresholds it read 15 % of round-tripped squares as balls."""
     from sora_core import SoraPipeline
 
     pipe = SoraPipeline.from_pretrained("sora-tiny", device="cpu")
     rng = np.random.default_rng(1)
     pool = tw.all_combinations(held_out=True)
-    right = {"shape": 0, "color": 0}
-    for _ in range(24):
+    right = {shape: [0, 0] for shape in tw.SHAPES}  # read right, seen
+    colours = 0
+    for i in range(36):
         thing, background = pool[rng.integers(len(pool))]
-        frames = tw.render(tw.Scene((thing,), background), 96, 96, 17, rng)[0]
-        reading = read(pipe.decode_latents(pipe.encode_frames(frames)))  # the round trip generated clips take
-        right["shape"] += reading.shape == thing.shape
-        right["color"] += reading.color == thing.color
-    assert right["shape"] >= 18 and right["color"] >= 22, right
+        num_frames = 1 if i % 2 else 17
+        frames = tw.render(tw.Scene((thing,), background), 96, 96, num_frames, rng, inside=num_frames == 1)[0]
+        reading = read(pipe.decode_latents(pipe.encode_frames(frames)))  # the round trip generated frames take
+        colours += reading.color == thing.color
+        if reading.shape is not None:
+            right[thing.shape][0] += reading.shape == thing.shape
+            right[thing.shape][1] += 1
+    assert all(seen >= 6 and hits >= 0.9 * seen for hits, seen in right.values()), right
+    assert colours >= 30, colours  # 31 of 36 measured: the decoder draws green first frames wrongly
 
 
 def test_a_rise_after_a_small_wobble_is_not_a_bounce():

@@ -17,6 +17,12 @@ FOREGROUND_THRESHOLD = 60  # summed |RGB difference| from the background colour
 # 60 held-out rendered 17-frame clips: shape read right 31 / 60 at the 60-level mask, 50 / 60 at 0.6 (0.4: 41, 0.5:
 # 45); rendered clips 60 / 60 either way.
 SHAPE_CONTRAST = 0.6
+# Fill thresholds between the shapes, set midway across the gaps between their fills after the bundled VAE's round
+# trip (every generated frame is decoded by it), 30 rendered images and 30 clips a shape: balls 0.72-0.83, squares
+# 0.86-0.99, triangles 0.54-0.68. The ideal shapes' midpoints (0.9 and 0.64) read 15 % of round-tripped squares as
+# balls and some triangles as balls, a ceiling under any image model.
+SQUARE_FILL = 0.84
+BALL_FILL = 0.70
 MIN_ACCELERATION = 0.1  # px / frame^2: what counts as speeding up downwards
 
 
@@ -67,7 +73,7 @@ def read(frames: np.ndarray) -> Reading:
     shape = None
     if fills:
         fill = float(np.median(fills))
-        shape = "square" if fill > 0.9 else "ball" if fill > 0.64 else "triangle"
+        shape = "square" if fill > SQUARE_FILL else "ball" if fill > BALL_FILL else "triangle"
     return Reading(
         color,
         shape,
