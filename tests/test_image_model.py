@@ -13,7 +13,8 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline, Video
-from sora_core.training.image_model import mirrored
+from sora_core.training.config import TrainConfig
+from sora_core.training.image_model import RenderedPixels, mirrored
 from sora_core.training.losses import sample_image_t
 from sora_core.training.train import main
 
@@ -92,6 +93,24 @@ def test_image_training_without_a_checkpoint_or_with_a_wrong_choice_is_one_sente
         main(["--stage", "image", "--out", str(tmp_path), *TINY])
     with pytest.raises(SystemExit, match=r"^--image-t must be one of logit-normal, shifted, uniform; not 'mid'\.$"):
         main(["--stage", "image", "--out", str(tmp_path), "--image-t", "mid", *TINY])
+
+
+def test_rendering_workers_each_render_their_own_images(trained, tmp_path):
+    """`--image-workers N`: N processes render beside training (a GPU outruns one renderer); each its own stream,
+    the first the same as rendering in the training process, and a run with workers trains and saves."""
+    config = TrainConfig(height=32, width=32, batch_size=3)
+    alone = next(iter(RenderedPixels(config, seed=4)))
+    loader = torch.utils.data.DataLoader(RenderedPixels(config, seed=4), batch_size=None, num_workers=2)
+    batches = iter(loader)
+    first, second = next(batches), next(batches)  # the workers' batches come in turn
+    assert torch.equal(first[0], alone[0]) and list(first[1]) == alone[1]
+    assert not torch.equal(first[0], second[0])
+    start, _, _ = trained
+    flags = ["--stage", "image", "--out", str(tmp_path), "--init-from", str(start), "--steps", "2", *TINY]
+    main([*flags, "--image-workers", "2"])
+    assert (tmp_path / "image" / "model" / "diffusion_pytorch_model.safetensors").is_file()
+    with pytest.raises(SystemExit, match=r"^--image-workers must be 0 \(render in the training process\) or more"):
+        main([*flags, "--image-workers", "-1"])
 
 
 def with_image_model(pipe: SoraPipeline, image_transformer) -> SoraPipeline:

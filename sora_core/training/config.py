@@ -87,6 +87,7 @@ class TrainConfig:
     # --architecture's untrained DiT; t drawn "logit-normal" (SD3's), "shifted" (the video model's) or "uniform"
     image_init: str = "copy"
     image_t: str = "logit-normal"
+    image_workers: int = 0  # --stage image: processes rendering images beside training (0: in the training process)
     log_with: str = ""  # another accelerate tracker beside loss.csv: tensorboard, wandb, ... (where installed)
 
 
@@ -133,6 +134,10 @@ def check_training_options(config: TrainConfig):
         raise SystemExit(f"--ema-decay must be at least 0 (off) and below 1, not {config.ema_decay}.")
     if config.image_init not in ("copy", "fresh"):
         raise SystemExit(f"--image-init must be copy or fresh, not {config.image_init!r}.")
+    if config.image_workers < 0:
+        raise SystemExit(
+            f"--image-workers must be 0 (render in the training process) or more, not {config.image_workers}."
+        )
     if config.image_t not in IMAGE_T:
         raise SystemExit(f"--image-t must be one of {', '.join(IMAGE_T)}; not {config.image_t!r}.")
     if config.precision not in ("fp32", "bf16"):

@@ -42,24 +42,46 @@ def mirrored(frames: torch.Tensor, caption: str) -> tuple[torch.Tensor, str]:
     return frames.flip(-1), re.sub(r"\b(left|right)\b", lambda word: MIRRORED[word.group()], caption)
 
 
+class RenderedPixels(torch.utils.data.IterableDataset):
+    """Endless batches of rendered toy-world images (B, 3, 1, H, W) and captions, half of them mirrored. Each
+    DataLoader worker renders its own stream (seeded by its index), so that on a many-core machine rendering keeps
+    up with a GPU; worker 0, or no worker, gives the stream a single process renders."""
+
+    def __init__(self, config: TrainConfig, seed: int):
+        self.config, self.seed = config, seed
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        seed = self.seed + 7919 * (worker.id if worker else 0)
+        bucket = Bucket(self.config.height, self.config.width, 1)
+        data = make_data(self.config.data, [bucket], seed, WorldOptions(p_omit=self.config.caption_omit))
+        rng = np.random.default_rng(seed + 1)
+        while True:
+            pixels, captions = data.batch(self.config.batch_size)  # (B, 3, 1, H, W)
+            for i in np.flatnonzero(rng.random(len(captions)) < 0.5):
+                pixels[i], captions[i] = mirrored(pixels[i], captions[i])
+            yield pixels, captions
+
+
 class RenderedImages:
-    """Endless rendered toy-world images at the model's size, encoded by a frozen VAE into normalised latents."""
+    """Endless rendered toy-world images at the model's size (`--image-workers` processes render them), encoded by
+    a frozen VAE into normalised latents."""
 
     def __init__(self, vae, config: TrainConfig, seed: int):
         self.vae = vae.eval().requires_grad_(False)
-        bucket = Bucket(config.height, config.width, 1)
-        self.data = make_data(config.data, [bucket], seed, WorldOptions(p_omit=config.caption_omit))
-        self.rng = np.random.default_rng(seed + 1)
+        workers = config.image_workers
+        loader = torch.utils.data.DataLoader(
+            RenderedPixels(config, seed), batch_size=None, num_workers=workers, persistent_workers=workers > 0
+        )
+        self.batches = iter(loader)
         self.mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
         self.std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
 
     @torch.no_grad()
-    def batch(self, size: int) -> tuple[torch.Tensor, list[str]]:
-        pixels, captions = self.data.batch(size)  # (B, 3, 1, H, W)
-        for i in np.flatnonzero(self.rng.random(size) < 0.5):
-            pixels[i], captions[i] = mirrored(pixels[i], captions[i])
+    def batch(self) -> tuple[torch.Tensor, list[str]]:
+        pixels, captions = next(self.batches)
         latents = self.vae.encode(pixels.to(self.vae.device)).latent_dist.mode()  # (B, C, 1, h, w)
-        return (latents - self.mean.to(latents.device)) / self.std.to(latents.device), captions
+        return (latents - self.mean.to(latents.device)) / self.std.to(latents.device), list(captions)
 
 
 def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
@@ -97,7 +119,7 @@ def train_image(config: TrainConfig, accelerator: Accelerator):
     rng = np.random.default_rng(config.seed + 77 + 1000 * accelerator.process_index)
 
     def batch_loss(module, step):
-        latents, captions = images.batch(config.batch_size)
+        latents, captions = images.batch()
         captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
         tokens = tokenize(tokenizer, captions, config.max_sequence_length)
         known = torch.zeros(len(captions), 1, dtype=torch.bool)
