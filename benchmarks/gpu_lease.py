@@ -4,6 +4,12 @@ $OUT in parts the tool brings back (16 MiB a file at most), then each evaluated 
     grid2  a fresh DiT at the 1 x 2 x 2 grid (8-px tokens), the whole recipe (train_gpu.py --architecture)
     deep   the bundled DiT grown to 8 blocks, the recipe's last stage (train_gpu.py --continue --architecture)
 
+or, with --image, two image models for the first stage (`train --stage image`, rendered images only, 12 processes
+rendering), scored by `evaluate --images 80`:
+
+    image-copy   a copy of the bundled DiT (--image-init copy)
+    image-grid2  a fresh DiT at the 1 x 2 x 2 grid (--image-init fresh)
+
 A step of this model on a GPU is Python-bound (73 ms at batch 128, 2026-12-04), so two runs share the chip at little
 cost to each. Everything a run prints goes to $OUT/<name>.txt as it comes, so a call stopped at its limit still
 brings back what was measured.
@@ -11,9 +17,9 @@ brings back what was measured.
     here, once:  python benchmarks/gpu_lease.py --wheels    # what the GPU machine lacks (2026-12-04), into .whl
     the call:    carry [".whl"], timeout_s 600, command:
                  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit;
-                 export PYTHONPATH=/tmp/site; python3 benchmarks/gpu_lease.py --out $OUT
+                 export PYTHONPATH=/tmp/site; python3 benchmarks/gpu_lease.py --out $OUT [--image]
     back here:   python benchmarks/gpu_lease.py --unpack FILES_AT --to runs/lease   # one checkpoint per run
-    test here:   python benchmarks/gpu_lease.py --out /tmp/lease --tiny
+    test here:   python benchmarks/gpu_lease.py --out /tmp/lease --tiny [--image]
 """
 
 import argparse
@@ -39,12 +45,29 @@ class Candidate:
     tiny_dit: dict  # the same departure from the tests' tiny architecture, for --tiny
 
 
+@dataclass(frozen=True)
+class ImageCandidate:
+    init: str  # --image-init: "copy" (the bundled DiT) or "fresh" (the architecture, untrained)
+    architecture: str
+    lr: float
+    tiny_dit: dict
+
+
 CANDIDATES = {
     "grid2": Candidate("sora-tiny-grid2", grown=False, tiny_dit={"patch_size": [1, 1, 1]}),
     "deep": Candidate("sora-tiny-deep", grown=True, tiny_dit={"num_layers": 3}),
 }
+IMAGE_CANDIDATES = {
+    "image-copy": ImageCandidate("copy", "sora-tiny", 2e-4, tiny_dit={}),
+    "image-grid2": ImageCandidate("fresh", "sora-tiny-grid2", 6e-4, tiny_dit={"patch_size": [1, 1, 1]}),
+}
+# An image step of this model is cheap; rendering is what keeps a GPU waiting (1.4 s for 128 images on one core).
+IMAGE_FLAGS = ["--batch-size", "128", "--image-workers", "12", "--threads", "4", "--save-every", "200"]
+TINY_IMAGE_FLAGS = ["--batch-size", "2", "--image-workers", "1", "--threads", "1", "--save-every", "1"]
+TINY_IMAGE_FLAGS += ["--height", "32", "--width", "32"]
 # What the device machine measures of each model (evaluate.py); the image stage first, where the misses are.
 EVALUATIONS = [["--images", "80"], ["--clips", "40"]]
+IMAGE_EVALUATIONS = [["--images", "80"]]
 TINY_EVALUATIONS = [["--images", "3", "--steps", "2", "--size", "32", "32"]]
 # The GPU machine has torch, accelerate, tokenizers and peft, but other diffusers and transformers (2026-12-04).
 WHEELS = ["diffusers==0.42.1", "transformers==5.24.0", "ftfy==6.3.1", "wcwidth", "importlib_metadata==8.7.0", "regex"]
@@ -73,29 +96,53 @@ def environment(threads: str) -> dict[str, str]:
     return {**os.environ, **quiet}
 
 
-def tiny_architecture(name: str, scratch: Path) -> str:
-    """The tests' tiny architecture with candidate `name`'s change, as a JSON file for --architecture."""
+def tiny_architecture(name: str, change: dict, scratch: Path) -> str:
+    """The tests' tiny architecture with candidate `name`'s `change`, as a JSON file for --architecture."""
     spec = json.loads((ROOT / "tests" / "architectures" / "tiny.json").read_text())
     path = scratch / f"tiny-{name}.json"
-    path.write_text(json.dumps({**spec, "dit": {**spec["dit"], **CANDIDATES[name].tiny_dit}}))
+    path.write_text(json.dumps({**spec, "dit": {**spec["dit"], **change}}))
     return str(path)
 
 
-def train_side_by_side(out: Path, scratch: Path, minutes: float, tiny: bool, deadline: float) -> dict[str, Path]:
+def video_command(name: str, scratch: Path, minutes: float, tiny: bool) -> list[list[str]]:
+    """Candidate `name`'s run of train_gpu.py, which exports to <run>/sora-tiny itself."""
+    candidate = CANDIDATES[name]
+    flags = ["--tiny", "--workers", "1"] if tiny else ["--workers", "6"]
+    flags += [
+        "--architecture",
+        tiny_architecture(name, candidate.tiny_dit, scratch) if tiny else candidate.architecture,
+    ]
+    flags += ["--continue"] if candidate.grown else []
+    script = ROOT / "benchmarks" / "train_gpu.py"
+    return [[sys.executable, str(script), "--out", str(scratch / name), "--minutes", str(minutes), *flags]]
+
+
+def image_command(name: str, scratch: Path, minutes: float, tiny: bool) -> list[list[str]]:
+    """Image candidate `name`: trained beside the bundled checkpoint for `minutes`, then exported to <run>/sora-tiny."""
+    candidate, run = IMAGE_CANDIDATES[name], scratch / name
+    architecture = tiny_architecture(name, candidate.tiny_dit, scratch) if tiny else candidate.architecture
+    train = [sys.executable, "-m", "sora_core.train", "--stage", "image", "--out", str(run)]
+    train += ["--init-from", str(ROOT / "assets" / "sora-tiny"), "--image-init", candidate.init]
+    train += ["--architecture", architecture, "--lr", str(candidate.lr), "--warmup", "100", "--ema-decay", "0.999"]
+    train += ["--steps", "1000000", "--max-minutes", str(minutes), *(TINY_IMAGE_FLAGS if tiny else IMAGE_FLAGS)]
+    export = [sys.executable, "-m", "sora_core.train", "--stage", "export", "--out", str(run)]
+    return [train, [*export, "--export-to", str(run / "sora-tiny")]]
+
+
+def train_side_by_side(out: Path, scratch: Path, minutes: float, tiny: bool, deadline: float, image: bool):
     """Both candidates at once, each in its own folder under `scratch`; the exports of those that finished (a run
     still going at `deadline` is stopped)."""
-    script, running = ROOT / "benchmarks" / "train_gpu.py", {}
-    for name, candidate in CANDIDATES.items():
-        flags = ["--tiny", "--workers", "1"] if tiny else ["--workers", "6"]
-        flags += ["--architecture", tiny_architecture(name, scratch) if tiny else candidate.architecture]
-        flags += ["--continue"] if candidate.grown else []
-        command = [sys.executable, str(script), "--out", str(scratch / name), "--minutes", str(minutes), *flags]
+    names, command = (IMAGE_CANDIDATES, image_command) if image else (CANDIDATES, video_command)
+    running = {}
+    for name in names:
+        commands = command(name, scratch, minutes, tiny)
         log = open(out / f"{name}.txt", "a")
-        print(" ".join(command), file=log, flush=True)
-        running[name] = (
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment("8")),
-            log,
+        print("\n".join(shlex.join(c) for c in commands), file=log, flush=True)
+        shell = " && ".join(shlex.join(c) for c in commands)
+        process = subprocess.Popen(
+            ["bash", "-c", shell], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=environment("8")
         )
+        running[name] = (process, log)
     exports = {}
     for name, (process, log) in running.items():
         try:
@@ -122,7 +169,7 @@ def pack(export: Path, out: Path, name: str, scratch: Path) -> list[Path]:
     return parts
 
 
-def evaluate_side_by_side(models: dict[str, str], out: Path, deadline: float, tiny: bool):
+def evaluate_side_by_side(models: dict[str, str], out: Path, deadline: float, evaluations: list[list[str]]):
     """Every evaluation of each model, the models at once, each into $OUT/<name>.txt; stopped at `deadline`."""
 
     def run_all(name: str, model: str) -> subprocess.Popen:
@@ -130,7 +177,7 @@ def evaluate_side_by_side(models: dict[str, str], out: Path, deadline: float, ti
         commands = [
             shlex.join([sys.executable, "-m", "sora_core.evaluate", "--model", model, *flags])
             + f" >> {shlex.quote(str(log))} 2>&1"
-            for flags in (TINY_EVALUATIONS if tiny else EVALUATIONS)
+            for flags in evaluations
         ]
         return subprocess.Popen(["bash", "-c", "; ".join(commands)], cwd=ROOT, env=environment(EVALUATION_THREADS))
 
@@ -154,7 +201,7 @@ def download_wheels(folder: Path):
 def unpack(folder: Path, to: Path):
     """The parts brought back, joined and unpacked: one checkpoint folder per candidate under `to`."""
     to.mkdir(parents=True, exist_ok=True)
-    for name in CANDIDATES:
+    for name in [*CANDIDATES, *IMAGE_CANDIDATES]:
         parts = sorted(folder.glob(f"{name}.tar.[0-9][0-9]"))
         if not parts:
             print(f"{name}: no parts in {folder} (see {name}.txt)")
@@ -177,6 +224,7 @@ def main(argv=None):
     parser.add_argument("--unpack", metavar="FOLDER", help="instead: join the parts brought back into FOLDER")
     parser.add_argument("--to", default="lease", help="with --unpack: where the checkpoints go")
     parser.add_argument("--wheels", action="store_true", help="instead: download the wheels the call carries")
+    parser.add_argument("--image", action="store_true", help="the image-model candidates instead of the video ones")
     args = parser.parse_args(argv)
     if args.wheels:
         return download_wheels(ROOT / ".whl")
@@ -192,11 +240,12 @@ def main(argv=None):
     os.environ["PYTHONPATH"] = importable_paths(scratch)  # for every run and evaluation started below
     # Training stops with time left for the evaluations; they stop at the limit.
     stop_training = deadline - 60 * (args.limit - args.minutes) / 2
-    exports = train_side_by_side(out, scratch, args.minutes, args.tiny, stop_training)
+    exports = train_side_by_side(out, scratch, args.minutes, args.tiny, stop_training, args.image)
     for name, export in exports.items():
         print(f"{name}: {len(pack(export, out, name, scratch))} parts")
-    bundled = str(scratch / "grid2" / "untrained") if args.tiny else "sora-tiny"
-    evaluate_side_by_side({"bundled": bundled, **{n: str(e) for n, e in exports.items()}}, out, deadline, args.tiny)
+    bundled = str(scratch / "grid2" / "untrained") if args.tiny and not args.image else "sora-tiny"
+    evaluations = TINY_EVALUATIONS if args.tiny else IMAGE_EVALUATIONS if args.image else EVALUATIONS
+    evaluate_side_by_side({"bundled": bundled, **{n: str(e) for n, e in exports.items()}}, out, deadline, evaluations)
 
 
 if __name__ == "__main__":

@@ -524,8 +524,35 @@ def test_one_device_call_trains_two_candidates_side_by_side_and_brings_back_chec
 
 
 @pytest.mark.slow
+def test_one_device_call_trains_two_image_models_and_brings_back_checkpoints_and_scores(tmp_path):
+    """benchmarks/gpu_lease.py --image at test size: a copy of the bundled DiT and a fresh finer grid trained on
+    rendered images at once (worker processes rendering), each exported beside the bundled video model, brought back
+    in parts and scored with `evaluate --images` beside the bundled model."""
+    out, back = tmp_path / "out", tmp_path / "back"
+    flags = ["--out", str(out), "--scratch", str(tmp_path / "scratch"), "--tiny", "--image", "--minutes", "0.3"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_lease.py"), *flags, "--limit", "3"], capture_output=True,
+        text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_lease.py"), "--unpack", str(out), "--to", str(back)])
+    grid = {
+        name: json.loads((back / name / "image_transformer" / "config.json").read_text())["patch_size"]
+        for name in ("image-copy", "image-grid2")
+    }
+    assert grid == {"image-copy": [1, 4, 4], "image-grid2": [1, 1, 1]}
+    bundled = ROOT / "assets" / "sora-tiny" / "transformer" / "diffusion_pytorch_model.safetensors"
+    video = load_file(back / "image-grid2" / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(video[k], v) for k, v in load_file(bundled).items())  # the video model untouched
+    for name in ("bundled", "image-copy", "image-grid2"):
+        assert re.search(r"\| held out \| \d+% \| \d+% \|", (out / f"{name}.txt").read_text()), name
+    for name in ("image-copy", "image-grid2"):
+        assert "training finished with exit status 0" in (out / f"{name}.txt").read_text()
+
+
+@pytest.mark.slow
 def test_the_gpu_script_continues_the_last_stage_on_new_clips_with_its_steps_fitted_to_the_time(tmp_path):
-    """train_gpu.py --continue (issue 26's GPU run): clips encoded by two worker processes, a timed run, then the
+    """train_gpu.py --continue: clips encoded by two worker processes, a timed run, then the
     recipe's last stage with as many steps as the minutes allow, exported; here with the start's DiT grown deeper."""
     script = ROOT / "benchmarks" / "train_gpu.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
