@@ -16,8 +16,10 @@ from sora_core.training.architectures import architecture, build_components, sav
 TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
 TINY_VACE_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny-vace.json")
 
-# Two threads on CI's 2 cores; SORA_TEST_THREADS=1 leaves a core to a background training run.
-torch.set_num_threads(int(os.environ.get("SORA_TEST_THREADS", "2")))
+# One thread a process under `-n auto` (a process a core: 30 -> 22 minutes on 2 cores); two in a single process on
+# 2 cores. SORA_TEST_THREADS=1 leaves a core to a background training run.
+DEFAULT_THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
+torch.set_num_threads(int(os.environ.get("SORA_TEST_THREADS", DEFAULT_THREADS)))
 
 
 @pytest.fixture(scope="session")
