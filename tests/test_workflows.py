@@ -209,6 +209,18 @@ def test_match_colour_gives_new_frames_the_colours_of_the_source_beside_the_seam
     assert (out[0, 4:8, 6:10] != out[0, 4:8, 2:6]).any()  # the object stays where the model put it
 
 
+def test_match_colour_leaves_a_frame_the_object_has_left_as_background():
+    # An object that leaves the frame (a backward extension's earlier frames, a loop's turn) leaves new frames with
+    # fewer object pixels than the source: matched on their own to the source's shares of colours, their
+    # background would be painted in the object's colour.
+    source = scene(10, (220, 30, 30), 2)
+    half_out = scene(14, (250, 140, 20), 14)  # the object's last column at the edge
+    empty = np.full((16, 16, 3), 14, np.uint8)
+    out = match_colour(np.stack([scene(14, (250, 140, 20), 6), half_out, empty]), {0: source}, np.array([1, 2, 3]))
+    assert (out[2] == 10).all()  # background, every pixel
+    assert (out[1, :, :14] == 10).all() and (out[1, 4:8, 14:] == (220, 30, 30)).all()
+
+
 def test_match_colour_blends_across_a_gap_and_each_seam_side_takes_its_own_colours():
     dark, light = np.full((4, 4, 3), 20, np.uint8), np.full((4, 4, 3), 200, np.uint8)
     new = np.stack([np.full((4, 4, 3), 100 + i, np.uint8) for i in range(5)])

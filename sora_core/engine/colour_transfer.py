@@ -97,36 +97,80 @@ def _match_axis(values: torch.Tensor, source_levels: torch.Tensor, target_levels
     return table[low] + (position - low) * (table[low + 1] - table[low])
 
 
-def transfer_colours(frame, target: Levels):
-    """(H, W, 3) `frame` (uint8 levels) with the target's colour distribution: float levels, unrounded, on the
-    target's device; a NumPy array in, a NumPy array out."""
-    device = target.mean.device
-    pixels = _pixels(frame, device)  # (N, 3)
+@dataclass
+class ColourMap:
+    """A colour correction fitted on one frame and applicable to any: per round, the axes and the quantiles that
+    frame had on them (where the round's map starts) and the target's (where it lands); or, for a change of scene,
+    a per-channel mean and spread match (`linear`)."""
+
+    bases: list[torch.Tensor]  # per round: (3, 3)
+    sources: list[torch.Tensor]  # per round: (len(QUANTILES), 3), the fitted frame's on that round's axes
+    targets: list[torch.Tensor]  # per round: (len(QUANTILES), 3), the target's
+    linear: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # (frame mean, spread, target mean)
+
+
+def _apply_rounds(pixels: torch.Tensor, bases, sources, targets) -> torch.Tensor:
     matched = pixels.clone()
-    for basis, target_quantiles in zip(target.bases, target.quantiles):
+    for basis, source, target in zip(bases, sources, targets):
         projected = matched @ basis  # (N, 3) coordinates on this round's axes
-        source = _quantiles(projected)
-        mapped = [_match_axis(projected[:, c].contiguous(), source[:, c], target_quantiles[:, c]) for c in range(3)]
+        mapped = [_match_axis(projected[:, c].contiguous(), source[:, c], target[:, c]) for c in range(3)]
         matched += (torch.stack(mapped, 1) - projected) @ basis.T
+    return matched
+
+
+def fit_colour_map(frame, target: Levels) -> ColourMap:
+    """The correction that gives `frame` (H, W, 3) the target's colour distribution."""
+    pixels = _pixels(frame, target.mean.device)  # (N, 3)
+    matched, sources = pixels.clone(), []
+    for basis, target_quantiles in zip(target.bases, target.quantiles):
+        sources.append(_quantiles(matched @ basis))
+        matched = _apply_rounds(matched, [basis], sources[-1:], [target_quantiles])
+    linear = None
     if matched.std(0, unbiased=False).sum() < COLLAPSE * target.std.sum():
         # A change of scene: monotone maps merged colours the target keeps apart. Match each channel's mean and
         # spread instead (Reinhard et al., 2001): cruder, but it keeps every contrast of the frame.
-        spread = target.std / pixels.std(0, unbiased=False).clamp(min=1.0)
-        matched = (pixels - pixels.mean(0)) * spread + target.mean
+        linear = (pixels.mean(0), target.std / pixels.std(0, unbiased=False).clamp(min=1.0), target.mean)
+    return ColourMap(target.bases, sources, target.quantiles, linear)
+
+
+def apply_colour_map(frame, colour_map: ColourMap):
+    """(H, W, 3) `frame` (uint8 levels) through a fitted correction: float levels, unrounded, on the map's device;
+    a NumPy array in, a NumPy array out."""
+    pixels = _pixels(frame, colour_map.targets[0].device)  # (N, 3)
+    if colour_map.linear is not None:
+        mean, spread, target_mean = colour_map.linear
+        matched = (pixels - mean) * spread + target_mean
+    else:
+        matched = _apply_rounds(pixels, colour_map.bases, colour_map.sources, colour_map.targets)
     matched = matched.reshape(frame.shape)
     return matched.cpu().numpy() if isinstance(frame, np.ndarray) else matched
+
+
+def transfer_colours(frame, target: Levels):
+    """(H, W, 3) `frame` (uint8 levels) with the target's colour distribution: float levels, unrounded, on the
+    target's device; a NumPy array in, a NumPy array out."""
+    return apply_colour_map(frame, fit_colour_map(frame, target))
 
 
 def match_seams(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.ndarray, device=None) -> np.ndarray:
     """Each new frame (N, H, W, 3) given the colours of the source frames beside its gap (`anchors`, timeline
     position -> frame), blended by distance across a gap between two seams. The DiT continues the scene but not
     always its exact colours (measured: an object's colour changed by up to 70 levels at a seam, while the
-    background held within 4), and the decoder adds its own tint; matching to the source removes both. Runs on
-    `device` (the model's), so a GPU call does not wait on the CPU for it."""
+    background held within 4), and the decoder adds its own tint; matching to the source removes both.
+
+    The correction is fitted once a seam, on the new frame beside it (the same scene as the source frame across
+    the seam), and applied to every new frame on that side: a frame matched to the source on its own would be
+    forced to the source's shares of colours, and where the object has moved out of the frame (or half out) the
+    match paints the background in the object's colour. Runs on `device` (the model's), so a GPU call does not
+    wait on the CPU for it."""
     device = torch.device("cpu") if device is None else torch.device(device)
     order = sorted(anchors)
-    levels = {a: colour_levels(anchors[a], device=device) for a in order}
     frames = torch.as_tensor(new).to(device)  # (N, H, W, 3) uint8
+    index = {int(position): k for k, position in enumerate(positions)}
+    maps = {}
+    for a in order:
+        beside = index[a + 1] if a + 1 in index else index[a - 1]
+        maps[a] = fit_colour_map(frames[beside], colour_levels(anchors[a], device=device))
     out = torch.empty(frames.shape, dtype=torch.float32, device=device)
     for k, position in enumerate(positions):
         before = [a for a in order if a < position]
@@ -137,5 +181,5 @@ def match_seams(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.n
             blend = [(before[-1], 1 - weight), (after[0], weight)]
         else:
             blend = [(before[-1] if before else after[0], 1.0)]
-        out[k] = sum(w * transfer_colours(frames[k], levels[a]) for a, w in blend if w > 0)
+        out[k] = sum(w * apply_colour_map(frames[k], maps[a]) for a, w in blend if w > 0)
     return out.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
