@@ -149,6 +149,23 @@ def test_the_seams_read_whether_new_frames_keep_the_source_s_speed():
     assert not held["extend forward"].at_source_speed and held["extend forward"].step == 0
 
 
+class Cutter(StillLooper):
+    """A stand-in whose bridge holds clip A's last frame, then cuts to clip B's first halfway: each seam meets its
+    source, and the jump sits between them."""
+
+    def transition(self, a, b, prompt, num_frames, **run):
+        half = num_frames // 2
+        held = [a.frames[[-1] * half], b.frames[[0] * (num_frames - half)]]
+        return SimpleNamespace(frames=np.concatenate([a.frames, *held, b.frames]))
+
+
+def test_the_seams_find_a_jump_hidden_between_a_bridge_s_seams():
+    cut = seams(Cutter(), steps=1, size=(96, 96))
+    assert cut["transition A->bridge"].seam.ok and cut["transition bridge->B"].seam.ok
+    assert not cut["transition A->bridge"].smooth and not cut["transition bridge->B"].smooth
+    assert cut["extend forward"].smooth and seams(StillLooper(), steps=1, size=(96, 96))["transition A->bridge"].smooth
+
+
 def test_the_seams_read_the_shape_an_extension_draws():
     """An extension that keeps the source's ball reads ball; one that turns it into a triangle reads triangle."""
     assert seams(StillLooper(), steps=1, size=(96, 96))["extend forward"].shape == "ball"
