@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import limits, loading, parallel, storyboard, time_reversal, vace, workflows
+from . import limits, loading, meeting, parallel, storyboard, time_reversal, vace, workflows
 from .colour_transfer import match_seams
 from .dmd import DMDSchedule
 from .motion_fill import motion_filled
@@ -55,6 +55,15 @@ def dtype_of(value) -> torch.dtype | None:
 def offset_progress(progress: Progress, done: int, total: int) -> Progress:
     """One of several sampling calls' steps, reported as steps of the whole."""
     return None if progress is None else lambda step, _: progress(done + step, total)
+
+
+def part_progress(progress: Progress, part: int, parts: int) -> Progress:
+    """Part `part` of `parts` sampling calls, each reported as an equal share of the whole however many steps it
+    runs (one started below strength 1 runs fewer)."""
+    share = 100
+    return (
+        None if progress is None else lambda step, total: progress(part * share + step * share // total, parts * share)
+    )
 
 
 class SoraPipeline:
@@ -183,10 +192,13 @@ class SoraPipeline:
     def plan(self, request: Request) -> workflows.Plan:
         """Check a request against this model and lay out its timeline (no model work); ValueError if bad. On a
         time-symmetric checkpoint a backward extension is laid out as its forward twin in reversed time
-        (engine/time_reversal.py), which `sample` plays back."""
+        (engine/time_reversal.py), which `sample` plays back, and a bridge is marked to be made as two arrivals
+        that meet (engine/meeting.py)."""
         plan = workflows.plan(self.grid, request)
         if isinstance(request, ExtendRequest) and request.direction == "backward" and self.preset.time_symmetric:
             plan = time_reversal.marked(workflows.plan(self.grid, time_reversal.as_forward(request)))
+        if self.preset.time_symmetric and meeting.applies(plan, self.temporal_stride):
+            plan = meeting.marked(plan)
         vace.check_references(plan.references, self.transformer)
         distilled = len(self.preset.dmd_sigmas)
         if distilled and plan.settings.steps > distilled:
@@ -213,6 +225,8 @@ class SoraPipeline:
         if plan.extra.get(time_reversal.REVERSED):
             forward = self.sample(time_reversal.twin(plan), progress, should_stop)
             return time_reversal.played_back(forward, plan)
+        if plan.extra.get(meeting.MEETS):
+            return self.met(plan, progress, should_stop)
         if workflows.animates_first_frame(self.grid, plan):
             plan = self.first_frame_made(plan, progress, should_stop)
             progress = offset_progress(progress, plan.settings.steps, 2 * plan.settings.steps)
@@ -224,6 +238,17 @@ class SoraPipeline:
         metadata = dict(prompt=plan.prompt, model=self.preset.name, **asdict(plan.settings), task=plan.task)
         metadata["num_frames"] = len(frames)  # the result's, sources included (the settings' is the window's)
         return Video(frames, fps=self.preset.fps, metadata={**metadata, **plan.extra})
+
+    def met(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> Video:
+        """A bridge made as two arrivals that meet (engine/meeting.py): forward from clip A, backward into clip B,
+        then a short bridge between them where they are closest."""
+        fps, stride = self.preset.fps, self.temporal_stride
+        made = []
+        for part, request in enumerate(meeting.halves(plan, fps)):
+            made.append(self.sample(self.plan(request), part_progress(progress, part, 3), should_stop))
+        join = self.plan(meeting.join_request(plan, *made, fps, stride))
+        joined = self.sample(join, part_progress(progress, 2, 3), should_stop)
+        return meeting.finished(joined, plan)
 
     def first_frame_made(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> workflows.Plan:
         """A generate plan's first frame, sampled as an image with the plan's prompt and settings; returns the plan

@@ -5,6 +5,7 @@ an A100, and what a checked request or story adds up to. Pure functions: nothing
 
 import math
 
+from ..engine import meeting
 from ..engine.fast import full_calls
 from ..engine.pipeline import SoraPipeline
 from ..engine.presets import Preset
@@ -79,17 +80,19 @@ def full_steps(preset: Preset, settings: Settings) -> int | None:
 
 
 def request_seconds(pipe: SoraPipeline, task: str, plan: Plan, enhance: bool) -> int:
-    """One checked request's GPU call."""
+    """One checked request's GPU call. A bridge made as two arrivals that meet samples `meeting.PARTS` windows, each
+    no longer than the bridge's own."""
     settings = plan.settings
+    windows = meeting.PARTS if plan.extra.get(meeting.MEETS) else 1
     return gpu_seconds(
         pipe.preset,
-        settings.num_frames,
+        settings.num_frames * windows,
         settings.height,
         settings.width,
         settings.steps,
         enhance,
         guidance=settings.guidance > 1,
-        seam_frames=plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0),
+        seam_frames=plan.extra.get("new_frames", 0) * SEAM_WEIGHT.get(task, 0) * windows,
         control_share=control_blocks_share(pipe.transformer),
         full_steps=full_steps(pipe.preset, settings),
         token_side=pipe.spatial_stride,
