@@ -497,3 +497,15 @@ def test_varied_seams_draw_every_shape_background_and_motion_and_count_second_ob
     assert all(isinstance(c, SeamCheck) and c.one_object for c in checks.values())
     ghost = seams(Ghosting(), steps=1, size=(96, 96), seed=0, varied=True)
     assert not ghost["loop, new -> source"].one_object  # a cross-fade of two places shows two objects
+
+
+def test_an_object_leaving_the_frame_is_read_at_its_speed_not_as_slowing_down():
+    from sora_core.toyworld.seam_eval import inside_step
+
+    frames = np.zeros((16, 48, 48, 3), np.uint8)
+    for t in range(16):  # a red bar moving right 3 px a frame, leaving the frame
+        frames[t, 20:30, 19 + 3 * t : 39 + 3 * t] = (220, 30, 30)
+    assert median_step(read(frames)) < 2  # its visible part's centre slows as it leaves
+    assert abs(inside_step(frames) - 3) < 0.1
+    still = np.repeat(frames[:1], 16, axis=0)
+    assert inside_step(still) == 0  # a frozen object stays frozen

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..engine.video import Video
 from . import world as toyworld
-from .detector import Reading, Seam, count_objects, median_step, read, seam
+from .detector import FOREGROUND_THRESHOLD, Reading, Seam, border_colour, count_objects, median_step, read, seam
 
 SPEED_TOLERANCE = 0.3  # new frames move at the source's speed when their median step is within 30 % of it
 # ... or within this many pixels a frame: the detector's own jitter (a still object's VAE round trip reads 0.15 px),
@@ -25,7 +25,7 @@ SPEED_FLOOR = 0.5
 class SeamCheck:
     seam: Seam  # where new frames meet the source: jump, colour changes, bound
     source_kept: bool  # the source frames next to it came back pixel for pixel
-    step: float  # the object's median step in the new frames (px): did continuity cost motion?
+    step: float  # the object's median step in the new frames (px), wholly inside the frame: did continuity cost motion?
     source_step: float  # the same in the source clip on this seam's side
     shape: str | None  # the shape the new frames read: an extension should keep the source's
     one_object: bool = True  # no new frame shows two objects (a cross-fade's ghost, a second object)
@@ -39,6 +39,19 @@ class SeamCheck:
     def smooth(self) -> bool:
         """No jump inside the new frames: no move a frame beyond the bound the seam is held to."""
         return self.inner_jump <= self.seam.bound
+
+
+def inside_step(frames: np.ndarray) -> float:
+    """The object's median step (px) between neighbouring frames (T, H, W, 3) that both show it wholly inside the
+    frame: the centre of an object half out of the frame moves at half its speed, which read an object leaving the
+    frame as a frozen one. All frames where fewer than two such steps exist."""
+    reading = read(frames)
+    differences = np.abs(frames.astype(np.float32) - border_colour(frames)).sum(-1)  # (T, H, W)
+    masks = differences > FOREGROUND_THRESHOLD
+    edges = masks[:, 0].any(1) | masks[:, -1].any(1) | masks[:, :, 0].any(1) | masks[:, :, -1].any(1)  # (T,)
+    steps = np.linalg.norm(np.diff(reading.centers, axis=0), axis=1)
+    both_inside = ~edges[:-1] & ~edges[1:] & ~np.isnan(steps)
+    return float(np.median(steps[both_inside])) if both_inside.sum() >= 2 else median_step(reading)
 
 
 def largest_move(reading: Reading) -> float:
@@ -80,12 +93,13 @@ def seams(
     clip_b = Video(toyworld.render(second, *size, 17, rng, inside=True)[0], fps=pipe.preset.fps)
     caption = first.caption()
     a, b = clip_a.frames, clip_b.frames
-    a_step, b_step = median_step(read(a)), median_step(read(b))
+    a_step, b_step = inside_step(a), inside_step(b)
 
     def check(frames, at: int, kept: bool, new_frames, source_step: float) -> SeamCheck:
         new = read(new_frames)
         one = all(count_objects(frame) <= 1 for frame in new_frames)
-        return SeamCheck(seam(frames, at), kept, median_step(new), source_step, new.shape, one, largest_move(new))
+        step = inside_step(new_frames)
+        return SeamCheck(seam(frames, at), kept, step, source_step, new.shape, one, largest_move(new))
 
     out, run = {}, dict(steps=steps, seed=seed, fast=fast)
     forward = pipe.extend(clip_a, caption, num_frames=16, direction="forward", **run).frames
