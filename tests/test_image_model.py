@@ -68,6 +68,7 @@ def test_image_training_resumes_keeps_the_shared_parts_and_exports_an_image_tran
     assert any(not torch.equal(image[k], video[k]) for k in image)  # it trained, from a copy of the video model
     record = json.loads((export / "sora.json").read_text())["image_train_config"]
     assert record["stage"] == "image" and record["init_from"] == "start"  # the start's name, not a machine path
+    assert str(out) not in (export / "image_transformer" / "config.json").read_text()  # nor the run's folder
 
 
 def test_plain_diffusers_still_loads_a_folder_with_an_image_model(trained):

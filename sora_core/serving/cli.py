@@ -310,7 +310,12 @@ def run(args) -> Video | int:
     two_stages = workflows.animates_first_frame(pipe.grid, plan)  # its steps reported as one run of both
     label = "denoising (image, then motion)" if two_stages else "denoising"
     with tqdm(total=plan.settings.steps * (2 if two_stages else 1), desc=label, unit="step") as bar:
-        video = pipe.sample(plan, progress=lambda step, total: bar.update(step - bar.n))
+
+        def report(step: int, total: int):
+            bar.total = total  # a call made of parts (a bridge made as two arrivals) counts its own way
+            bar.update(step - bar.n)
+
+        video = pipe.sample(plan, progress=report)
     video.save(Path(args.out))
     return video
 

@@ -158,6 +158,12 @@ def export_image(config: TrainConfig):
         shutil.copytree(start, export_to, dirs_exist_ok=True, ignore=shutil.ignore_patterns(IMAGE_TRANSFORMER))
     transformer = image_weights(out, run)
     transformer.to(torch.float16).save_pretrained(export_to / IMAGE_TRANSFORMER, safe_serialization=True)
+    # diffusers records the folder the weights were read from: a path on the machine that trained them
+    model_config = export_to / IMAGE_TRANSFORMER / "config.json"
+    model_config.write_text(
+        json.dumps({k: v for k, v in json.loads(model_config.read_text()).items() if k != "_name_or_path"}, indent=2)
+        + "\n"
+    )
     record = export_to / "sora.json"
     sora = json.loads(record.read_text()) if record.is_file() else {"defaults": {}}
     # the start by its folder's name: a path on the machine that trained it means nothing elsewhere
