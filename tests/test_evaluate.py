@@ -257,8 +257,9 @@ def test_evaluate_runs_end_to_end(tiny_checkpoint, capsys):
     assert [row[2].strip() for row in seam_rows] == list(SEAMS)
     assert all(row[8].strip() == "yes" for row in seam_rows)  # source kept
     assert all(float(row[9].split("(")[0]) >= 0 for row in seam_rows)  # the new frames' step
-    assert all(row[11].strip() in ("yes", "no") for row in seam_rows)  # one object in every new frame
-    assert all(row[12].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
+    assert all(float(row[11]) >= 0 for row in seam_rows)  # the largest move inside the new frames
+    assert all(row[12].strip() in ("yes", "no") for row in seam_rows)  # one object in every new frame
+    assert all(row[13].strip() in (*tw.SHAPES, "None") for row in seam_rows)  # the shape they read
 
 
 def test_median_step_reads_the_objects_speed():

@@ -251,11 +251,12 @@ def describe(settings: FastSettings, model: FastModel | None) -> str:
 
 
 @contextmanager
-def fast_mode(pipe, transformer, steps: int):
-    """Everything fast mode switches on for one sampling call: the step cache on the fast `transformer` (the main
-    one's, or the image model's) and, on a CPU, oneDNN convolutions in the VAE (those that its check found right)."""
+def fast_mode(pipe, transformer, steps: int, cache: bool = True):
+    """Everything fast mode switches on for one sampling call: the step cache on the fast `transformer` (unless
+    `cache` is False) and, on a CPU, oneDNN convolutions in the VAE (those that its check found right)."""
     with ExitStack() as stack:
-        stack.enter_context(step_cache(transformer, pipe.preset.fast, steps))
+        if cache:
+            stack.enter_context(step_cache(transformer, pipe.preset.fast, steps))
         if pipe.device.type == "cpu":
             stack.enter_context(onednn_convolutions(pipe.vae, pipe.fast_model.onednn_faults))
         yield

@@ -284,7 +284,10 @@ class SoraPipeline:
         timeline says otherwise) given the colours of the given frames beside their seams."""
         fast = plan.settings.fast
         transformer = self.transformer_for(plan, fast)
-        with fast_mode.fast_mode(self, transformer, plan.settings.steps) if fast else nullcontext():
+        # No step cache on an image: one frame's steps are cheap, and sora-tiny's image model drew another picture
+        # with one (8 steps: 19 dB against full quality), which every frame animated from it would inherit.
+        cache = not workflows.makes_image(plan)
+        with fast_mode.fast_mode(self, transformer, plan.settings.steps, cache) if fast else nullcontext():
             latents = self.window_latents(plan, transformer, progress, should_stop)
             decoded = self.decode_latents(latents[:, :, len(plan.references) :])  # reference frames come first
         timeline, known = plan.timeline, plan.timeline.known
