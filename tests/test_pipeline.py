@@ -9,7 +9,7 @@ import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
 
-from sora_core import ModelLoadError, SoraPipeline
+from sora_core import ModelLoadError, SoraPipeline, Video
 from sora_core.training.architectures import (
     ArchitectureConfig,
     DiTConfig,
@@ -230,3 +230,31 @@ def test_animate_first_frame_makes_the_image_then_moves_it(tiny_checkpoint):
     assert not np.array_equal(plain.frames[0], image.frames[0]), "one call: the first frame differs"
     assert steps == [(step, 6) for step in range(1, 7)]
     assert clip.metadata["task"] == "generate" and clip.metadata["num_frames"] == 9
+
+
+def test_known_frames_are_encoded_up_to_the_last_known_latent_frame_alone(tiny_pipe):
+    """The causal VAE's latent frame j sees pixel frames up to 4j: encoding stops there, and the held latents are
+    the whole timeline's, bit for bit."""
+    frames = np.random.default_rng(0).integers(0, 256, (17, 32, 32, 3), dtype=np.uint8)
+    whole = tiny_pipe.encode_frames(frames)  # (1, C, 5, h, w)
+    known = np.arange(17) < 5  # latent frames 0 and 1
+    encoded = []
+    encode = tiny_pipe.encode_frames
+    tiny_pipe.encode_frames = lambda given: encoded.append(len(given)) or encode(given)
+    try:
+        held = tiny_pipe.encode_known(frames, known)
+    finally:
+        del tiny_pipe.encode_frames
+    assert encoded == [5] and held.shape == whole.shape
+    assert torch.equal(held[:, :, :2], whole[:, :, :2])
+
+
+def test_an_extension_is_the_same_whether_or_not_the_frames_after_the_known_ones_are_encoded(tiny_pipe, monkeypatch):
+    """The latents past the last known frame are never read: the result is the one the whole timeline's encoding
+    gives."""
+    source = Video(np.random.default_rng(1).integers(0, 256, (9, 32, 32, 3), dtype=np.uint8), fps=8)
+    settings = dict(num_frames=8, steps=2, seed=3)
+    prefix = tiny_pipe.extend(source, "a red ball", **settings)
+    monkeypatch.setattr(tiny_pipe, "encode_known", lambda filled, known: tiny_pipe.encode_frames(filled))
+    whole = tiny_pipe.extend(source, "a red ball", **settings)
+    assert np.array_equal(prefix.frames, whole.frames)

@@ -178,6 +178,21 @@ class SoraPipeline:
         return (latents - self.latent_mean) / self.latent_std
 
     @torch.no_grad()
+    def encode_known(self, filled: np.ndarray, known: np.ndarray) -> torch.Tensor:
+        """The latents (1, C, F, h, w) of `filled` (T, H, W, 3) where its known frames are, for the sampler to hold:
+        the causal VAE's latent frame j sees pixel frames up to j * stride alone, so encoding stops at the last known
+        latent frame (a two-stage generate's animate stage encodes its one first frame, not 17); the latent frames
+        after it are zeros, which holding known frames never reads."""
+        held = np.flatnonzero(known_latent_frames(known, self.temporal_stride).numpy())
+        if len(held) == 0:
+            return self.encode_frames(filled)
+        prefix = self.encode_frames(filled[: held[-1] * self.temporal_stride + 1])  # (1, C, held[-1] + 1, h, w)
+        count = latent_frames(len(known), self.temporal_stride)
+        latents = prefix.new_zeros((*prefix.shape[:2], count, *prefix.shape[3:]))
+        latents[:, :, : prefix.shape[2]] = prefix
+        return latents
+
+    @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
         """Normalised latents (1, C, F, h, w) -> uint8 frames (T, H, W, 3)."""
         # Written as WanPipeline writes it (divide by 1/std), so decoded frames agree to the last bit.
@@ -309,8 +324,10 @@ class SoraPipeline:
         scheduler = self.schedule(settings.steps, settings.seed)
         first = start_step(scheduler, timeline.init_strength)
         filled, given = fill_unknown(timeline.frames, known), None  # the timeline, unknown frames filled
-        if (known.any() and not vace.is_vace(self.transformer)) or timeline.init_strength < 1:
+        if timeline.init_strength < 1:  # new frames start from these latents too: every frame is needed
             given = self.encode_frames(filled)
+        elif known.any() and not vace.is_vace(self.transformer):
+            given = self.encode_known(filled, known)
         conditioning, control = self.known_frames(timeline, given), None
         if vace.is_vace(self.transformer):
             control = dict(
