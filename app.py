@@ -28,6 +28,7 @@ from sora_core.serving.ui import (
     advanced,
     api_routes,
     examples,
+    guidance_follows_duration,
     outputs,
     prompt_controls,
     references,
@@ -94,6 +95,7 @@ def generate_tab(page: Page) -> Tab:
                     tab.inputs["width"] = gr.Number(p.width, label="Width", precision=0)
                 tab.inputs["reference_images"] = references(page)
                 advanced(page, tab)
+                guidance_follows_duration(page, tab)
             with gr.Column():
                 results(tab)
                 tab.parts["image"] = gr.Image(

@@ -1,6 +1,9 @@
 """Every endpoint's parameters reach the pipeline by name: each is called with a distinct non-default value for
 every parameter, and the request and plan the pipeline receives must carry exactly those values."""
 
+import inspect
+from dataclasses import replace
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from conftest import smooth_frames
 
 from sora_core import Video
 from sora_core.serving.endpoints import make_endpoints, parameters
+from sora_core.serving.ui import guidance_for_duration
 
 SHARED = dict(negative_prompt="blurry", steps=3, guidance=2.5, seed=11, fast=True)
 
@@ -58,6 +62,18 @@ def test_image_by_name(called):
     call(api, "image", prompt="b", height=32, width=48, enhance=False, **SHARED)
     check_shared(plans[-1], "b")
     assert (plans[-1].settings.height, plans[-1].settings.width, plans[-1].settings.num_frames) == (32, 48, 1)
+
+
+def test_an_image_defaults_to_the_image_models_guidance_where_the_checkpoint_has_one(tiny_pipe, monkeypatch):
+    def defaults(api) -> dict:
+        return {
+            name: inspect.signature(getattr(api, name)).parameters["guidance"].default for name in ("image", "generate")
+        }
+
+    monkeypatch.setattr(tiny_pipe, "preset", replace(tiny_pipe.preset, guidance=4.0, image_guidance=1.5))
+    assert defaults(make_endpoints(tiny_pipe)) == {"image": 4.0, "generate": 4.0}  # no image model: one guidance
+    monkeypatch.setattr(tiny_pipe, "image_transformer", tiny_pipe.transformer)
+    assert defaults(make_endpoints(tiny_pipe)) == {"image": 1.5, "generate": 4.0}
 
 
 def test_extend_by_name(called):
@@ -335,3 +351,10 @@ def test_concurrent_fast_requests_take_turns(tiny_pipe):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(one, [1, 2]))
     assert [seed for _, seed, _ in results] == [1, 2]
+
+
+def test_the_generate_tabs_guidance_follows_the_duration_to_an_image_and_back():
+    image, video = 1.5, 4.0
+    assert guidance_for_duration(0, video, image, video) == image  # 0 seconds: an image, by the image model
+    assert guidance_for_duration(2, image, image, video) == video  # a clip again
+    assert guidance_for_duration(2, 6.0, image, video) == 6.0  # the visitor's own value stays

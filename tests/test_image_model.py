@@ -165,3 +165,25 @@ def test_fast_mode_makes_images_with_the_image_model_too(tiny_pipe):
     assert not np.array_equal(fast, tiny_pipe.generate("a red ball", fast=True, **settings).frames)
     exact = pipe.generate("a red ball", **settings).frames
     assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 20
+
+
+def test_an_image_model_draws_at_its_own_guidance_and_a_guidance_asked_for_an_image_wins(tiny_pipe):
+    """Preset.image_guidance is the image model's: an image left at the defaults and a two-stage clip's first frame
+    take it (the clip's own guidance stays the video model's); a guidance asked for an image wins; a checkpoint
+    without an image model ignores it."""
+    image_model = other_weights(tiny_pipe.transformer, 1)
+    pipe = with_image_model(tiny_pipe, image_model)
+    pipe.preset = replace(tiny_pipe.preset, guidance=4.0, image_guidance=1.5)
+    settings = dict(height=32, width=32, steps=2, seed=3)
+    image = pipe.generate("a red ball", num_frames=1, **settings)
+    at_one_and_a_half = pipe.generate("a red ball", num_frames=1, guidance=1.5, **settings)
+    at_four = pipe.generate("a red ball", num_frames=1, guidance=4.0, **settings)
+    assert image.metadata["guidance"] == 1.5 and np.array_equal(image.frames, at_one_and_a_half.frames)
+    assert at_four.metadata["guidance"] == 4.0 and not np.array_equal(at_four.frames, image.frames)
+    pipe.preset = replace(pipe.preset, animate_first_frame=True)
+    clip = pipe.generate("a red ball", num_frames=5, **settings)
+    assert (clip.metadata["guidance"], clip.metadata["first_frame_guidance"]) == (4.0, 1.5)
+    assert np.array_equal(clip.frames[0], image.frames[0])
+    plain = copy.copy(tiny_pipe)
+    plain.preset = replace(tiny_pipe.preset, guidance=4.0, image_guidance=1.5)
+    assert plain.generate("a red ball", num_frames=1, **settings).metadata["guidance"] == 4.0

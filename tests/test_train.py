@@ -227,7 +227,7 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
     start, fresh = tmp_path / "start", tmp_path / "fresh"
     main(["--stage", "init", "--export-to", str(start), "--architecture", TINY_ARCHITECTURE])
     sora = json.loads((start / "sora.json").read_text())
-    sora["defaults"] |= {"guidance": 3.5, "notice": "the start's numbers"}
+    sora["defaults"] |= {"guidance": 3.5, "notice": "the start's numbers", "image_guidance": 1.5}
     (start / "sora.json").write_text(json.dumps(sora))
     deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=3)
     fresh_flags = ["--architecture", str(deeper), "--init-from", str(start), "--seed", "1"]  # other random weights
@@ -238,8 +238,10 @@ def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path)
     assert json.loads((fresh / "transformer" / "config.json").read_text())["num_layers"] == 3
     fresh_sora = json.loads((fresh / "sora.json").read_text())
     assert not fresh_sora["trained"]
-    # measured as the start is served: its guidance kept, its notice (its own numbers) not
-    assert fresh_sora["defaults"]["guidance"] == 3.5 and "notice" not in fresh_sora["defaults"]
+    # measured as the start is served: its guidance kept, its notice (its own numbers) and its image model's guidance
+    # (no image model comes along) not
+    assert fresh_sora["defaults"]["guidance"] == 3.5
+    assert "notice" not in fresh_sora["defaults"] and "image_guidance" not in fresh_sora["defaults"]
     wider = tiny_variant(tmp_path / "wider.json", "vae", z_dim=8)
     with pytest.raises(SystemExit, match="--init-from .*4 latent channels.*takes 8"):
         main(

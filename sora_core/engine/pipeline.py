@@ -155,7 +155,8 @@ class SoraPipeline:
 
     @property
     def grid(self) -> workflows.Grid:
-        return workflows.Grid(self.preset, self.spatial_stride, self.temporal_stride)
+        image_guidance = self.preset.image_guidance if self.image_transformer is not None else None
+        return workflows.Grid(self.preset, self.spatial_stride, self.temporal_stride, image_guidance)
 
     # ----------------------------------------------------------------------------------------- latents
 
@@ -266,15 +267,19 @@ class SoraPipeline:
         return meeting.finished(joined, plan)
 
     def first_frame_made(self, plan: workflows.Plan, progress: Progress, should_stop: Stop) -> workflows.Plan:
-        """A generate plan's first frame, sampled as an image with the plan's prompt and settings; returns the plan
-        that animates it (`workflows.plan_animate`)."""
-        settings = replace(plan.settings, num_frames=1)
+        """A generate plan's first frame, sampled as an image with the plan's prompt and settings (the image model's
+        guidance, where the checkpoint has one: the request's guidance is the video model's); returns the plan that
+        animates it (`workflows.plan_animate`), the first frame's guidance in its metadata."""
+        image_guidance = self.grid.image_guidance
+        guidance = plan.settings.guidance if image_guidance is None else image_guidance
+        settings = replace(plan.settings, num_frames=1, guidance=guidance)
         frames = plan.timeline.frames[:1]
         image = replace(
             plan, settings=settings, timeline=replace(plan.timeline, frames=frames, known=np.zeros(1, bool))
         )
         window = self.sample_window(image, offset_progress(progress, 0, 2 * settings.steps), should_stop)
-        return workflows.plan_animate(plan, window[0])
+        animate = workflows.plan_animate(plan, window[0])
+        return replace(animate, extra={**animate.extra, "first_frame_guidance": guidance})
 
     def known_frames(self, timeline: Timeline, given) -> Conditioning | None:
         """How the sampler holds the timeline's known frames in the latents: held clean or replaced (the preset's

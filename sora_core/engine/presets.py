@@ -63,6 +63,9 @@ class Preset:
     # Restyle's default strength (the t its SDEdit starts from). The bundled model keeps a colour until late in
     # denoising: at 0.6 a red ball asked to be blue stayed red, at 0.85 it turned blue on its path (model card).
     restyle_strength: float = 0.6
+    # The guidance of the checkpoint's own image model (image_transformer/), measured on it (sora.json): a two-stage
+    # generate's first frame, and a one-frame generate that leaves guidance unset. None: `guidance`.
+    image_guidance: float | None = None
     cpu_memory_gb: float = 4.0  # float32 footprint of all components, for the up-front memory check
     enhancer: str = ""  # "toyworld" (offline rewriter), a Hub instruct-model repo id, or "" for none
     enhancer_revision: str = "main"

@@ -35,6 +35,7 @@ class Grid:
     preset: Preset
     spatial_stride: int
     temporal_stride: int = 4
+    image_guidance: float | None = None  # the image model's (Preset.image_guidance), where the model has one
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,13 @@ def check_size(grid: Grid, height, width, num_frames):
         raise ValueError(f"num_frames must be at most {p.max_frames} in one sampling window; got {num_frames}.")
 
 
-def resolve(grid: Grid, options: Options, num_frames: int, height: int | None = None, width: int | None = None):
-    """The settings used: None filled with the preset's defaults, everything checked."""
+def resolve(
+    grid: Grid, options: Options, num_frames: int, height: int | None = None, width: int | None = None, image=False
+):
+    """The settings used: None filled with the preset's defaults (an `image` made by the image model: its guidance),
+    everything checked."""
     p = grid.preset
+    default_guidance = grid.image_guidance if image and grid.image_guidance is not None else p.guidance
     height = options.height if height is None else height
     width = options.width if width is None else width
     fast = limits.check_flag(options.fast, "fast")
@@ -94,7 +99,7 @@ def resolve(grid: Grid, options: Options, num_frames: int, height: int | None = 
         height=p.height if height is None else height,
         width=p.width if width is None else width,
         steps=limits.check_steps(p.steps if steps is None else steps),
-        guidance=limits.check_guidance(p.guidance if guidance is None else guidance),
+        guidance=limits.check_guidance(default_guidance if guidance is None else guidance),
         seed=limits.check_seed(options.seed),
         fast=fast,
     )
@@ -202,7 +207,7 @@ def blank(count: int, height: int, width: int) -> np.ndarray:
 def plan_generate(grid: Grid, request: GenerateRequest) -> Plan:
     prompt = limits.check_text(request.prompt, "prompt", required=True)
     num_frames = grid.preset.num_frames if request.num_frames is None else request.num_frames
-    settings = resolve(grid, request.options, num_frames)
+    settings = resolve(grid, request.options, num_frames, image=num_frames == 1)  # text to image
     frames = blank(settings.num_frames, settings.height, settings.width)
     empty = frames[:0]
     timeline = Timeline(frames, np.zeros(len(frames), bool), empty, empty)

@@ -121,6 +121,30 @@ def step_defaults(preset, fast: bool) -> tuple[int, float]:
     return steps, guidance
 
 
+def guidance_for_duration(seconds: float, guidance: float, image_guidance: float, video_guidance: float) -> float:
+    """The Generate tab's guidance after its duration moved to `seconds`: at 0 it makes an image, which a checkpoint
+    with its own image model draws at that model's guidance; from there a duration brings the video's back, and a value
+    the visitor chose stays."""
+    if seconds == 0:
+        return image_guidance
+    return video_guidance if guidance == image_guidance else guidance
+
+
+def guidance_follows_duration(page: Page, tab: Tab):
+    """The guidance slider follows the duration (`guidance_for_duration`) where the checkpoint has an image model."""
+    image_guidance = page.pipe.grid.image_guidance
+    if image_guidance is None:
+        return
+    video_guidance = step_defaults(page.preset, page.fast_default)[1]
+    seconds, slider = tab.inputs["seconds"], tab.inputs["guidance"]
+    seconds.change(
+        lambda s, g: guidance_for_duration(s, g, image_guidance, video_guidance),
+        [seconds, slider],
+        slider,
+        api_visibility="private",
+    )
+
+
 def fast_switch(page: Page, tab: Tab):
     """Fast mode, on by default where its check passed (`Page.fast_default`), labelled with what it does here; the
     page always sends steps and guidance, so the sliders follow the switch where fast mode has its own."""

@@ -78,9 +78,10 @@ def enhancer_for(data: str) -> tuple[dict, dict]:
     return {"enhancer": ""}, captions  # hand-written captions: prompts are used as typed
 
 
-# Defaults of a start checkpoint that a fine-tune does not keep: its notice states that model's measured numbers, and
-# the enhancer's revision goes with the enhancer the run's own captions pick (enhancer_for).
-NOT_INHERITED = ("notice", "enhancer_revision")
+# Defaults of a start checkpoint that a fine-tune does not keep: its notice states that model's measured numbers, the
+# enhancer's revision goes with the enhancer the run's own captions pick (enhancer_for), and the image model's guidance
+# with the image model, which a video export does not carry.
+NOT_INHERITED = ("notice", "enhancer_revision", "image_guidance")
 
 
 def tuned_defaults(start: str) -> dict:
