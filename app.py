@@ -67,8 +67,8 @@ TRANSITION_EXAMPLES = [
 ]
 RESTYLE_EXAMPLES = [(clip("red_triangle_right_96.mp4"), "a white triangle moving right on a black background")]
 STORY_PROMPTS = [
+    "a red triangle moving left on a black background",
     "a red triangle moving up on a black background",
-    "a red triangle moving right on a black background",
 ]
 
 
