@@ -79,7 +79,12 @@ def check_size(grid: Grid, height, width, num_frames):
 
 
 def resolve(
-    grid: Grid, options: Options, num_frames: int, height: int | None = None, width: int | None = None, image=False
+    grid: Grid,
+    options: Options,
+    num_frames: int,
+    height: int | None = None,
+    width: int | None = None,
+    image: bool = False,
 ):
     """The settings used: None filled with the preset's defaults (an `image` made by the image model: its guidance),
     everything checked."""
