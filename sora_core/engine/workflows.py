@@ -37,6 +37,10 @@ class Grid:
     temporal_stride: int = 4
     image_guidance: float | None = None  # the image model's (Preset.image_guidance), where the model has one
 
+    def default_guidance(self, image: bool) -> float:
+        """The guidance a request that leaves it unset runs at: an image (text to image) at the image model's."""
+        return self.image_guidance if image and self.image_guidance is not None else self.preset.guidance
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -89,7 +93,6 @@ def resolve(
     """The settings used: None filled with the preset's defaults (an `image` made by the image model: its guidance),
     everything checked."""
     p = grid.preset
-    default_guidance = grid.image_guidance if image and grid.image_guidance is not None else p.guidance
     height = options.height if height is None else height
     width = options.width if width is None else width
     fast = limits.check_flag(options.fast, "fast")
@@ -104,7 +107,7 @@ def resolve(
         height=p.height if height is None else height,
         width=p.width if width is None else width,
         steps=limits.check_steps(p.steps if steps is None else steps),
-        guidance=limits.check_guidance(default_guidance if guidance is None else guidance),
+        guidance=limits.check_guidance(grid.default_guidance(image) if guidance is None else guidance),
         seed=limits.check_seed(options.seed),
         fast=fast,
     )

@@ -76,10 +76,9 @@ def endpoint(server: GpuRunner, task: str, summary: str, own: list[tuple], added
     p = server.preset
     placed = {name for name, _, _ in own}
     shared = [("negative_prompt", str, p.negative_prompt)] if "negative_prompt" not in placed else []
-    image_guidance = server.pipe.grid.image_guidance  # an image is the image model's, where there is one
     shared += [
         ("steps", int, p.steps),
-        ("guidance", float, image_guidance if task == "image" and image_guidance is not None else p.guidance),
+        ("guidance", float, server.pipe.grid.default_guidance(image=task == "image")),
         ("seed", int, 0),
         ("enhance", bool, False),
     ]
