@@ -100,8 +100,8 @@ def test_rendering_workers_each_render_their_own_images(trained, tmp_path):
     """`--image-workers N`: N processes render beside training (a GPU outruns one renderer); each its own stream,
     the first the same as rendering in the training process, and a run with workers trains and saves."""
     config = TrainConfig(height=32, width=32, batch_size=3)
-    alone = next(iter(RenderedPixels(config, seed=4)))
-    loader = torch.utils.data.DataLoader(RenderedPixels(config, seed=4), batch_size=None, num_workers=2)
+    alone = next(iter(RenderedPixels(config, seed=[4])))
+    loader = torch.utils.data.DataLoader(RenderedPixels(config, seed=[4]), batch_size=None, num_workers=2)
     batches = iter(loader)
     first, second = next(batches), next(batches)  # the workers' batches come in turn
     assert torch.equal(first[0], alone[0]) and list(first[1]) == alone[1]
@@ -112,6 +112,24 @@ def test_rendering_workers_each_render_their_own_images(trained, tmp_path):
     assert (tmp_path / "image" / "model" / "diffusion_pytorch_model.safetensors").is_file()
     with pytest.raises(SystemExit, match=r"^--image-workers must be 0 \(render in the training process\) or more"):
         main([*flags, "--image-workers", "-1"])
+
+
+def test_a_resumed_run_trains_on_new_images_and_kept_images_are_drawn_once_there_are_enough(trained, tmp_path):
+    """`--cache-images N` keeps what each step encoded (a file a batch of 2 here): the steps after a resume kept
+    other images than the run's first steps (a stream seeded by its start would show the same ones again); once N
+    are kept, no more are rendered and the run trains on."""
+    start, _, _ = trained
+    flags = ["--stage", "image", "--out", str(tmp_path), "--init-from", str(start), *TINY, "--cache-images", "8"]
+    main([*flags, "--steps", "2", "--save-every", "2"])
+    main([*flags, "--steps", "4", "--save-every", "2"])  # resumes at step 2
+    kept = [torch.load(path) for path in sorted((tmp_path / "image" / "images" / "0").glob("*.pt"))]
+    assert len(kept) == 4 and all(batch["latents"].shape[0] == 2 for batch in kept)
+    assert not torch.equal(kept[2]["latents"], kept[0]["latents"]) and kept[2]["captions"] != kept[0]["captions"]
+    main([*flags, "--steps", "6", "--save-every", "2"])  # 8 kept: drawn from, none added
+    assert len(list((tmp_path / "image" / "images" / "0").glob("*.pt"))) == 4
+    assert json.loads((tmp_path / "image" / "state" / "progress.json").read_text())["step"] == 6
+    with pytest.raises(SystemExit, match=r"^--cache-images must be 0 \(render every step\) or at least --batch-size"):
+        main([*flags[:-1], "1", "--steps", "7"])
 
 
 def with_image_model(pipe: SoraPipeline, image_transformer) -> SoraPipeline:

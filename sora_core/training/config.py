@@ -88,6 +88,7 @@ class TrainConfig:
     image_init: str = "copy"
     image_t: str = "logit-normal"
     image_workers: int = 0  # --stage image: processes rendering images beside training (0: in the training process)
+    cache_images: int = 0  # --stage image: keep the first N encoded images and then train on them alone (0: off)
     log_with: str = ""  # another accelerate tracker beside loss.csv: tensorboard, wandb, ... (where installed)
 
 
@@ -137,6 +138,11 @@ def check_training_options(config: TrainConfig):
     if config.image_workers < 0:
         raise SystemExit(
             f"--image-workers must be 0 (render in the training process) or more, not {config.image_workers}."
+        )
+    if config.cache_images and config.cache_images < config.batch_size:
+        raise SystemExit(
+            f"--cache-images must be 0 (render every step) or at least --batch-size ({config.batch_size}), "
+            f"not {config.cache_images}."
         )
     if config.image_t not in IMAGE_T:
         raise SystemExit(f"--image-t must be one of {', '.join(IMAGE_T)}; not {config.image_t!r}.")

@@ -13,6 +13,7 @@ from ..engine.presets import PRESETS
 from .architectures import architecture, build_components, save_checkpoint
 from .data import CAPTIONS_RECORD
 from .ema import EMA_FILE
+from .loop import STATE
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -40,8 +41,8 @@ def dit_weights(folder: Path) -> dict:
     from safetensors.torch import load_file
 
     final = folder / "weights.safetensors"
-    state = load_file(final if final.exists() else folder / "state" / "model.safetensors")
-    average = folder / "state" / EMA_FILE
+    state = load_file(final if final.exists() else folder / STATE / "model.safetensors")
+    average = folder / STATE / EMA_FILE
     if not final.exists() and average.exists():  # a run with --ema-decay exports its moving average
         state |= load_file(average)
     parts = {name: {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")} for name in PARTS}

@@ -12,7 +12,9 @@ better shapes and made the animate stage forget its motions. As its own module (
 Every step renders new images (`batch_size` of them: a run of 4,000 steps of 16 sees 64,000), half of them flipped
 left to right with the caption's "left" and "right" swapped, and encodes them with the checkpoint's frozen VAE; the
 text encoder stays frozen too, since the animate stage reads the same embeddings. The loss is the video model's
-(`FlowLoss`, one latent frame), with t drawn as `--image-t` says.
+(`FlowLoss`, one latent frame), with t drawn as `--image-t` says. A resumed run goes on to images it has not seen
+(`loop.stream_seed`). `--cache-images N` keeps the first N encoded images and then
+trains on them alone (`KeptImages`): on a CPU the VAE's encoding is over half of a step.
 """
 
 import json
@@ -31,7 +33,7 @@ from .architectures import architecture, build_transformer
 from .config import TrainConfig
 from .data import Bucket, WorldOptions, make_data
 from .export import RUN_CONFIG, dit_weights, load_text_encoder, load_vae
-from .loop import check_bfloat16, train_loop
+from .loop import check_bfloat16, stream_seed, train_loop
 from .losses import FlowLoss, sample_image_t
 
 MIRRORED = {"left": "right", "right": "left"}
@@ -47,15 +49,15 @@ class RenderedPixels(torch.utils.data.IterableDataset):
     DataLoader worker renders its own stream (seeded by its index), so that on a many-core machine rendering keeps
     up with a GPU; worker 0, or no worker, gives the stream a single process renders."""
 
-    def __init__(self, config: TrainConfig, seed: int):
+    def __init__(self, config: TrainConfig, seed: list[int]):
         self.config, self.seed = config, seed
 
     def __iter__(self):
         worker = torch.utils.data.get_worker_info()
-        seed = self.seed + 7919 * (worker.id if worker else 0)
+        seed = [*self.seed, worker.id if worker else 0]
         bucket = Bucket(self.config.height, self.config.width, 1)
         data = make_data(self.config.data, [bucket], seed, WorldOptions(p_omit=self.config.caption_omit))
-        rng = np.random.default_rng(seed + 1)
+        rng = np.random.default_rng([*seed, 1])  # which images are mirrored
         while True:
             pixels, captions = data.batch(self.config.batch_size)  # (B, 3, 1, H, W)
             for i in np.flatnonzero(rng.random(len(captions)) < 0.5):
@@ -67,7 +69,7 @@ class RenderedImages:
     """Endless rendered toy-world images at the model's size (`--image-workers` processes render them), encoded by
     a frozen VAE into normalised latents."""
 
-    def __init__(self, vae, config: TrainConfig, seed: int):
+    def __init__(self, vae, config: TrainConfig, seed: list[int]):
         self.vae = vae.eval().requires_grad_(False)
         workers = config.image_workers
         loader = torch.utils.data.DataLoader(
@@ -82,6 +84,55 @@ class RenderedImages:
         pixels, captions = next(self.batches)
         latents = self.vae.encode(pixels.to(self.vae.device)).latent_dist.mode()  # (B, C, 1, h, w)
         return (latents - self.mean.to(latents.device)) / self.std.to(latents.device), list(captions)
+
+
+class KeptImages:
+    """`--cache-images N`: the run's first N encoded images are kept in `folder`, a file a batch (an interrupted run
+    keeps what it encoded and renders on from there); once N are kept, every batch is drawn from them. On one CPU
+    thread encoding 16 images took 0.87 s of a 1.6 s step: drawing from kept images about doubles the steps an hour,
+    over fewer distinct images."""
+
+    def __init__(self, folder: Path, size: int, rng: np.random.Generator):
+        self.folder, self.size, self.rng = folder, size, rng
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = [torch.load(path, weights_only=True) for path in sorted(folder.glob("*.pt"))]
+        self.latents = [batch["latents"] for batch in kept]  # each (B, C, 1, h, w), half precision
+        self.captions = [caption for batch in kept for caption in batch["captions"]]
+        self.pool = None
+
+    @property
+    def full(self) -> bool:
+        return 0 < self.size <= len(self.captions)
+
+    def keep(self, latents: torch.Tensor, captions: list[str]):
+        path = self.folder / f"{len(self.latents):06d}.pt"
+        batch = {"latents": latents.half().cpu(), "captions": captions}
+        torch.save(batch, path.with_suffix(".part"))
+        path.with_suffix(".part").rename(path)  # never a half-written file under the final name
+        self.latents.append(batch["latents"])
+        self.captions += captions
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
+        if self.pool is None:
+            self.pool = torch.cat(self.latents)[: self.size]  # (N, C, 1, h, w)
+        picks = self.rng.choice(len(self.pool), batch_size, replace=False)
+        return self.pool[picks].float(), [self.captions[i] for i in picks]
+
+
+def image_batches(vae, config: TrainConfig, folder: Path, seed: list[int]):
+    """The stage's batches (normalised latents (B, C, 1, h, w), captions), endless: rendered and encoded, or with
+    `--cache-images`, kept as they are encoded and then drawn from what was kept. `seed`: `stream_seed`'s."""
+    process = seed[1]  # each process keeps its own
+    kept = KeptImages(folder / "images" / str(process), config.cache_images, np.random.default_rng([*seed, 2]))
+    images = None if kept.full else RenderedImages(vae, config, seed)
+    while True:
+        if kept.full:
+            yield kept.batch(config.batch_size)
+            continue
+        latents, captions = images.batch()
+        if config.cache_images:
+            kept.keep(latents, captions)
+        yield latents, captions
 
 
 def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
@@ -113,13 +164,14 @@ def train_image(config: TrainConfig, accelerator: Accelerator):
     text_encoder = load_text_encoder(start / "text_encoder").requires_grad_(False)
     tokenizer = AutoTokenizer.from_pretrained(start / "tokenizer")
     transformer = starting_transformer(config, text_encoder.config.d_model, vae.config.z_dim)
-    images = RenderedImages(vae, config, config.seed + 1000 * accelerator.process_index)
     check_bfloat16(config, transformer)
     module = FlowLoss(transformer, text_encoder, config.dit_foreground_weight)
-    rng = np.random.default_rng(config.seed + 77 + 1000 * accelerator.process_index)
+    seed = stream_seed(config, accelerator.process_index, folder)
+    batches = image_batches(vae, config, folder, seed)
+    rng = np.random.default_rng([*seed, 3])  # caption dropout and t
 
     def batch_loss(module, step):
-        latents, captions = images.batch()
+        latents, captions = next(batches)
         captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
         tokens = tokenize(tokenizer, captions, config.max_sequence_length)
         known = torch.zeros(len(captions), 1, dtype=torch.bool)

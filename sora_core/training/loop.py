@@ -14,6 +14,8 @@ from ..engine import precision
 from .config import TrainConfig
 from .ema import WeightAverage
 
+STATE = "state"  # a stage's resumable state, in its run folder
+
 
 def lr_at(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to a tenth."""
@@ -23,12 +25,20 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def stream_seed(config: TrainConfig, process: int, folder: Path) -> list[int]:
+    """The seed of a process's data and random draws: the run's seed, the process and the step the run starts at, so
+    that a resumed run goes on to draws it has not made instead of replaying those it began with."""
+    progress = folder / STATE / "progress.json"
+    step = json.loads(progress.read_text())["step"] if progress.exists() else 0
+    return [config.seed, process, step]
+
+
 class Run:
     """Step counter, loss log (accelerate's trackers, `loss_log.py`) and resumable accelerate state of one stage."""
 
     def __init__(self, accelerator: Accelerator, folder: Path):
         self.accelerator, self.folder = accelerator, folder
-        self.state_dir = folder / "state"
+        self.state_dir = folder / STATE
         self.step, self.seconds = 0, 0.0
         if (self.state_dir / "progress.json").exists():
             accelerator.load_state(str(self.state_dir))

@@ -33,7 +33,7 @@ from .data import WorldOptions, make_data
 from .export import RUN_CONFIG, export, init_untrained, load_text_encoder, load_vae, save_dit_weights
 from .grow import grown_state
 from .image_model import export_image, train_image
-from .loop import check_bfloat16, train_loop
+from .loop import check_bfloat16, stream_seed, train_loop
 from .loss_log import CSVTracker
 from .losses import FlowLoss, VAELoss, sample_t
 
@@ -84,7 +84,7 @@ def train_vae(config: TrainConfig, accelerator: Accelerator):
     # Toy-world crops are cut from clips drawn at the model's default size, so objects keep their scale.
     render = (config.height, config.width)
     options = WorldOptions(render_size=render)
-    data = make_data(config.data, buckets_of(config), config.seed + 1000 * accelerator.process_index, options)
+    data = make_data(config.data, buckets_of(config), stream_seed(config, accelerator.process_index, folder), options)
     vae = build_vae(architecture(config.architecture).vae)
     start = Path(config.init_from) / "vae" if config.init_from else None
     if config.stage == "decoder":
@@ -162,7 +162,8 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
         load_dit_weights(components, Path(config.init_from))
     latents = build_latent_cache(config, accelerator.device, rank, world)
     accelerator.wait_for_everyone()
-    cache = latent_cache.LatentCache(latents, config.seed + 1000 * rank)
+    seed = stream_seed(config, rank, folder)
+    cache = latent_cache.LatentCache(latents, seed)
     tokenizer = components["tokenizer"]
     check_bfloat16(config, components["transformer"])
     module = FlowLoss(
@@ -172,7 +173,7 @@ def train_dit(config: TrainConfig, accelerator: Accelerator):
         path_weight=config.dit_path_weight,
         motion_weight=config.dit_motion_weight,
     )
-    rng = np.random.default_rng(config.seed + 77 + 1000 * rank)
+    rng = np.random.default_rng([*seed, 3])  # known first frames, caption dropout and t
 
     def batch_loss(module, step):
         clean, known, captions = cache.batch(config.batch_size)  # (B, C, F, h, w), (B, F)
