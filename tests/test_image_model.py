@@ -13,9 +13,12 @@ from diffusers import WanPipeline
 from safetensors.torch import load_file
 
 from sora_core import SoraPipeline, Video
+from sora_core.engine.video import to_pixels
+from sora_core.toyworld import world as tw
 from sora_core.training.config import TrainConfig
 from sora_core.training.image_model import RenderedPixels, mirrored
 from sora_core.training.losses import sample_image_t
+from sora_core.training.token_labels import BACKGROUND, IGNORED, LabelledFlowLoss, object_class, token_labels
 from sora_core.training.train import main
 
 TINY = ["--architecture", TINY_ARCHITECTURE, "--batch-size", "2", "--threads", "1", "--log-every", "1"]
@@ -130,6 +133,58 @@ def test_a_resumed_run_trains_on_new_images_and_kept_images_are_drawn_once_there
     assert json.loads((tmp_path / "image" / "state" / "progress.json").read_text())["step"] == 6
     with pytest.raises(SystemExit, match=r"^--cache-images must be 0 \(render every step\) or at least --batch-size"):
         main([*flags[:-1], "1", "--steps", "7"])
+
+
+def test_token_labels_mark_the_object_s_tokens_with_its_colour_and_shape_and_leave_two_objects_unscored():
+    rng = np.random.default_rng(3)
+    one = tw.Scene((tw.Thing("ball", "red", "standing still"),), "black")
+    frames, track = tw.render(one, 96, 96, 1, rng, inside=True)
+    labels = token_labels(to_pixels(frames)[None], 16).view(6, 6)  # 16-px tokens of a 96 x 96 image
+    x, y = track.centers[0][0]
+    assert labels[int(y) // 16, int(x) // 16] == object_class("red", "ball")  # the token at the object's centre
+    far = (0 if y > 48 else 5, 0 if x > 48 else 5)  # the corner farthest from it
+    assert labels[far] == BACKGROUND
+    assert set(labels.unique().tolist()) <= {BACKGROUND, IGNORED, object_class("red", "ball")}
+    two = tw.Scene((tw.Thing("ball", "red", "standing still"), tw.Thing("square", "blue", "standing still")), "gray")
+    both = token_labels(to_pixels(tw.render(two, 96, 96, 1, rng, inside=True)[0])[None], 16)
+    assert set(both.unique().tolist()) <= {BACKGROUND, IGNORED} and (both == IGNORED).any()
+
+
+def test_the_token_loss_trains_the_blocks_up_to_its_head_and_nothing_after(tiny_pipe):
+    """The head reads the middle block's output: the loss moves that block and those before it, not those after."""
+    labels = torch.tensor([[0, 1, 2, 3] * 4])  # (1, 16 tokens) of a 16 x 16 latent at 1 x 2 x 2 patches... any classes
+    inputs = (torch.randn(1, 4, 1, 8, 8), torch.zeros(1, 1, dtype=torch.bool), torch.ones(1, 5, dtype=torch.long))
+    inputs = (*inputs, torch.ones(1, 5, dtype=torch.long), torch.tensor([0.5]))
+    transformer = copy.deepcopy(tiny_pipe.transformer).float()
+
+    def gradients(weight: float) -> list[torch.Tensor]:
+        loss = LabelledFlowLoss(transformer, tiny_pipe.text_encoder, 1.0, weight)
+        transformer.zero_grad()
+        torch.manual_seed(0)  # the same noise
+        loss(*inputs, labels).backward()
+        return [block.ffn.net[2].weight.grad.clone() for block in transformer.blocks]
+
+    plain, labelled = gradients(0.0), gradients(1.0)
+    assert not torch.allclose(plain[0], labelled[0])  # the block the head reads
+    assert torch.equal(plain[1], labelled[1])  # after it
+
+
+def test_a_run_with_the_token_loss_logs_it_and_exports_the_transformer_alone(trained, tmp_path):
+    start, _, _ = trained
+    flags = ["--stage", "image", "--out", str(tmp_path), "--init-from", str(start), *TINY, "--steps", "2"]
+    main([*flags, "--token-weight", "0.5", "--cache-images", "4"])
+    log = (tmp_path / "image" / "loss.csv").read_text().splitlines()
+    assert {"flow", "tokens"} <= set(log[0].split(",")) and len(log) == 3
+    main(["--stage", "export", "--out", str(tmp_path), "--export-to", str(tmp_path / "export")])
+    image = load_file(tmp_path / "export" / "image_transformer" / "diffusion_pytorch_model.safetensors")
+    video = load_file(start / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert image.keys() == video.keys()  # no head
+    with pytest.raises(SystemExit, match=r"^--token-weight must be 0 \(off\) or more, not -1\.0\.$"):
+        main([*flags, "--token-weight", "-1"])
+    plain = ["--stage", "image", "--out", str(tmp_path / "plain"), "--init-from", str(start), *TINY]
+    main([*plain, "--steps", "2"])
+    with pytest.raises(SystemExit, match=r"^--token-weight: .*plain began without the token loss; go on as it began"):
+        main([*plain, "--steps", "3", "--token-weight", "0.5"])
 
 
 def with_image_model(pipe: SoraPipeline, image_transformer) -> SoraPipeline:

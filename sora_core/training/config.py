@@ -89,6 +89,7 @@ class TrainConfig:
     image_t: str = "logit-normal"
     image_workers: int = 0  # --stage image: processes rendering images beside training (0: in the training process)
     cache_images: int = 0  # --stage image: keep the first N encoded images and then train on them alone (0: off)
+    token_weight: float = 0.0  # --stage image: weight of the token-class loss (token_labels.py), set at a run's start
     log_with: str = ""  # another accelerate tracker beside loss.csv: tensorboard, wandb, ... (where installed)
 
 
@@ -144,6 +145,8 @@ def check_training_options(config: TrainConfig):
             f"--cache-images must be 0 (render every step) or at least --batch-size ({config.batch_size}), "
             f"not {config.cache_images}."
         )
+    if config.token_weight < 0:
+        raise SystemExit(f"--token-weight must be 0 (off) or more, not {config.token_weight}.")
     if config.image_t not in IMAGE_T:
         raise SystemExit(f"--image-t must be one of {', '.join(IMAGE_T)}; not {config.image_t!r}.")
     if config.precision not in ("fp32", "bf16"):

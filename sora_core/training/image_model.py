@@ -20,11 +20,13 @@ trains on them alone (`KeptImages`): on a CPU the VAE's encoding is over half of
 import json
 import re
 import shutil
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
+from safetensors import safe_open
 from transformers import AutoTokenizer
 
 from ..engine.loading import IMAGE_TRANSFORMER
@@ -33,8 +35,9 @@ from .architectures import architecture, build_transformer
 from .config import TrainConfig
 from .data import Bucket, WorldOptions, make_data
 from .export import RUN_CONFIG, dit_weights, load_text_encoder, load_vae
-from .loop import check_bfloat16, stream_seed, train_loop
+from .loop import STATE, check_bfloat16, stream_seed, train_loop
 from .losses import FlowLoss, sample_image_t
+from .token_labels import LabelledFlowLoss, token_labels
 
 MIRRORED = {"left": "right", "right": "left"}
 
@@ -65,12 +68,19 @@ class RenderedPixels(torch.utils.data.IterableDataset):
             yield pixels, captions
 
 
+@dataclass
+class ImageBatch:
+    latents: torch.Tensor  # (B, C, 1, h, w), normalised
+    captions: list[str]
+    labels: torch.Tensor | None = None  # (B, tokens) token classes (token_labels.py), with --token-weight
+
+
 class RenderedImages:
     """Endless rendered toy-world images at the model's size (`--image-workers` processes render them), encoded by
-    a frozen VAE into normalised latents."""
+    a frozen VAE into normalised latents; with `token_px`, each token's class read off the rendered pixels."""
 
-    def __init__(self, vae, config: TrainConfig, seed: list[int]):
-        self.vae = vae.eval().requires_grad_(False)
+    def __init__(self, vae, config: TrainConfig, seed: list[int], token_px: int = 0):
+        self.vae, self.token_px = vae.eval().requires_grad_(False), token_px
         workers = config.image_workers
         loader = torch.utils.data.DataLoader(
             RenderedPixels(config, seed), batch_size=None, num_workers=workers, persistent_workers=workers > 0
@@ -80,59 +90,84 @@ class RenderedImages:
         self.std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
 
     @torch.no_grad()
-    def batch(self) -> tuple[torch.Tensor, list[str]]:
+    def batch(self) -> ImageBatch:
         pixels, captions = next(self.batches)
         latents = self.vae.encode(pixels.to(self.vae.device)).latent_dist.mode()  # (B, C, 1, h, w)
-        return (latents - self.mean.to(latents.device)) / self.std.to(latents.device), list(captions)
+        latents = (latents - self.mean.to(latents.device)) / self.std.to(latents.device)
+        labels = token_labels(pixels, self.token_px) if self.token_px else None
+        return ImageBatch(latents, list(captions), labels)
 
 
 class KeptImages:
     """`--cache-images N`: the run's first N encoded images are kept in `folder`, a file a batch (an interrupted run
     keeps what it encoded and renders on from there); once N are kept, every batch is drawn from them. On one CPU
-    thread encoding 16 images took 0.87 s of a 1.6 s step: drawing from kept images about doubles the steps an hour,
+    thread encoding 16 images took 0.87 s of a 1.6 s step: drawing from kept images saves about half of each step,
     over fewer distinct images."""
 
     def __init__(self, folder: Path, size: int, rng: np.random.Generator):
         self.folder, self.size, self.rng = folder, size, rng
         folder.mkdir(parents=True, exist_ok=True)
-        kept = [torch.load(path, weights_only=True) for path in sorted(folder.glob("*.pt"))]
-        self.latents = [batch["latents"] for batch in kept]  # each (B, C, 1, h, w), half precision
-        self.captions = [caption for batch in kept for caption in batch["captions"]]
+        self.kept = [ImageBatch(**torch.load(path, weights_only=True)) for path in sorted(folder.glob("*.pt"))]
+        self.count = sum(len(batch.captions) for batch in self.kept)
         self.pool = None
 
     @property
     def full(self) -> bool:
-        return 0 < self.size <= len(self.captions)
+        return 0 < self.size <= self.count
 
-    def keep(self, latents: torch.Tensor, captions: list[str]):
-        path = self.folder / f"{len(self.latents):06d}.pt"
-        batch = {"latents": latents.half().cpu(), "captions": captions}
-        torch.save(batch, path.with_suffix(".part"))
+    def keep(self, batch: ImageBatch):
+        path = self.folder / f"{len(self.kept):06d}.pt"
+        kept = replace(batch, latents=batch.latents.half().cpu())  # half precision: ~18 KB an image at 96 x 96
+        torch.save(asdict(kept), path.with_suffix(".part"))
         path.with_suffix(".part").rename(path)  # never a half-written file under the final name
-        self.latents.append(batch["latents"])
-        self.captions += captions
+        self.kept.append(kept)
+        self.count += len(kept.captions)
 
-    def batch(self, batch_size: int) -> tuple[torch.Tensor, list[str]]:
+    def batch(self, batch_size: int) -> ImageBatch:
         if self.pool is None:
-            self.pool = torch.cat(self.latents)[: self.size]  # (N, C, 1, h, w)
-        picks = self.rng.choice(len(self.pool), batch_size, replace=False)
-        return self.pool[picks].float(), [self.captions[i] for i in picks]
+            labels = [batch.labels for batch in self.kept]
+            self.pool = ImageBatch(
+                torch.cat([batch.latents for batch in self.kept])[: self.size],  # (N, C, 1, h, w)
+                [caption for batch in self.kept for caption in batch.captions][: self.size],
+                torch.cat(labels)[: self.size] if all(label is not None for label in labels) else None,
+            )
+        picks = self.rng.choice(len(self.pool.captions), batch_size, replace=False)
+        labels = self.pool.labels[picks] if self.pool.labels is not None else None
+        return ImageBatch(self.pool.latents[picks].float(), [self.pool.captions[i] for i in picks], labels)
 
 
-def image_batches(vae, config: TrainConfig, folder: Path, seed: list[int]):
-    """The stage's batches (normalised latents (B, C, 1, h, w), captions), endless: rendered and encoded, or with
-    `--cache-images`, kept as they are encoded and then drawn from what was kept. `seed`: `stream_seed`'s."""
+def image_batches(vae, config: TrainConfig, folder: Path, seed: list[int], token_px: int = 0):
+    """The stage's batches, endless: rendered and encoded, or with `--cache-images`, kept as they are encoded and
+    then drawn from what was kept. `seed`: `stream_seed`'s."""
     process = seed[1]  # each process keeps its own
     kept = KeptImages(folder / "images" / str(process), config.cache_images, np.random.default_rng([*seed, 2]))
-    images = None if kept.full else RenderedImages(vae, config, seed)
-    while True:
-        if kept.full:
-            yield kept.batch(config.batch_size)
-            continue
-        latents, captions = images.batch()
-        if config.cache_images:
-            kept.keep(latents, captions)
-        yield latents, captions
+    if token_px and any(batch.labels is None for batch in kept.kept):
+        raise SystemExit("--token-weight: this run's kept images (--cache-images) were kept without token labels.")
+    images = None if kept.full else RenderedImages(vae, config, seed, token_px)
+
+    def endless():
+        while True:
+            if kept.full:
+                yield kept.batch(config.batch_size)
+                continue
+            batch = images.batch()
+            if config.cache_images:
+                kept.keep(batch)
+            yield batch
+
+    return endless()
+
+
+def check_resumable(config: TrainConfig, folder: Path):
+    """The token loss's head is part of a run's saved state: a run goes on with the --token-weight it began with."""
+    saved = folder / STATE / "model.safetensors"
+    if not saved.exists():
+        return
+    with safe_open(saved, framework="pt") as state:
+        has_head = any(name.startswith("token_head.") for name in state.keys())
+    if has_head != bool(config.token_weight):
+        began = "with" if has_head else "without"
+        raise SystemExit(f"--token-weight: {folder.parent} began {began} the token loss; go on as it began.")
 
 
 def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
@@ -165,21 +200,30 @@ def train_image(config: TrainConfig, accelerator: Accelerator):
     tokenizer = AutoTokenizer.from_pretrained(start / "tokenizer")
     transformer = starting_transformer(config, text_encoder.config.d_model, vae.config.z_dim)
     check_bfloat16(config, transformer)
-    module = FlowLoss(transformer, text_encoder, config.dit_foreground_weight)
+    if config.token_weight:
+        module = LabelledFlowLoss(transformer, text_encoder, config.dit_foreground_weight, config.token_weight)
+    else:
+        module = FlowLoss(transformer, text_encoder, config.dit_foreground_weight)
+    token_px = vae.config.scale_factor_spatial * transformer.config.patch_size[1] if config.token_weight else 0
+    check_resumable(config, folder)
     seed = stream_seed(config, accelerator.process_index, folder)
-    batches = image_batches(vae, config, folder, seed)
+    batches = image_batches(vae, config, folder, seed, token_px)
     rng = np.random.default_rng([*seed, 3])  # caption dropout and t
+    loss_module = module
 
     def batch_loss(module, step):
-        latents, captions = next(batches)
-        captions = ["" if rng.random() < config.caption_dropout else c for c in captions]
+        batch = next(batches)
+        captions = ["" if rng.random() < config.caption_dropout else c for c in batch.captions]
         tokens = tokenize(tokenizer, captions, config.max_sequence_length)
         known = torch.zeros(len(captions), 1, dtype=torch.bool)
         t = sample_image_t(len(captions), rng, config.image_t)
-        inputs = (latents, known, tokens.input_ids, tokens.attention_mask, t)
-        return {"loss": module(*(x.to(accelerator.device) for x in inputs))}
+        inputs = [batch.latents, known, tokens.input_ids, tokens.attention_mask, t]
+        if config.token_weight:
+            inputs.append(batch.labels)
+        loss = module(*(x.to(accelerator.device) for x in inputs))
+        return {"loss": loss, **(loss_module.parts if config.token_weight else {})}
 
-    params = list(module.transformer.parameters())
+    params = [*module.transformer.parameters(), *(module.token_head.parameters() if config.token_weight else [])]
     module, _ = train_loop(config, accelerator, module, params, folder, batch_loss)
     if accelerator.is_main_process:
         module.transformer.eval().save_pretrained(folder / "model", safe_serialization=True)
