@@ -501,7 +501,7 @@ def test_one_device_call_trains_two_candidates_side_by_side_and_brings_back_chec
     kept) and the start's DiT grown deeper through the last stage, at once; each exported in parts that unpack to a
     checkpoint of that architecture, and each scored beside the start in its own log."""
     out, back = tmp_path / "out", tmp_path / "back"
-    flags = ["--out", str(out), "--scratch", str(tmp_path / "scratch"), "--tiny", "--minutes", "1", "--limit", "4"]
+    flags = ["--out", str(out), "--scratch", str(tmp_path / "scratch"), "--tiny", "--minutes", "0.5", "--limit", "3"]
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "gpu_lease.py"), *flags], capture_output=True, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
