@@ -106,7 +106,6 @@ class KeptImages:
 
     def __init__(self, folder: Path, size: int, rng: np.random.Generator):
         self.folder, self.size, self.rng = folder, size, rng
-        folder.mkdir(parents=True, exist_ok=True)
         self.kept = [ImageBatch(**torch.load(path, weights_only=True)) for path in sorted(folder.glob("*.pt"))]
         self.count = sum(len(batch.captions) for batch in self.kept)
         self.pool = None
@@ -116,6 +115,7 @@ class KeptImages:
         return 0 < self.size <= self.count
 
     def keep(self, batch: ImageBatch):
+        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{len(self.kept):06d}.pt"
         kept = replace(batch, latents=batch.latents.half().cpu())  # half precision: ~18 KB an image at 96 x 96
         torch.save(asdict(kept), path.with_suffix(".part"))
