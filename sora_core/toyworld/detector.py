@@ -85,11 +85,16 @@ def read(frames: np.ndarray) -> Reading:
     )
 
 
+def foreground(frame: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of a uint8 frame (H, W, 3) more than FOREGROUND_THRESHOLD from its border's colour."""
+    return np.abs(frame.astype(np.float32) - border_colour(frame[None])).sum(-1) > FOREGROUND_THRESHOLD
+
+
 def count_objects(frame: np.ndarray) -> int:
     """How many objects a uint8 frame (H, W, 3) shows: 8-connected regions of foreground pixels (as `read` masks
     them) of at least a quarter of the smallest object the world draws at this size. A second object, a
     cross-fade's ghost or a blob split in two each count."""
-    mask = np.abs(frame.astype(np.float32) - border_colour(frame[None])).sum(-1) > FOREGROUND_THRESHOLD
+    mask = foreground(frame)
     smallest = np.pi * (toyworld.RADIUS[0] * min(frame.shape[:2]) / 128) ** 2
     return sum(area >= smallest / 4 for area in region_areas(mask))
 

@@ -9,8 +9,9 @@ tokens the object only grazes. The head trains beside the transformer and is not
 import numpy as np
 import torch
 
+from ..engine.video import to_frames
 from ..toyworld import world as toyworld
-from ..toyworld.detector import FOREGROUND_THRESHOLD, border_colour, count_objects, read
+from ..toyworld.detector import count_objects, foreground, read
 from .losses import FlowLoss
 
 IGNORED = -100  # torch's cross_entropy leaves these tokens out
@@ -25,7 +26,7 @@ def object_class(colour: str, shape: str) -> int:
 
 def frame_labels(frame: np.ndarray, token_px: int) -> np.ndarray:
     """A uint8 image (H, W, 3) -> (H / token_px, W / token_px) token classes."""
-    mask = np.abs(frame.astype(np.float32) - border_colour(frame[None])).sum(-1) > FOREGROUND_THRESHOLD  # (H, W)
+    mask = foreground(frame)  # (H, W)
     height, width = mask.shape
     cover = mask.reshape(height // token_px, token_px, width // token_px, token_px).mean((1, 3))
     reading = read(frame[None])
@@ -39,7 +40,7 @@ def frame_labels(frame: np.ndarray, token_px: int) -> np.ndarray:
 def token_labels(pixels: torch.Tensor, token_px: int) -> torch.Tensor:
     """Rendered images (B, 3, 1, H, W) in [-1, 1] -> (B, tokens) classes, tokens in the transformer's order (rows
     of the token grid, top to bottom)."""
-    frames = ((pixels[:, :, 0].permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    frames = [to_frames(image)[0] for image in pixels]  # each (H, W, 3) uint8
     return torch.from_numpy(np.stack([frame_labels(frame, token_px).reshape(-1) for frame in frames])).long()
 
 
