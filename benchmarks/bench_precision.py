@@ -56,7 +56,8 @@ def main():
     print(f"check: {seconds:.2f} s; bfloat16 {'on' if model.bfloat16 else 'off'}", end="")
     if check is not None:
         print(f"; layers in float32: {list(check.faulty) or 'none'}; whole forward {check.error:.2%} off float32")
-    print(f"oneDNN convolutions kept on PyTorch's kernel: {list(model.onednn_faults) or 'none'}\n")
+    pipe.check_vae()
+    print(f"the VAE's convolutions kept on PyTorch's kernel (not oneDNN): {list(pipe.onednn_faults) or 'none'}\n")
     print("| prompt | seed | full s | fast s | PSNR dB |\n|---|---|---|---|---|")
     worst = float("inf")
     for prompt in PROMPTS:

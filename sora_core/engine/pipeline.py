@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import fast as fast_mode
-from . import limits, loading, meeting, parallel, storyboard, time_reversal, vace, workflows
+from . import limits, loading, meeting, onednn, parallel, storyboard, time_reversal, vace, workflows
 from .colour_transfer import match_seams
 from .dmd import DMDSchedule
 from .motion_fill import motion_filled
@@ -81,17 +81,25 @@ class SoraPipeline:
         self.latent_mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(self.device)
         self.latent_std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(self.device)
         self._fast_model, self._fast_image_transformer = None, None
+        # The VAE's Conv3d layers that keep PyTorch's own kernel on this machine; None until `check_vae` runs.
+        self.onednn_faults: tuple[str, ...] | None = None
+
+    def check_vae(self):
+        """Before the VAE's first use on a CPU: its Conv3d layers checked against PyTorch's own kernel and routed
+        through oneDNN where it is right (engine/onednn.py), once; on a GPU, nothing to do."""
+        if self.onednn_faults is None:
+            self.onednn_faults = ()
+            if onednn.usable(self.vae):
+                self.onednn_faults = onednn.faults(self.vae)
+                onednn.route(self.vae, self.onednn_faults)
 
     @property
     def fast_model(self) -> fast_mode.FastModel:
         """Fast mode on this machine (engine/fast.py), built and checked against float32 on first use: its
         transformer (this one, or a copy in bfloat16 and/or with a step-distilled LoRA fused in, one more
-        transformer's memory) and, on a CPU, the VAE convolutions that oneDNN gets wrong here."""
+        transformer's memory)."""
         if self._fast_model is None:
-            model = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
-            if self.device.type == "cpu" and torch.backends.mkldnn.is_available():
-                model = replace(model, onednn_faults=fast_mode.onednn_faults(self.vae))
-            self._fast_model = model
+            self._fast_model = fast_mode.build_transformer(self.transformer, self.preset.fast, self.device)
         return self._fast_model
 
     @property
@@ -151,6 +159,7 @@ class SoraPipeline:
             module.to(self.device)
         self.latent_mean, self.latent_std = self.latent_mean.to(self.device), self.latent_std.to(self.device)
         self._fast_model, self._fast_image_transformer = None, None
+        self.onednn_faults = None
         return self
 
     @property
@@ -174,6 +183,7 @@ class SoraPipeline:
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) -> normalised latents (1, C, F, h, w), the VAE posterior's mode."""
+        self.check_vae()
         pixels = to_pixels(frames)[None].to(self.device, self.vae.dtype)  # (1, 3, T, H, W)
         latents = self.vae.encode(pixels).latent_dist.mode().float()
         return (latents - self.latent_mean) / self.latent_std
@@ -196,7 +206,8 @@ class SoraPipeline:
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
         """Normalised latents (1, C, F, h, w) -> uint8 frames (T, H, W, 3)."""
-        # Written as WanPipeline writes it (divide by 1/std), so decoded frames agree to the last bit.
+        self.check_vae()
+        # Written as WanPipeline writes it (divide by 1/std), so decoded frames agree to float rounding.
         latents = latents / (1.0 / self.latent_std) + self.latent_mean
         pixels = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0]  # (1, 3, T, H, W)
         if not torch.isfinite(pixels).all():
@@ -306,8 +317,8 @@ class SoraPipeline:
         transformer = self.transformer_for(plan, fast)
         # No step cache on an image: one frame's steps are cheap, and sora-tiny's image model drew another picture
         # with one (8 steps: 19 dB against full quality), which every frame animated from it would inherit.
-        cache = not workflows.makes_image(plan)
-        with fast_mode.fast_mode(self, transformer, plan.settings.steps, cache) if fast else nullcontext():
+        cache = fast and not workflows.makes_image(plan)
+        with fast_mode.step_cache(transformer, self.preset.fast, plan.settings.steps) if cache else nullcontext():
             latents = self.window_latents(plan, transformer, progress, should_stop)
             decoded = self.decode_latents(latents[:, :, len(plan.references) :])  # reference frames come first
         timeline, known = plan.timeline, plan.timeline.known

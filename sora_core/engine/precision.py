@@ -9,7 +9,7 @@ So each reduced-precision path runs once on a small fixed input and is compared 
   forward hands it; a layer off by more than LAYER_TOLERANCE is named, and then runs in float32
   (`run_in_float32`). Then the whole forward with those layers in float32 against float32: over MODEL_TOLERANCE
   (a fault outside the layers, in attention or a norm), bfloat16 is not to be used at all.
-- `fast.onednn_faults` uses `relative_error` and the same log for fast mode's oneDNN VAE convolutions.
+- `onednn.faults` uses `relative_error` and the same log for the VAE's oneDNN convolutions.
 
 Two ways of running in bfloat16 are checked the same way: `cast` (fast mode: bfloat16 weights and activations)
 and `autocast` (training's `--precision bf16`).
