@@ -36,8 +36,8 @@ def test_the_exact_path_decodes_through_onednn_as_pytorch_does(tiny_checkpoint, 
     assert np.abs(reference.astype(int) - quick.astype(int)).max() <= 1
 
 
-def test_a_generate_encodes_and_decodes_through_onednn(tiny_checkpoint, monkeypatch):
-    """An extension encodes its source and decodes its window: both through the routed VAE, the source kept."""
+def test_encoding_goes_through_onednn_too(tiny_checkpoint, monkeypatch):
+    """The workflows encode their sources (`encode_frames`): after a generate has routed the VAE, so does that."""
     pipe = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
     source = pipe.generate("a red ball", num_frames=5, height=32, width=32, steps=2, seed=1)
     calls = []
