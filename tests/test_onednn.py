@@ -9,7 +9,7 @@ from sora_core.engine import onednn
 
 
 def conv3d_names(module) -> tuple[str, ...]:
-    return tuple(n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv3d))
+    return tuple(name for name, _ in onednn.convolutions(module))
 
 
 def test_the_exact_path_decodes_through_onednn_as_pytorch_does(tiny_checkpoint, monkeypatch):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from test_fast import psnr
+from test_onednn import conv3d_names
 
 from sora_core import SoraPipeline
 from sora_core.engine import fast, onednn, precision
@@ -146,8 +147,7 @@ def test_a_wrong_onednn_convolution_keeps_the_reference_kernel(monkeypatch, capl
         checked = pipe.decode_latents(latents)  # the VAE's first use: checked, then routed
     skipped = pipe.onednn_faults
     assert skipped and "oneDNN check" in caplog.text and skipped[0] in caplog.text
-    every = tuple(n for n, m in pipe.vae.named_modules() if isinstance(m, torch.nn.Conv3d))
-    onednn.route(pipe.vae, skip=every)
+    onednn.route(pipe.vae, skip=conv3d_names(pipe.vae))
     reference = pipe.decode_latents(latents)
     onednn.route(pipe.vae)
     unchecked = pipe.decode_latents(latents)

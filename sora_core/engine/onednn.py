@@ -21,6 +21,11 @@ def usable(module: torch.nn.Module) -> bool:
     return torch.backends.mkldnn.is_available() and weight is not None and weight.device.type == "cpu"
 
 
+def convolutions(module: torch.nn.Module) -> list[tuple[str, torch.nn.Conv3d]]:
+    """`module`'s Conv3d layers, by name."""
+    return [(name, conv) for name, conv in module.named_modules() if isinstance(conv, torch.nn.Conv3d)]
+
+
 def conv3d_forward(conv: torch.nn.Conv3d):
     """`conv`'s convolution through oneDNN, with the signature of torch.nn.Conv3d._conv_forward; PyTorch's own
     kernel for what oneDNN is not used for here (another padding mode, another dtype, a GPU)."""
@@ -39,9 +44,7 @@ def faults(module: torch.nn.Module) -> tuple[str, ...]:
     faulty = []
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for name, conv in module.named_modules():
-            if not isinstance(conv, torch.nn.Conv3d):
-                continue
+        for name, conv in convolutions(module):
             size = [k + 2 for k in conv.kernel_size]
             x = torch.randn(1, conv.in_channels, *size, generator=generator).to(conv.weight.device)
             expected = torch.nn.Conv3d._conv_forward(conv, x, conv.weight, conv.bias)
@@ -53,16 +56,11 @@ def faults(module: torch.nn.Module) -> tuple[str, ...]:
     return tuple(faulty)
 
 
-def route(module: torch.nn.Module, skip: tuple[str, ...] = ()) -> int:
+def route(module: torch.nn.Module, skip: tuple[str, ...] = ()):
     """From now on `module`'s Conv3d layers run through oneDNN, except those named in `skip`, which run PyTorch's own
-    kernel (again, if routed before); returns how many are routed."""
-    routed = 0
-    for name, conv in module.named_modules():
-        if not isinstance(conv, torch.nn.Conv3d):
-            continue
+    kernel (again, if routed before)."""
+    for name, conv in convolutions(module):
         if name in skip:
             conv.__dict__.pop("_conv_forward", None)
         else:
             conv._conv_forward = conv3d_forward(conv)  # an instance attribute shadows the class's method
-            routed += 1
-    return routed
