@@ -45,3 +45,15 @@ def test_encoding_goes_through_onednn_too(tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or onednn_convolution(*args))
     pipe.encode_frames(source.frames)
     assert calls
+
+
+def test_evaluate_s_vae_round_trips_go_through_onednn(tiny_checkpoint, monkeypatch, capsys):
+    """`evaluate --vae` measures the VAE the pipeline decodes with: routed, not PyTorch's one-thread kernel."""
+    from sora_core.toyworld import evaluate
+
+    calls = []
+    onednn_convolution = torch.mkldnn_convolution
+    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or onednn_convolution(*args))
+    evaluate.main(["--model", str(tiny_checkpoint), "--vae", "--size", "32", "32"])
+    assert "VAE round trip" in capsys.readouterr().out
+    assert len(calls) > 10 * len(conv3d_names(SoraPipeline.from_pretrained(str(tiny_checkpoint)).vae))

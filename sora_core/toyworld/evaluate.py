@@ -377,6 +377,7 @@ def run(args):
         return report_images(pipe, args, size)
     if args.seams:
         return seam_eval.report(pipe, args.steps, size, seeds=args.seams, fast=args.fast, varied=args.varied)
+    pipe.check_vae()  # the round trips run on the VAE's fast CPU path, as the pipeline's own decoding does
     report_vae(pipe.vae, size, pipe.preset.num_frames)
     if not args.vae:
         report_clips(pipe, args, size)
