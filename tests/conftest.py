@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,14 @@ from sora_core.training.architectures import architecture, build_components, sav
 # The tests' architectures: the smallest shapes the classes accept, so a whole pipeline runs in well under a second.
 TINY_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny.json")
 TINY_VACE_ARCHITECTURE = str(ROOT / "tests" / "architectures" / "tiny-vace.json")
+
+
+def tiny_variant(path: Path, part: str, **changes) -> Path:
+    """The tests' tiny architecture with some fields of one part ("vae", "dit", "text") changed, written to `path`."""
+    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
+    path.write_text(json.dumps({**spec, part: {**spec[part], **changes}}))
+    return path
+
 
 # One thread a process under `-n auto` (a process a core: 30 -> 22 minutes on 2 cores); two in a single process on
 # 2 cores. SORA_TEST_THREADS=1 leaves a core to a background training run.

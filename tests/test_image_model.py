@@ -3,12 +3,13 @@ used for text to image and a two-stage generate's first stage only."""
 
 import copy
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_ARCHITECTURE
+from conftest import TINY_ARCHITECTURE, tiny_variant
 from diffusers import WanPipeline
 from safetensors.torch import load_file
 
@@ -16,7 +17,7 @@ from sora_core import SoraPipeline, Video
 from sora_core.engine.video import to_pixels
 from sora_core.toyworld import world as tw
 from sora_core.training.config import TrainConfig
-from sora_core.training.image_model import RenderedPixels, mirrored
+from sora_core.training.image_model import RenderedPixels, mirrored, starting_transformer
 from sora_core.training.losses import sample_image_t
 from sora_core.training.token_labels import BACKGROUND, IGNORED, LabelledFlowLoss, object_class, token_labels
 from sora_core.training.train import main
@@ -90,6 +91,35 @@ def test_a_fresh_image_model_starts_from_the_architecture_not_the_checkpoint(tra
     video = load_file(start / "transformer" / "diffusion_pytorch_model.safetensors")
     # one step of lr ~1e-5 moves a weight by far less than two random draws differ
     assert all((trained_weights[k] - video[k]).abs().max() > 1e-3 for k in video if video[k].numel() > 16)
+
+
+def test_a_copy_grows_deeper_where_the_architecture_asks_for_more_blocks_of_its_size(trained, tmp_path):
+    """--image-init copy with an --architecture of more blocks of the start's size: the grown image model computes
+    what the start's did, and its new blocks train; blocks of another size keep the start's architecture."""
+    from diffusers import WanTransformer3DModel
+
+    _, _, export = trained
+    start = WanTransformer3DModel.from_pretrained(export / "image_transformer", torch_dtype=torch.float32)
+    deeper = tiny_variant(tmp_path / "deeper.json", "dit", num_layers=start.config.num_layers + 2)
+    config = TrainConfig(init_from=str(export), architecture=str(deeper))
+    grown = starting_transformer(config, start.config.text_dim, start.config.in_channels)
+    assert grown.config.num_layers == start.config.num_layers + 2
+    latents, text = torch.randn(1, start.config.in_channels, 1, 8, 8), torch.randn(1, 6, start.config.text_dim)
+    with torch.no_grad():
+        before = start(latents, torch.tensor([500.0]), text, return_dict=False)[0]
+        after = grown(latents, torch.tensor([500.0]), text, return_dict=False)[0]
+    assert before.abs().mean() > 0 and torch.allclose(after, before, atol=1e-5)
+
+    out = tmp_path / "run"
+    main(["--stage", "image", "--out", str(out), "--init-from", str(export), "--steps", "2", "--lr", "1e-2", *TINY,
+          "--architecture", str(deeper)])  # fmt: skip
+    weights = load_file(out / "image" / "model" / "diffusion_pytorch_model.safetensors")
+    new_outputs = [k for k in weights if re.match(r"blocks\.[13]\.(attn1\.to_out\.0|ffn\.net\.2)\.weight", k)]
+    assert len(new_outputs) == 4 and all(weights[k].abs().max() > 0 for k in new_outputs)
+
+    wider = tiny_variant(tmp_path / "wider.json", "dit", num_layers=start.config.num_layers + 2, ffn_dim=48)
+    kept = starting_transformer(replace(config, architecture=str(wider)), start.config.text_dim, 4)
+    assert kept.config.num_layers == start.config.num_layers and kept.config.ffn_dim == start.config.ffn_dim
 
 
 def test_image_training_without_a_checkpoint_or_with_a_wrong_choice_is_one_sentence(tmp_path):

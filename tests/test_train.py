@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from app_server import free_port
-from conftest import TINY_ARCHITECTURE
+from conftest import TINY_ARCHITECTURE, tiny_variant
 from diffusers import WanPipeline
 from safetensors.torch import load_file
 
@@ -212,13 +212,6 @@ def test_flow_loss_weighs_the_object_and_skips_known_frames():
     assert (weight[1, 0, :, on_object] == 5).all() and (weight[1, 0, :, ~on_object] == 1).all()
     plain = FlowLoss(None, None).position_weight(latents, known)
     assert set(plain[1].unique().tolist()) == {1.0}  # weight 1: the plain flow-matching mean
-
-
-def tiny_variant(path: Path, part: str, **changes) -> Path:
-    """The tests' tiny architecture with some fields of one part ("vae", "dit", "text") changed, written to `path`."""
-    spec = json.loads(Path(TINY_ARCHITECTURE).read_text())
-    path.write_text(json.dumps({**spec, part: {**spec[part], **changes}}))
-    return path
 
 
 def test_a_new_dit_can_start_beside_a_checkpoints_vae_and_text_encoder(tmp_path):

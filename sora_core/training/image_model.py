@@ -31,10 +31,11 @@ from transformers import AutoTokenizer
 
 from ..engine.loading import IMAGE_TRANSFORMER
 from ..engine.text import tokenize
-from .architectures import architecture, build_transformer
+from .architectures import DiTConfig, architecture, build_transformer
 from .config import TrainConfig
 from .data import Bucket, WorldOptions, make_data
 from .export import RUN_CONFIG, dit_weights, load_text_encoder, load_vae
+from .grow import grown_state
 from .loop import STATE, check_bfloat16, stream_seed, train_loop
 from .losses import FlowLoss, sample_image_t
 from .token_labels import LabelledFlowLoss, token_labels
@@ -170,17 +171,33 @@ def check_resumable(config: TrainConfig, folder: Path):
         raise SystemExit(f"--token-weight: {folder.parent} began {began} the token loss; go on as it began.")
 
 
+BLOCK_SIZE = ("num_attention_heads", "attention_head_dim", "ffn_dim", "freq_dim")  # what grown blocks must share
+
+
+def same_block_size(target: DiTConfig, trained: dict) -> bool:
+    """Whether `trained` (a transformer's config) has `target`'s blocks and tokens, whatever its depth."""
+    same_tokens = tuple(target.patch_size) == tuple(trained["patch_size"])
+    return same_tokens and all(getattr(target, name) == trained[name] for name in BLOCK_SIZE)
+
+
 def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
     """`--image-init copy`: the start checkpoint's image model where it has one (a run goes on from an export),
-    else a copy of its video transformer; `fresh`: `--architecture`'s DiT, untrained."""
+    else a copy of its video transformer, grown deeper (grow.py) where `--architecture` asks for more blocks of its
+    size; `fresh`: `--architecture`'s DiT, untrained."""
     from diffusers import WanTransformer3DModel
 
     start = Path(config.init_from)
+    target = architecture(config.architecture).dit
     if config.image_init == "fresh":
         torch.manual_seed(config.seed)
-        return build_transformer(architecture(config.architecture).dit, latent_channels, text_dim)
+        return build_transformer(target, latent_channels, text_dim)
     subfolder = IMAGE_TRANSFORMER if (start / IMAGE_TRANSFORMER).is_dir() else "transformer"
-    return WanTransformer3DModel.from_pretrained(start / subfolder, torch_dtype=torch.float32)
+    trained = WanTransformer3DModel.from_pretrained(start / subfolder, torch_dtype=torch.float32)
+    if target.num_layers <= trained.config.num_layers or not same_block_size(target, trained.config):
+        return trained  # a copy keeps the start's architecture unless only more blocks are asked for
+    grown = build_transformer(target, latent_channels, text_dim)
+    grown.load_state_dict(grown_state(trained.state_dict(), target.num_layers))
+    return grown
 
 
 def check_image_options(config: TrainConfig):
