@@ -31,7 +31,7 @@ from transformers import AutoTokenizer
 
 from ..engine.loading import IMAGE_TRANSFORMER
 from ..engine.text import tokenize
-from .architectures import DiTConfig, architecture, build_transformer
+from .architectures import architecture, build_transformer
 from .config import TrainConfig
 from .data import Bucket, WorldOptions, make_data
 from .export import RUN_CONFIG, dit_weights, load_text_encoder, load_vae
@@ -171,15 +171,6 @@ def check_resumable(config: TrainConfig, folder: Path):
         raise SystemExit(f"--token-weight: {folder.parent} began {began} the token loss; go on as it began.")
 
 
-BLOCK_SIZE = ("num_attention_heads", "attention_head_dim", "ffn_dim", "freq_dim")  # what grown blocks must share
-
-
-def same_block_size(target: DiTConfig, trained: dict) -> bool:
-    """Whether `trained` (a transformer's config) has `target`'s blocks and tokens, whatever its depth."""
-    same_tokens = tuple(target.patch_size) == tuple(trained["patch_size"])
-    return same_tokens and all(getattr(target, name) == trained[name] for name in BLOCK_SIZE)
-
-
 def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: int):
     """`--image-init copy`: the start checkpoint's image model where it has one (a run goes on from an export),
     else a copy of its video transformer, grown deeper (grow.py) where `--architecture` asks for more blocks of its
@@ -193,10 +184,13 @@ def starting_transformer(config: TrainConfig, text_dim: int, latent_channels: in
         return build_transformer(target, latent_channels, text_dim)
     subfolder = IMAGE_TRANSFORMER if (start / IMAGE_TRANSFORMER).is_dir() else "transformer"
     trained = WanTransformer3DModel.from_pretrained(start / subfolder, torch_dtype=torch.float32)
-    if target.num_layers <= trained.config.num_layers or not same_block_size(target, trained.config):
-        return trained  # a copy keeps the start's architecture unless only more blocks are asked for
+    if target.num_layers <= trained.config.num_layers:
+        return trained
     grown = build_transformer(target, latent_channels, text_dim)
-    grown.load_state_dict(grown_state(trained.state_dict(), target.num_layers))
+    try:  # strict, as train.load_dit_weights: every weight of the grown model must have the trained one's size
+        grown.load_state_dict(grown_state(trained.state_dict(), target.num_layers))
+    except RuntimeError:
+        return trained  # blocks of another size: a copy keeps the start's architecture
     return grown
 
 
