@@ -49,3 +49,22 @@ def test_a_bridge_is_the_two_extensions_joined_and_keeps_both_clips(tiny_pipe, m
     assert np.array_equal(looped.frames[-4:], into_a[-4:])  # the loop arrives at its own first frame
     short = tiny_pipe.transition(a, b, "a ball", num_frames=8, **settings)
     assert "made_as_two_arrivals" not in short.metadata  # too short for two extensions and a join: one window
+
+
+def test_each_half_starts_at_the_bridge_s_init_strength(tiny_pipe, monkeypatch):
+    """The two extensions start where the bridge's new frames do: at its init strength (the preset's arrival strength
+    unless asked), from frames carried along their clip's motion. From noise, under a prompt without a motion word,
+    the forward half from a moving square stood still (research log, 2026-12-08)."""
+    fps = tiny_pipe.preset.fps
+    a, b = Video(smooth_frames(9, 32, 32), fps=fps), Video(smooth_frames(9, 32, 32, seed=1)[::-1].copy(), fps=fps)
+    preset = replace(tiny_pipe.preset, time_symmetric=True, arrival_init_strength=0.6)
+    monkeypatch.setattr(tiny_pipe, "preset", preset)
+    settings = dict(num_frames=12, steps=2, seed=3)
+    for asked, strength in ((None, 0.6), (1.0, 1.0)):
+        new = tiny_pipe.transition(a, b, "a ball", init_strength=asked, **settings).frames[9:21]
+        forward = tiny_pipe.extend(a, "a ball", init_strength=strength, **settings).frames[9:]
+        backward = tiny_pipe.extend(b, "a ball", direction="backward", init_strength=strength, **settings).frames[:12]
+        assert np.array_equal(new[:4], forward[:4]) and np.array_equal(new[-4:], backward[-4:]), asked
+    from_noise = tiny_pipe.extend(a, "a ball", **settings).frames[9:13]
+    along = tiny_pipe.extend(a, "a ball", init_strength=0.6, **settings).frames[9:13]
+    assert not np.array_equal(from_noise, along)  # the strength tells the halves apart here

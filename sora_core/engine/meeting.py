@@ -4,7 +4,9 @@
 Going forward from given frames is what such a model does best; arriving at given frames is not (measured on the
 bundled model: bridges sampled in one window ended in jumps, cross-fades and second objects). So a bridge is made
 of two extensions: forward from clip A's end, and backward into clip B's start (itself made forward in reversed
-time: time_reversal.py). Each meets its own clip as an extension does. Where the two paths are closest, a short
+time: time_reversal.py), started at the bridge's init strength along its clip's motion (motion_fill.py): from
+noise, under a prompt without a motion word, a half from a moving clip stood still. Each meets its own clip as an
+extension does. Where the two paths are closest, a short
 bridge of `JOIN_LATENTS` latent frames, sampled between them, joins them; each side keeps at least one latent frame
 of its extension, so both outer seams are an extension's.
 
@@ -58,9 +60,9 @@ def clips(plan: Plan, fps: float) -> tuple[Video, Video]:
 def halves(plan: Plan, fps: float) -> tuple[ExtendRequest, ExtendRequest]:
     """The two extensions a bridge is made of: forward from A's end, backward into B's start."""
     a, b = clips(plan, fps)
-    new, match = plan.extra["new_frames"], plan.timeline.match_colour
-    forward = ExtendRequest(a, plan.prompt, new, "forward", match_colour=match, options=options(plan))
-    backward = ExtendRequest(b, plan.prompt, new, "backward", match_colour=match, options=options(plan))
+    new, match, strength = plan.extra["new_frames"], plan.timeline.match_colour, plan.timeline.init_strength
+    forward = ExtendRequest(a, plan.prompt, new, "forward", strength, match, options=options(plan))
+    backward = ExtendRequest(b, plan.prompt, new, "backward", strength, match, options=options(plan))
     return forward, backward
 
 
