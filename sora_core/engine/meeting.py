@@ -6,9 +6,9 @@ bundled model: bridges sampled in one window ended in jumps, cross-fades and sec
 of two extensions: forward from clip A's end, and backward into clip B's start (itself made forward in reversed
 time: time_reversal.py), started at the bridge's init strength along its clip's motion (motion_fill.py): from
 noise, under a prompt without a motion word, a half from a moving clip stood still. Each meets its own clip as an
-extension does. Where the two paths are closest, a short
-bridge of `JOIN_LATENTS` latent frames, sampled between them, joins them; each side keeps at least one latent frame
-of its extension, so both outer seams are an extension's.
+extension does. Where the two paths are closest, a short bridge of `JOIN_LATENTS` latent frames, sampled between
+them, joins them; each side keeps at least one latent frame of its extension, so both outer seams are an
+extension's.
 
     bridge frames:  [ forward from A ... | join (sampled between the two) | ... backward into B ]
 """
@@ -61,8 +61,9 @@ def halves(plan: Plan, fps: float) -> tuple[ExtendRequest, ExtendRequest]:
     """The two extensions a bridge is made of: forward from A's end, backward into B's start."""
     a, b = clips(plan, fps)
     new, match, strength = plan.extra["new_frames"], plan.timeline.match_colour, plan.timeline.init_strength
-    forward = ExtendRequest(a, plan.prompt, new, "forward", strength, match, options=options(plan))
-    backward = ExtendRequest(b, plan.prompt, new, "backward", strength, match, options=options(plan))
+    same = dict(init_strength=strength, match_colour=match, options=options(plan))
+    forward = ExtendRequest(a, plan.prompt, new, "forward", **same)
+    backward = ExtendRequest(b, plan.prompt, new, "backward", **same)
     return forward, backward
 
 
