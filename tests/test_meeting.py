@@ -15,6 +15,11 @@ def square_at(x: int) -> np.ndarray:
     return frame
 
 
+def two_clips(fps: float) -> tuple[Video, Video]:
+    """Clip A, and clip B moving the other way: 9 smooth frames each."""
+    return Video(smooth_frames(9, 32, 32), fps=fps), Video(smooth_frames(9, 32, 32, seed=1)[::-1].copy(), fps=fps)
+
+
 def test_the_join_is_placed_where_the_two_paths_cross_and_each_side_keeps_a_latent_frame():
     forward = np.stack([square_at(t) for t in range(16)])  # moving right from x = 0
     backward = np.stack([square_at(20 - t) for t in range(16)])  # arriving from the right: they cross at t = 10
@@ -27,8 +32,7 @@ def test_the_join_is_placed_where_the_two_paths_cross_and_each_side_keeps_a_late
 
 
 def test_a_bridge_is_the_two_extensions_joined_and_keeps_both_clips(tiny_pipe, monkeypatch):
-    fps = tiny_pipe.preset.fps
-    a, b = Video(smooth_frames(9, 32, 32), fps=fps), Video(smooth_frames(9, 32, 32, seed=1)[::-1].copy(), fps=fps)
+    a, b = two_clips(tiny_pipe.preset.fps)
     settings = dict(steps=2, seed=3)
     plain = tiny_pipe.transition(a, b, "a ball", num_frames=12, **settings)
     assert "made_as_two_arrivals" not in plain.metadata  # a checkpoint that does not say so: one window
@@ -55,8 +59,7 @@ def test_each_half_starts_at_the_bridge_s_init_strength(tiny_pipe, monkeypatch):
     """The two extensions start where the bridge's new frames do: at its init strength (the preset's arrival strength
     unless asked), from frames carried along their clip's motion. From noise, under a prompt without a motion word,
     the forward half from a moving square stood still (research log, 2026-12-08)."""
-    fps = tiny_pipe.preset.fps
-    a, b = Video(smooth_frames(9, 32, 32), fps=fps), Video(smooth_frames(9, 32, 32, seed=1)[::-1].copy(), fps=fps)
+    a, b = two_clips(tiny_pipe.preset.fps)
     preset = replace(tiny_pipe.preset, time_symmetric=True, arrival_init_strength=0.6)
     monkeypatch.setattr(tiny_pipe, "preset", preset)
     settings = dict(num_frames=12, steps=2, seed=3)

@@ -12,6 +12,14 @@ def conv3d_names(module) -> tuple[str, ...]:
     return tuple(name for name, _ in onednn.convolutions(module))
 
 
+def counted_onednn_calls(monkeypatch) -> list:
+    """A list that gains an entry for every oneDNN convolution from now on (the call itself still runs)."""
+    calls = []
+    onednn_convolution = torch.mkldnn_convolution
+    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or onednn_convolution(*args))
+    return calls
+
+
 def test_the_exact_path_decodes_through_onednn_as_pytorch_does(tiny_checkpoint, monkeypatch):
     pipe = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
     calls = []
@@ -40,9 +48,7 @@ def test_encoding_goes_through_onednn_too(tiny_checkpoint, monkeypatch):
     """The workflows encode their sources (`encode_frames`): after a generate has routed the VAE, so does that."""
     pipe = SoraPipeline.from_pretrained(str(tiny_checkpoint), device="cpu")
     source = pipe.generate("a red ball", num_frames=5, height=32, width=32, steps=2, seed=1)
-    calls = []
-    onednn_convolution = torch.mkldnn_convolution
-    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or onednn_convolution(*args))
+    calls = counted_onednn_calls(monkeypatch)
     pipe.encode_frames(source.frames)
     assert calls
 
@@ -51,9 +57,7 @@ def test_evaluate_s_vae_round_trips_go_through_onednn(tiny_checkpoint, monkeypat
     """`evaluate --vae` measures the VAE the pipeline decodes with: routed, not PyTorch's one-thread kernel."""
     from sora_core.toyworld import evaluate
 
-    calls = []
-    onednn_convolution = torch.mkldnn_convolution
-    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or onednn_convolution(*args))
+    calls = counted_onednn_calls(monkeypatch)
     evaluate.main(["--model", str(tiny_checkpoint), "--vae", "--size", "32", "32"])
     assert "VAE round trip" in capsys.readouterr().out
     assert len(calls) > 10 * len(conv3d_names(SoraPipeline.from_pretrained(str(tiny_checkpoint)).vae))
